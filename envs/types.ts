@@ -1,0 +1,49 @@
+/**
+ * The one interface every environment implements: the TypeScript mocks and built-in levels (sync),
+ * and remote env servers / the DeepMind Lab bridge (async). Callers always `await` the results.
+ *
+ * Semantics (DESIGN.md, "Conventions"):
+ * - observations are RGB uint8, row-major `[H, W, 3]`, flattened into one `Uint8Array`;
+ * - `step(action, repeat)` repeats the action `repeat` environment frames (stopping early if the
+ *   episode ends) and returns the summed reward;
+ * - on `done` the environment resets itself with a fresh seed from its own seeded generator; the
+ *   reward of the `done` step belongs to the episode that ended, and the returned `obs` is the first
+ *   observation of the next episode; `episodeReturn` / `episodeLength` (agent steps) describe the
+ *   episode that just ended.
+ */
+export type Awaitable<T> = T | Promise<T>;
+
+export interface EnvSpec {
+  /** `[H, W, C]`, C = 3 (RGB). */
+  observationShape: [number, number, number];
+  /** Number of discrete actions (9 for the IMPALA action set). */
+  numActions: number;
+  /** Level name, e.g. `mock:memory`, `builtin:rooms_watermaze`, `dmlab:rooms_watermaze`. */
+  level: string;
+  /** Episode length in agent steps, when fixed. */
+  episodeLength?: number;
+}
+
+export interface StepResult {
+  obs: Uint8Array;
+  reward: number;
+  done: boolean;
+  /** Present only when `done`: the return of the episode that ended (unclipped rewards). */
+  episodeReturn?: number;
+  /** Present only when `done`: the length in agent steps of the episode that ended. */
+  episodeLength?: number;
+}
+
+export interface Environment {
+  readonly spec: EnvSpec;
+  /** Starts a new episode; all randomness of the environment derives from `seed`. */
+  reset(seed: number): Awaitable<Uint8Array>;
+  step(action: number, repeat: number): Awaitable<StepResult>;
+  close(): Awaitable<void>;
+}
+
+/** Options every environment factory accepts. */
+export interface EnvOptions {
+  /** Shorter episodes (agent steps), for quick runs and tests; default: the level's own length. */
+  episodeLength?: number;
+}
