@@ -1,0 +1,251 @@
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../src/rng.js';
+import { infoNCETerms, perStepAccuracy, type CpcNegatives } from './infonce.js';
+import { actionLogProbs, baselineLoss, entropyLoss, policyGradientLoss } from './losses.js';
+import {
+  forward,
+  IMPALA_SHALLOW,
+  initNetworkParams,
+  type CoreInputs,
+  type CoreState,
+  type NetworkSpec,
+  type Params,
+  variableFrom,
+} from './network.js';
+import { clipReward, stopGradient, type RewardClipping } from './ops.js';
+import { annealedLearningRate, clipByGlobalNorm, type RMSProp } from './rmsprop.js';
+import { vtrace } from './vtrace.js';
+
+export type AgentKind = 'baseline' | 'cpc';
+
+/**
+ * B unrolls of T steps, time-major, as plain arrays (what actors send and the learner trains on).
+ * Entry t of the T + 1 observations is the input of step t; the last one overlaps the next unroll.
+ */
+export interface Unroll extends CoreInputs {
+  T: number;
+  B: number;
+  /** int32 [T, B]: the action taken at step t. */
+  actions: Int32Array;
+  /** float32 [T, B, A]: the behaviour policy's logits at step t. */
+  behaviourLogits: Float32Array;
+  /** LSTM state before step 0, h and c each float32 [B, L]. */
+  initialState: { h: Float32Array; c: Float32Array };
+}
+
+export interface AgentOptions {
+  kind: AgentKind;
+  obsShape: [number, number, number];
+  numActions: number;
+  seed: number;
+  /** K, the number of steps ahead the CPC head predicts (cpc only). */
+  cpcSteps?: number;
+  /** Smaller networks for tests; default IMPALA's shallow network. */
+  network?: Partial<typeof IMPALA_SHALLOW>;
+}
+
+/** Loss settings: plain numbers, passed per call. */
+export interface LossHyperparameters {
+  discount: number;
+  entropyCost: number;
+  baselineCost: number;
+  cpcCost: number;
+  rewardClipping: RewardClipping;
+  cpcNegatives: CpcNegatives;
+  cpcStopGradient: boolean;
+}
+
+export interface LossTerms {
+  total: tf.Scalar;
+  /** The V-trace targets used, [T, B] (constants for the gradient). */
+  vs: tf.Tensor2D;
+  pgAdvantages: tf.Tensor2D;
+  policyGradient: tf.Scalar;
+  baseline: tf.Scalar;
+  entropy: tf.Scalar;
+  /** Mean InfoNCE over counted anchors (cpc only). */
+  cpc?: tf.Scalar;
+  cpcCounted?: tf.Tensor1D;
+  cpcCorrect?: tf.Tensor1D;
+}
+
+export interface StepOutput {
+  /** float32 [N, A]. */
+  logits: Float32Array;
+  /** float32 [N]. */
+  values: Float32Array;
+  state: CoreState;
+}
+
+export class Agent {
+  readonly kind: AgentKind;
+  readonly spec: NetworkSpec;
+  readonly cpcSteps: number;
+  readonly params: Params;
+
+  constructor(options: AgentOptions) {
+    this.kind = options.kind;
+    this.spec = { ...IMPALA_SHALLOW, ...options.network, obsShape: options.obsShape, numActions: options.numActions };
+    this.cpcSteps = options.cpcSteps ?? 30;
+    const rng = new Rng(options.seed);
+    this.params = initNetworkParams(this.spec, rng);
+    if (this.kind === 'cpc') {
+      // One linear map W_k per step ahead, no bias (CPC paper, section 2).
+      const L = this.spec.lstmSize;
+      const Z = this.spec.latentSize;
+      const w = new Float32Array(this.cpcSteps * L * Z);
+      for (let i = 0; i < w.length; i++) w[i] = rng.normal() / Math.sqrt(L);
+      this.params['cpc/W'] = variableFrom(tf.tensor3d(w, [this.cpcSteps, L, Z]));
+    }
+  }
+
+  /** Zero LSTM state for n environments. */
+  initialState(n: number): CoreState {
+    return { h: tf.zeros([n, this.spec.lstmSize]), c: tf.zeros([n, this.spec.lstmSize]) };
+  }
+
+  /** One batched inference step for N environments (the actor). Disposes nothing it was given. */
+  async step(inputs: CoreInputs, n: number, state: CoreState): Promise<StepOutput> {
+    const out = forward(this.spec, this.params, inputs, 1, n, state);
+    const [logits, values] = await Promise.all([out.logits.data(), out.values.data()]);
+    tf.dispose([out.z, out.c, out.logits, out.values]);
+    return { logits: logits as Float32Array, values: values as Float32Array, state: out.state };
+  }
+
+  /**
+   * The loss of DESIGN.md on a batch, as tensors (call inside `tf.variableGrads`). `fixedTargets`
+   * replaces the V-trace targets by given constants (finite-difference checks hold them still).
+   */
+  loss(u: Unroll, hp: LossHyperparameters, fixedTargets?: { vs: tf.Tensor2D; pgAdvantages: tf.Tensor2D }): LossTerms {
+    const { T, B } = u;
+    const A = this.spec.numActions;
+    const L = this.spec.lstmSize;
+    const initial = { h: tf.tensor2d(u.initialState.h, [B, L]), c: tf.tensor2d(u.initialState.c, [B, L]) };
+    const out = forward(this.spec, this.params, u, T + 1, B, initial);
+    const logits = out.logits.slice([0, 0, 0], [T, B, A]);
+    const values = out.values.slice([0, 0], [T, B]);
+    const bootstrapValue = out.values.slice([T, 0], [1, B]).reshape([B]);
+    // Step t's reward and episode end arrive with observation t + 1.
+    const rewards = new Float32Array(T * B);
+    const discounts = new Float32Array(T * B);
+    for (let i = 0; i < T * B; i++) {
+      rewards[i] = clipReward(u.prevRewards[B + i], hp.rewardClipping);
+      discounts[i] = u.firsts[B + i] ? 0 : hp.discount;
+    }
+    const actions = tf.tensor2d(u.actions, [T, B], 'int32');
+    const behaviourLogits = tf.tensor3d(u.behaviourLogits, [T, B, A]);
+    const logRhos = actionLogProbs(logits, actions).sub(actionLogProbs(behaviourLogits, actions));
+    const { vs, pgAdvantages } = fixedTargets ?? vtrace({
+      logRhos: stopGradient(logRhos),
+      discounts: tf.tensor2d(discounts, [T, B]),
+      rewards: tf.tensor2d(rewards, [T, B]),
+      values: stopGradient(values),
+      bootstrapValue: stopGradient(bootstrapValue),
+    });
+    const policyGradient = policyGradientLoss(logits, actions, pgAdvantages);
+    const baseline = baselineLoss(vs, values);
+    const entropy = entropyLoss(logits);
+    let total = policyGradient.add(baseline.mul(hp.baselineCost)).add(entropy.mul(hp.entropyCost)) as tf.Scalar;
+    const terms: LossTerms = { policyGradient, baseline, entropy, total, vs, pgAdvantages };
+    if (this.kind === 'cpc') {
+      const dones = tf.tensor2d(u.firsts.subarray(B, (T + 1) * B), [T, B]);
+      const nce = infoNCETerms({
+        z: out.z.slice([0, 0, 0], [T, B, this.spec.latentSize]),
+        c: out.c.slice([0, 0, 0], [T, B, L]),
+        W: this.params['cpc/W'],
+        dones,
+        negatives: hp.cpcNegatives,
+        stopGradientTargets: hp.cpcStopGradient,
+      });
+      // Averaged over k, summed over (t, b): the same scale as the other terms.
+      total = total.add(nce.sum.mul(hp.cpcCost / this.cpcSteps));
+      Object.assign(terms, { total, cpc: nce.loss, cpcCounted: nce.counted, cpcCorrect: nce.correct });
+    }
+    return terms;
+  }
+
+  async getWeights(): Promise<Record<string, Float32Array>> {
+    const out: Record<string, Float32Array> = {};
+    for (const [name, v] of Object.entries(this.params)) out[name] = (await v.data()) as Float32Array;
+    return out;
+  }
+
+  setWeights(weights: Record<string, Float32Array>): void {
+    for (const [name, v] of Object.entries(this.params)) {
+      const w = weights[name];
+      if (!w) throw new Error(`setWeights: missing '${name}'`);
+      if (w.length !== v.size) throw new Error(`setWeights: '${name}' has ${w.length} values, expected ${v.size}`);
+      tf.tidy(() => v.assign(tf.tensor(w, v.shape)));
+    }
+  }
+
+  dispose(): void {
+    for (const v of Object.values(this.params)) v.dispose();
+  }
+}
+
+export function createAgent(options: AgentOptions): Agent {
+  return new Agent(options);
+}
+
+export interface TrainStepOptions extends LossHyperparameters {
+  /** Base learning rate, annealed linearly to 0 over `totalFrames`. */
+  learningRate: number;
+  frames: number;
+  totalFrames: number;
+  /** Global-norm clip; 0 = off. */
+  gradClip: number;
+}
+
+export interface TrainStepMetrics {
+  loss: number;
+  policyGradientLoss: number;
+  baselineLoss: number;
+  entropyLoss: number;
+  learningRate: number;
+  gradNorm?: number;
+  cpcLoss?: number;
+  /** Per k = 1..K: fraction of counted anchors whose positive wins. */
+  cpcAccuracy?: number[];
+}
+
+/** One learner update: loss, gradients, optional clipping, TF1 RMSProp with the annealed rate. */
+export async function trainStep(agent: Agent, optimizer: RMSProp, batch: Unroll, o: TrainStepOptions): Promise<TrainStepMetrics> {
+  let terms: LossTerms | undefined;
+  const { grads: byEngineName, value } = tf.variableGrads(() => {
+    terms = agent.loss(batch, o);
+    const keep = [terms.policyGradient, terms.baseline, terms.entropy, terms.cpc, terms.cpcCounted, terms.cpcCorrect];
+    for (const t of keep) if (t) tf.keep(t);
+    return terms.total;
+  }, Object.values(agent.params));
+  const t = terms!;
+  // variableGrads keys gradients by the engine's variable names; the optimizer wants ours
+  const grads: Record<string, tf.Tensor> = {};
+  for (const [name, v] of Object.entries(agent.params)) grads[name] = byEngineName[v.name];
+  const learningRate = annealedLearningRate(o.learningRate, o.frames, o.totalFrames);
+  let gradNorm: number | undefined;
+  let applied = grads;
+  if (o.gradClip > 0) {
+    const clipped = clipByGlobalNorm(grads, o.gradClip);
+    gradNorm = (await clipped.globalNorm.data())[0];
+    tf.dispose([clipped.globalNorm, ...Object.values(grads)]);
+    applied = clipped.grads;
+  }
+  optimizer.applyGradients(agent.params, applied, learningRate);
+  tf.dispose(Object.values(applied));
+  const read = async (x: tf.Tensor) => (await x.data())[0];
+  const metrics: TrainStepMetrics = {
+    loss: await read(value),
+    policyGradientLoss: await read(t.policyGradient),
+    baselineLoss: await read(t.baseline),
+    entropyLoss: await read(t.entropy),
+    learningRate,
+  };
+  if (gradNorm !== undefined) metrics.gradNorm = gradNorm;
+  if (t.cpc && t.cpcCounted && t.cpcCorrect) {
+    metrics.cpcLoss = await read(t.cpc);
+    metrics.cpcAccuracy = perStepAccuracy(await t.cpcCounted.data(), await t.cpcCorrect.data());
+  }
+  tf.dispose([value, t.policyGradient, t.baseline, t.entropy, t.cpc, t.cpcCounted, t.cpcCorrect].filter((x) => x !== undefined));
+  return metrics;
+}

@@ -1,0 +1,121 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { infoNCE, infoNCETerms, type CpcNegatives } from '../../agents/infonce.js';
+import { Rng } from '../../src/rng.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+/** Float64 reference: loops over every anchor exactly as DESIGN.md states the rule. */
+function reference(T: number, B: number, D: number, K: number, z: number[], c: number[], W: number[], dones: number[], mode: CpcNegatives) {
+  const zAt = (t: number, b: number) => z.slice((t * B + b) * D, (t * B + b + 1) * D);
+  let sum = 0;
+  let count = 0;
+  const counted = new Array(K).fill(0);
+  const correct = new Array(K).fill(0);
+  for (let k = 1; k <= K; k++) {
+    for (let t = 0; t + k < T; t++) {
+      for (let b = 0; b < B; b++) {
+        let crosses = false;
+        for (let s = t; s < t + k; s++) if (dones[s * B + b]) crosses = true;
+        if (crosses) continue;
+        const pred = new Array(D).fill(0);
+        for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) pred[j] += c[(t * B + b) * D + i] * W[((k - 1) * D + i) * D + j];
+        const dot = (v: number[]) => v.reduce((s, x, j) => s + x * pred[j], 0);
+        const candidates: [number, number][] = []; // [t', b']
+        if (mode === 'batch') for (let bb = 0; bb < B; bb++) candidates.push([t + k, bb]);
+        else for (let tt = 0; tt < T; tt++) for (let bb = 0; bb < B; bb++) candidates.push([tt, bb]);
+        const scores = candidates.map(([tt, bb]) => dot(zAt(tt, bb)));
+        const pos = candidates.findIndex(([tt, bb]) => tt === t + k && bb === b);
+        const max = Math.max(...scores);
+        const lse = max + Math.log(scores.reduce((s, x) => s + Math.exp(x - max), 0));
+        sum += lse - scores[pos];
+        count++;
+        counted[k - 1]++;
+        if (scores.indexOf(max) === pos) correct[k - 1]++;
+      }
+    }
+  }
+  return { loss: sum / count, sum, counted, accuracy: counted.map((n, i) => correct[i] / n) };
+}
+
+describe('infoNCE', () => {
+  it('all-equal scores give log B (batch negatives) and log(T B) (batch-time negatives)', async () => {
+    const [T, B, D, K] = [6, 5, 4, 3];
+    const args = { z: tf.zeros([T, B, D]), c: tf.randomNormal([T, B, D]), W: tf.randomNormal([K, D, D]), dones: tf.zeros([T, B]) };
+    const batch = infoNCE({ ...args, negatives: 'batch' });
+    expect((await batch.loss.data())[0]).toBeCloseTo(Math.log(B), 5);
+    const batchTime = infoNCE({ ...args, negatives: 'batch-time' });
+    expect((await batchTime.loss.data())[0]).toBeCloseTo(Math.log(T * B), 5);
+  });
+
+  it('a dominant positive gives a loss of about 0 and accuracy 1', async () => {
+    const [T, B, D] = [4, 3, 3];
+    // z_t^b = 10 e_b, c_t^b = z_{t+1}^b, W_1 = I: positive score 100, negatives 0.
+    const z = tf.tidy(() => tf.oneHot(tf.tile(tf.range(0, B, 1, 'int32'), [T]), D).mul(10).reshape([T, B, D]));
+    const out = infoNCE({ z, c: z, W: tf.eye(D).reshape([1, D, D]), dones: tf.zeros([T, B]) });
+    expect((await out.loss.data())[0]).toBeLessThan(1e-6);
+    expect(out.accuracy).toEqual([1]);
+  });
+
+  for (const mode of ['batch', 'batch-time'] as const) {
+    it(`loss, per-k accuracy and masking at episode ends match a float64 reference (${mode})`, async () => {
+      const [T, B, D, K] = [12, 4, 5, 4];
+      const rng = new Rng(7);
+      const rand = (n: number) => Array.from({ length: n }, () => rng.normal());
+      const z = rand(T * B * D);
+      const c = rand(T * B * D);
+      const W = rand(K * D * D);
+      const dones = Array.from({ length: T * B }, () => (rng.next() < 0.15 ? 1 : 0));
+      const ref = reference(T, B, D, K, z, c, W, dones, mode);
+      const terms = infoNCETerms({
+        z: tf.tensor3d(z, [T, B, D]),
+        c: tf.tensor3d(c, [T, B, D]),
+        W: tf.tensor3d(W, [K, D, D]),
+        dones: tf.tensor2d(dones, [T, B]),
+        negatives: mode,
+      });
+      expect((await terms.loss.data())[0]).toBeCloseTo(ref.loss, 4);
+      expect((await terms.sum.data())[0]).toBeCloseTo(ref.sum, 2);
+      expect(Array.from(await terms.counted.data())).toEqual(ref.counted);
+      const { accuracy } = infoNCE({ z: tf.tensor3d(z, [T, B, D]), c: tf.tensor3d(c, [T, B, D]), W: tf.tensor3d(W, [K, D, D]), dones: tf.tensor2d(dones, [T, B]), negatives: mode });
+      accuracy.forEach((a, i) => expect(a).toBeCloseTo(ref.accuracy[i], 6));
+      // the episode ends actually removed anchors
+      const unmasked = Array.from({ length: K }, (_, i) => (T - i - 1) * B);
+      expect(ref.counted.some((n, i) => n < unmasked[i])).toBe(true);
+    });
+  }
+
+  it('excludes exactly the anchors whose window crosses an episode end', async () => {
+    // T = 5, B = 1: the episode ends at step 1, so for k = 1 anchors t = 0, 2, 3 count (t = 1 crosses),
+    // for k = 2 only t = 2 counts (t = 0 and t = 1 cross).
+    const [T, B, D, K] = [5, 1, 2, 2];
+    const terms = infoNCETerms({
+      z: tf.randomNormal([T, B, D]),
+      c: tf.randomNormal([T, B, D]),
+      W: tf.randomNormal([K, D, D]),
+      dones: tf.tensor2d([0, 1, 0, 0, 0], [T, B]),
+    });
+    expect(Array.from(await terms.counted.data())).toEqual([3, 1]);
+  });
+
+  it('gradients reach z through the targets unless they are a stop-gradient', async () => {
+    const [T, B, D, K] = [5, 3, 4, 2];
+    const c = tf.randomNormal([T, B, D]);
+    const W = tf.randomNormal([K, D, D]);
+    const dones = tf.zeros([T, B]);
+    const gradNorm = (stop: boolean) =>
+      tf.tidy(() => tf.norm(tf.grad((z: tf.Tensor) => infoNCETerms({ z, c, W, dones, stopGradientTargets: stop }).loss)(tf.randomNormal([T, B, D]))).dataSync()[0]);
+    expect(gradNorm(false)).toBeGreaterThan(1e-3);
+    expect(gradNorm(true)).toBe(0);
+  });
+
+  it('rejects bad shapes and a K that does not fit the unroll', () => {
+    const z = tf.zeros([5, 2, 3]);
+    expect(() => infoNCE({ z, c: tf.zeros([5, 3, 3]), W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/c must have shape \[5, 2, 3\]/);
+    expect(() => infoNCE({ z, c: tf.zeros([5, 2, 4]), W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/W must have shape \[2, 4, 3\]/);
+    expect(() => infoNCE({ z, c: z, W: tf.zeros([5, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/longer than K/);
+    expect(() => infoNCE({ z: tf.zeros([5, 2]), c: z, W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/z must have rank 3/);
+  });
+});
