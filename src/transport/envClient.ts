@@ -1,0 +1,170 @@
+/**
+ * `RemoteEnv`: an `Environment` whose calls go to an env server (TypeScript `envServer.ts` or the
+ * DeepMind Lab bridge) over a ZeroMQ Request socket. Every request has a deadline; a timeout, an
+ * `error` reply and an invalid reply each reject with their own error class.
+ */
+import { Request } from 'zeromq';
+import type { EnvSpec, Environment, StepResult } from '../../envs/types.js';
+import { decode, encode, fromWire, type DecodeError } from './codec.js';
+import type { EnvRequest, ErrorCode, MessageOf, MessageType } from './messages.js';
+
+/** Replies carry observations; a generous cap that still stops a runaway peer. */
+export const ENV_REPLY_MAX_BYTES = 64 * 2 ** 20;
+
+export interface RemoteEnvOptions {
+  /** Deadline of each request in ms (default 30 000). */
+  timeoutMs?: number;
+  /** Replies above this many bytes are rejected (default `ENV_REPLY_MAX_BYTES`). */
+  maxBytes?: number;
+}
+
+/** No reply within the deadline: the server is gone, hung, or slower than `timeoutMs`. */
+export class EnvTimeoutError extends Error {
+  override readonly name = 'EnvTimeoutError';
+  constructor(
+    readonly endpoint: string,
+    readonly requestType: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`env server ${endpoint} did not answer ${requestType} within ${timeoutMs} ms`);
+  }
+}
+
+/** The server answered with an `error` reply (bad request, or the environment itself failed). */
+export class EnvRemoteError extends Error {
+  override readonly name = 'EnvRemoteError';
+  constructor(
+    readonly endpoint: string,
+    readonly code: ErrorCode,
+    readonly remoteMessage: string,
+    readonly requestType: string,
+  ) {
+    super(`env server ${endpoint} failed ${requestType}: [${code}] ${remoteMessage}`);
+  }
+}
+
+/** The reply could not be decoded, or was not the reply the request asks for. */
+export class EnvProtocolError extends Error {
+  override readonly name = 'EnvProtocolError';
+  constructor(
+    readonly endpoint: string,
+    readonly requestType: string,
+    message: string,
+    readonly decodeError?: DecodeError,
+  ) {
+    super(`env server ${endpoint}, ${requestType}: ${message}`);
+  }
+}
+
+type ReplyTypeOf = {
+  'env.spec': 'env.spec.reply';
+  'env.reset': 'env.reset.reply';
+  'env.step': 'env.step.reply';
+  'env.close': 'env.close.reply';
+};
+const REPLY_TYPE: ReplyTypeOf = {
+  'env.spec': 'env.spec.reply',
+  'env.reset': 'env.reset.reply',
+  'env.step': 'env.step.reply',
+  'env.close': 'env.close.reply',
+};
+
+export class RemoteEnv implements Environment {
+  private readonly sock: Request;
+  private readonly timeoutMs: number;
+  private readonly maxBytes: number;
+  /** Requests run one at a time (a Request socket alternates send and receive). */
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    readonly endpoint: string,
+    readonly spec: EnvSpec,
+    sock: Request,
+    opts: RemoteEnvOptions,
+  ) {
+    this.sock = sock;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.maxBytes = opts.maxBytes ?? ENV_REPLY_MAX_BYTES;
+  }
+
+  /** Connects and fetches the spec (so `spec` is available synchronously afterwards). */
+  static async connect(endpoint: string, opts: RemoteEnvOptions = {}): Promise<RemoteEnv> {
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    // relaxed + correlate: after a timeout the socket may send again, and a late reply to the
+    // abandoned request is discarded instead of being taken for the next one.
+    const sock = new Request({ linger: 0, relaxed: true, correlate: true, receiveTimeout: timeoutMs, sendTimeout: timeoutMs });
+    sock.connect(endpoint);
+    const env = new RemoteEnv(endpoint, { observationShape: [1, 1, 1], numActions: 1, level: '' }, sock, opts);
+    try {
+      const { spec } = await env.request({ type: 'env.spec' });
+      return new RemoteEnv(endpoint, spec, sock, opts);
+    } catch (e) {
+      sock.close();
+      throw e;
+    }
+  }
+
+  async reset(seed: number): Promise<Uint8Array> {
+    const reply = await this.request({ type: 'env.reset', seed });
+    return this.observation(reply.obs, 'env.reset');
+  }
+
+  async step(action: number, repeat: number): Promise<StepResult> {
+    const r = await this.request({ type: 'env.step', action, repeat });
+    const obs = this.observation(r.obs, 'env.step');
+    if (!r.done) return { obs, reward: r.reward, done: false };
+    return { obs, reward: r.reward, done: true, episodeReturn: r.episodeReturn, episodeLength: r.episodeLength };
+  }
+
+  /** Asks the server to close its environment and stop, then closes the socket. Never throws. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.request({ type: 'env.close' });
+    } catch {
+      // A dead or hung server has nothing left to close; the socket is closed below either way.
+    } finally {
+      this.closed = true;
+      this.sock.close();
+    }
+  }
+
+  private observation(wire: MessageOf<'env.reset.reply'>['obs'], requestType: string): Uint8Array {
+    const want = this.spec.observationShape;
+    if (wire.shape.some((d, i) => d !== want[i])) {
+      throw new EnvProtocolError(this.endpoint, requestType, `observation shape [${wire.shape}] differs from spec [${want}]`);
+    }
+    return fromWire(wire);
+  }
+
+  private request<R extends EnvRequest>(req: R): Promise<MessageOf<ReplyTypeOf[R['type']]>> {
+    const run = async (): Promise<MessageOf<ReplyTypeOf[R['type']]>> => {
+      if (this.closed) throw new Error(`RemoteEnv ${this.endpoint} is closed`);
+      try {
+        await this.sock.send(encode(req));
+        const frames = await this.sock.receive();
+        return this.parse<R['type']>(req.type, frames);
+      } catch (e) {
+        if ((e as { code?: string }).code === 'EAGAIN') throw new EnvTimeoutError(this.endpoint, req.type, this.timeoutMs);
+        throw e;
+      }
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private parse<T extends EnvRequest['type']>(requestType: T, frames: Buffer[]): MessageOf<ReplyTypeOf[T]> {
+    if (frames.length !== 1) throw new EnvProtocolError(this.endpoint, requestType, `expected 1 frame, got ${frames.length}`);
+    const decoded = decode(frames[0], { maxBytes: this.maxBytes });
+    if (!decoded.ok) {
+      throw new EnvProtocolError(this.endpoint, requestType, `bad reply: [${decoded.error.code}] ${decoded.error.message}`, decoded.error);
+    }
+    const msg = decoded.msg;
+    if (msg.type === 'error') throw new EnvRemoteError(this.endpoint, msg.code, msg.message, requestType);
+    const want: MessageType = REPLY_TYPE[requestType];
+    if (msg.type !== want) throw new EnvProtocolError(this.endpoint, requestType, `expected ${want}, got ${msg.type}`);
+    return msg as MessageOf<ReplyTypeOf[T]>;
+  }
+}
