@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+/**
+ * The one configuration schema of cpc-lab: every setting with its type, default and a one-line doc.
+ * The CLI only translates flags into it; tests and the random search call `train(config)` directly.
+ * Defaults are scalable_agent's (IMPALA) and the CPC paper's.
+ */
+export const BACKEND_CHOICES = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'webgpu', 'wasm', 'cpu'] as const;
+
+export const ConfigSchema = z
+  .object({
+    env: z.string().min(1).default('builtin:rooms_watermaze').describe('environment: mock:<name>, builtin:<level> or dmlab:<level>'),
+    episodeLength: z.number().int().positive().optional().describe('shorten episodes to this many agent steps (levels that allow it)'),
+    agent: z.enum(['baseline', 'cpc']).default('cpc').describe('baseline A2C/IMPALA agent, or with the CPC auxiliary loss'),
+    frames: z.number().int().positive().default(200_000).describe('environment frames to train for (agent steps x action repeat)'),
+    seed: z.number().int().nonnegative().default(1).describe('seed of every random choice of the run'),
+    name: z.string().regex(/^[\w.-]+$/, 'letters, digits, ".", "_" and "-" only').optional().describe('run name (default <agent>-<level>-s<seed>)'),
+    runDir: z.string().optional().describe('run directory (default runs/<name>)'),
+    backend: z.enum(BACKEND_CHOICES).default('auto').describe('tensor backend; auto picks the best available'),
+    batch: z.number().int().positive().default(32).describe('B, unrolls per learner batch'),
+    unroll: z.number().int().positive().default(100).describe('T, agent steps per unroll'),
+    actionRepeat: z.number().int().positive().default(4).describe('environment frames per agent step'),
+    learningRate: z.number().positive().default(0.00048).describe('RMSProp learning rate, annealed linearly to 0 over the run'),
+    entropyCost: z.number().nonnegative().default(0.00025).describe('weight of the entropy regulariser'),
+    baselineCost: z.number().nonnegative().default(0.5).describe('weight of the value loss'),
+    cpcCost: z.number().nonnegative().default(1).describe('weight of InfoNCE (cpc agent)'),
+    cpcSteps: z.number().int().positive().default(30).describe('K, steps ahead predicted by the CPC head'),
+    cpcNegatives: z.enum(['batch', 'batch-time']).default('batch').describe('InfoNCE negatives: other unrolls at t+k, or every other (t, b)'),
+    cpcStopGradient: z.boolean().default(false).describe('treat z_{t+k} as a constant target in InfoNCE'),
+    discount: z.number().min(0).max(1).default(0.99).describe('gamma'),
+    rewardClipping: z.enum(['abs_one', 'soft_asymmetric', 'none']).default('abs_one').describe('reward clipping for the loss'),
+    rmspropEpsilon: z.number().positive().default(0.1).describe('RMSProp epsilon (TF1: inside the square root)'),
+    rmspropDecay: z.number().min(0).max(1).default(0.99).describe('RMSProp decay'),
+    rmspropMomentum: z.number().min(0).max(1).default(0).describe('RMSProp momentum'),
+    gradClip: z.number().nonnegative().default(0).describe('global-norm gradient clip; 0 = off (40 is the usual value)'),
+    progressEvery: z.number().positive().default(5).describe('seconds between progress lines'),
+    returnWindow: z.number().int().positive().default(100).describe('episodes averaged in the reported mean return'),
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type Config = z.output<typeof ConfigSchema>;
+
+export type VerifyResult = { ok: true; config: Config } | { ok: false; errors: string[] };
+
+/** Parses and cross-checks a configuration, reporting every problem at once. */
+export function verifyConfig(input: unknown): VerifyResult {
+  const parsed = ConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    return { ok: false, errors: parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`) };
+  }
+  const c = parsed.data;
+  const errors: string[] = [];
+  if (c.agent === 'cpc' && c.cpcSteps >= c.unroll) errors.push(`cpcSteps: K = ${c.cpcSteps} must be smaller than the unroll length T = ${c.unroll}`);
+  if (c.frames < c.batch * c.unroll * c.actionRepeat) {
+    errors.push(`frames: ${c.frames} is less than one batch (batch x unroll x actionRepeat = ${c.batch * c.unroll * c.actionRepeat})`);
+  }
+  if (!/^(mock|builtin|dmlab):.+/.test(c.env)) errors.push(`env: '${c.env}' must look like mock:<name>, builtin:<level> or dmlab:<level>`);
+  return errors.length ? { ok: false, errors } : { ok: true, config: c };
+}
+
+/** `verifyConfig` that throws one error listing every problem. */
+export function resolveConfig(input: unknown): Config {
+  const r = verifyConfig(input);
+  if (!r.ok) throw new Error(`invalid configuration:\n  ${r.errors.join('\n  ')}`);
+  return r.config;
+}
+
+/** The run's name: given, or <agent>-<level>-s<seed>. */
+export function runName(c: Config): string {
+  return c.name ?? `${c.agent}-${c.env.replace(/^[^:]+:/, '').replace(/[^\w.-]/g, '_')}-s${c.seed}`;
+}

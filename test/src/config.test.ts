@@ -1,0 +1,59 @@
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { addConfigOptions, configFromOptions } from '../../src/cli/configOptions.js';
+import { resolveConfig, runName, verifyConfig } from '../../src/config.js';
+
+describe('config', () => {
+  it("defaults are scalable_agent's and the CPC paper's", () => {
+    const c = resolveConfig({});
+    expect(c).toMatchObject({
+      learningRate: 0.00048,
+      entropyCost: 0.00025,
+      rmspropEpsilon: 0.1,
+      rmspropDecay: 0.99,
+      rmspropMomentum: 0,
+      batch: 32,
+      unroll: 100,
+      actionRepeat: 4,
+      discount: 0.99,
+      baselineCost: 0.5,
+      cpcSteps: 30,
+      cpcNegatives: 'batch',
+      gradClip: 0,
+      rewardClipping: 'abs_one',
+    });
+    expect(runName(c)).toBe('cpc-rooms_watermaze-s1');
+  });
+
+  it('reports every error at once, each naming its setting', () => {
+    const r = verifyConfig({ learningRate: -1, batch: 2.5, agent: 'dqn', bogus: 1 });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.length).toBeGreaterThanOrEqual(4);
+    for (const key of ['learningRate', 'batch', 'agent', 'bogus']) expect(r.errors.join('\n')).toContain(key);
+  });
+
+  it('cross-checks settings that only make sense together', () => {
+    const r = verifyConfig({ cpcSteps: 40, unroll: 20, frames: 10, env: 'gym:Pong' });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors).toEqual([
+      expect.stringMatching(/cpcSteps: K = 40 must be smaller than the unroll length T = 20/),
+      expect.stringMatching(/frames: 10 is less than one batch/),
+      expect.stringMatching(/env: 'gym:Pong' must look like mock:<name>/),
+    ]);
+  });
+
+  it('the CLI only translates flags into the schema', () => {
+    const cmd = addConfigOptions(new Command().exitOverride());
+    cmd.parse(['--env', 'mock:memory', '--frames', '50000', '--agent', 'baseline', '--learning-rate', '0.001', '--cpc-stop-gradient', '--run-dir', '/tmp/x'], {
+      from: 'user',
+    });
+    const c = resolveConfig(configFromOptions(cmd.opts()));
+    expect(c).toMatchObject({ env: 'mock:memory', frames: 50000, agent: 'baseline', learningRate: 0.001, cpcStopGradient: true, runDir: '/tmp/x' });
+    const bad = addConfigOptions(new Command().exitOverride());
+    bad.parse(['--frames', 'lots'], { from: 'user' });
+    const r = verifyConfig(configFromOptions(bad.opts()));
+    expect(r.ok === false && r.errors.some((e) => e.startsWith('frames:'))).toBe(true);
+  });
+});
