@@ -1,0 +1,60 @@
+/**
+ * `explore_goal_locations_small`: a small maze with rooms, generated per episode, and a visible
+ * goal fixed for the episode. Reaching it pays +10 and respawns the agent elsewhere in the maze, so
+ * after the first find an agent that remembers the way gets there faster.
+ *
+ * DeepMind Lab's version (game_scripts/levels/contributed/dmlab30/explore_goal_locations_small.lua,
+ * factories/explore/goal_locations_factory.lua and factories/explore/factory.lua): an 11 x 11
+ * maze, up to 4 rooms of size 3 to 5, decals on 10% of walls, goal reward 10, and the factory's
+ * default `episodeLengthSeconds = 90` (1350 agent steps).
+ */
+import type { DmlabAction } from '../../actions.js';
+import { cellCentre, cellIndex, freeCells, pick } from '../grid.js';
+import { Level } from '../level.js';
+import { generateMaze, paintWalls } from '../maze.js';
+import { navigateTo } from '../navigate.js';
+import type { Sprite } from '../raycaster.js';
+import { DECALS, FLOORS, SPRITES, WALL } from '../textures.js';
+
+export const GOAL_REWARD = 10;
+const WALL_STYLES = [WALL.stone, WALL.brick, WALL.wood] as const;
+
+export class ExploreGoalLocations extends Level {
+  readonly name = 'explore_goal_locations_small';
+  readonly episodeSeconds = 90;
+  readonly style = { floor: FLOORS.tiles, skyTop: [60, 100, 165], skyHorizon: [175, 200, 225] } as const;
+  /** The goal's cell index. */
+  goal = 0;
+  private readonly goalSprite: Sprite = { x: 0, y: 0, texture: SPRITES.goal, size: 0.6, z: 0, visible: true };
+
+  protected generate(): void {
+    const { grid } = generateMaze(this.rng, {
+      width: 11,
+      height: 11,
+      maxRooms: 4,
+      roomMinSize: 3,
+      roomMaxSize: 5,
+      extraConnectionProbability: 0,
+    });
+    paintWalls(this.rng, grid, pick(this.rng, WALL_STYLES), DECALS, 0.1);
+    this.grid = grid;
+    this.goal = pick(this.rng, freeCells(grid));
+    Object.assign(this.goalSprite, cellCentre(grid, this.goal));
+    this.sprites.push(this.goalSprite);
+    this.respawn();
+  }
+
+  protected update(_action: DmlabAction): number {
+    if (cellIndex(this.grid, this.agent.x, this.agent.y) !== this.goal) return 0;
+    this.respawn();
+    return GOAL_REWARD;
+  }
+
+  oracleAction(): number {
+    return navigateTo(this.grid, this.agent, this.goal, this.goalSprite.x, this.goalSprite.y) as number;
+  }
+
+  private respawn(): void {
+    this.spawnAgent(freeCells(this.grid).filter((i) => i !== this.goal));
+  }
+}

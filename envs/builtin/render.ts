@@ -1,0 +1,149 @@
+/**
+ * Shows what the agent sees on a built-in level: runs a random or oracle policy and writes the
+ * observations as an animated GIF (`out` ending in .gif) or a PNG contact sheet (.png), plus a
+ * top-down map of the final state (`<out without extension>.map.png`). `cpc-lab render` calls it.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import gifenc from 'gifenc';
+import { PNG } from 'pngjs';
+import { ACTION_REPEAT } from '../actions.js';
+import { type Policy, makeBuiltinEnv, makeOracle, randomPolicy } from './index.js';
+import { type RgbImage, renderMap } from './topdown.js';
+
+export interface RenderLevelOptions {
+  /** `rooms_watermaze` or `builtin:rooms_watermaze`. */
+  level: string;
+  policy: 'random' | 'oracle';
+  /** Agent steps to run (frames shown: steps + 1). */
+  steps: number;
+  /** Output path, `.gif` or `.png`. */
+  out: string;
+  /** Seeds the level and the random policy (default 0). */
+  seed?: number;
+  /** Observation size (default 72 x 96). */
+  height?: number;
+  width?: number;
+  /** Upscaling of each frame, nearest neighbour (default 3 for GIF, 2 for PNG). */
+  scale?: number;
+}
+
+export interface RenderLevelResult {
+  out: string;
+  mapOut: string;
+  frames: number;
+  /** Returns of the episodes that ended during the run. */
+  episodeReturns: number[];
+  /** Reward summed over every step. */
+  totalReward: number;
+}
+
+/** A GIF frame lasts one agent step of real time: 4 frames at 60 fps. */
+const GIF_DELAY_MS = Math.round((1000 * ACTION_REPEAT) / 60);
+const SHEET_MAX_FRAMES = 48;
+const SHEET_COLUMNS = 8;
+const SHEET_GAP = 2;
+
+export async function renderLevel(opts: RenderLevelOptions): Promise<RenderLevelResult> {
+  const format = opts.out.toLowerCase().endsWith('.gif') ? 'gif' : opts.out.toLowerCase().endsWith('.png') ? 'png' : null;
+  if (!format) throw new Error(`render: --out must end in .gif or .png, got '${opts.out}'`);
+  if (!Number.isInteger(opts.steps) || opts.steps < 1) throw new RangeError(`render: steps must be a positive integer, got ${opts.steps}`);
+  const seed = opts.seed ?? 0;
+  const env = makeBuiltinEnv(opts.level, { height: opts.height, width: opts.width });
+  const policy: Policy = opts.policy === 'oracle' ? makeOracle(env) : randomPolicy(seed + 1);
+  const [height, width] = env.spec.observationShape;
+
+  const frames: Uint8Array[] = [env.reset(seed)];
+  const episodeReturns: number[] = [];
+  let totalReward = 0;
+  let trail: { x: number; y: number }[] = [];
+  for (let t = 0; t < opts.steps; t++) {
+    trail.push({ x: env.level.agent.x, y: env.level.agent.y });
+    const r = env.step(policy(frames[frames.length - 1]), ACTION_REPEAT);
+    frames.push(r.obs);
+    totalReward += r.reward;
+    if (r.done) {
+      episodeReturns.push(r.episodeReturn as number);
+      trail = [];
+    }
+  }
+  trail.push({ x: env.level.agent.x, y: env.level.agent.y });
+
+  const images = frames.map((rgb) => upscale({ width, height, rgb }, opts.scale ?? (format === 'gif' ? 3 : 2)));
+  const bytes = format === 'gif' ? encodeGif(images) : encodePng(contactSheet(images));
+  const mapOut = opts.out.replace(/\.(gif|png)$/i, '.map.png');
+  await mkdir(dirname(opts.out), { recursive: true });
+  await writeFile(opts.out, bytes);
+  await writeFile(mapOut, encodePng(renderMap(env.level, { trail })));
+  env.close();
+  return { out: opts.out, mapOut, frames: frames.length, episodeReturns, totalReward };
+}
+
+function upscale(image: RgbImage, k: number): RgbImage {
+  if (k === 1) return image;
+  const width = image.width * k;
+  const height = image.height * k;
+  const rgb = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const s = ((Math.floor(y / k) * image.width + Math.floor(x / k)) * 3);
+      rgb.set(image.rgb.subarray(s, s + 3), (y * width + x) * 3);
+    }
+  }
+  return { width, height, rgb };
+}
+
+function toRgba(image: RgbImage): Uint8Array {
+  const rgba = new Uint8Array(image.width * image.height * 4);
+  for (let i = 0, j = 0; i < image.rgb.length; i += 3, j += 4) {
+    rgba[j] = image.rgb[i];
+    rgba[j + 1] = image.rgb[i + 1];
+    rgba[j + 2] = image.rgb[i + 2];
+    rgba[j + 3] = 255;
+  }
+  return rgba;
+}
+
+/** One palette for the whole animation, quantised from a sample of frames, so colours don't flicker. */
+function encodeGif(images: RgbImage[]): Uint8Array {
+  const { width, height } = images[0];
+  const every = Math.max(1, Math.floor(images.length / 8));
+  const sample = images.filter((_, i) => i % every === 0).map(toRgba);
+  const joined = new Uint8Array(sample.length * sample[0].length);
+  sample.forEach((rgba, i) => joined.set(rgba, i * rgba.length));
+  const palette = gifenc.quantize(joined, 256);
+  const gif = gifenc.GIFEncoder();
+  images.forEach((image, i) => {
+    gif.writeFrame(gifenc.applyPalette(toRgba(image), palette), width, height, i === 0 ? { palette, delay: GIF_DELAY_MS } : { delay: GIF_DELAY_MS });
+  });
+  gif.finish();
+  return gif.bytes();
+}
+
+/** Up to SHEET_MAX_FRAMES frames, evenly spaced over the run, in rows of SHEET_COLUMNS. */
+function contactSheet(images: RgbImage[]): RgbImage {
+  const count = Math.min(SHEET_MAX_FRAMES, images.length);
+  const chosen = Array.from({ length: count }, (_, i) => images[Math.round((i * (images.length - 1)) / Math.max(1, count - 1))]);
+  const { width: w, height: h } = chosen[0];
+  const columns = Math.min(SHEET_COLUMNS, count);
+  const rows = Math.ceil(count / columns);
+  const sheet: RgbImage = {
+    width: columns * w + (columns + 1) * SHEET_GAP,
+    height: rows * h + (rows + 1) * SHEET_GAP,
+    rgb: new Uint8Array((columns * w + (columns + 1) * SHEET_GAP) * (rows * h + (rows + 1) * SHEET_GAP) * 3).fill(32),
+  };
+  chosen.forEach((image, i) => {
+    const x0 = SHEET_GAP + (i % columns) * (w + SHEET_GAP);
+    const y0 = SHEET_GAP + Math.floor(i / columns) * (h + SHEET_GAP);
+    for (let y = 0; y < h; y++) {
+      sheet.rgb.set(image.rgb.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * sheet.width + x0) * 3);
+    }
+  });
+  return sheet;
+}
+
+function encodePng(image: RgbImage): Buffer {
+  const png = new PNG({ width: image.width, height: image.height });
+  png.data = Buffer.from(toRgba(image));
+  return PNG.sync.write(png);
+}
