@@ -8,6 +8,9 @@ import type { EnvSpec, Environment, StepResult } from '../../envs/types.js';
 import { decode, encode, fromWire, type DecodeError } from './codec.js';
 import type { EnvRequest, ErrorCode, MessageOf, MessageType } from './messages.js';
 
+/** `close` should not hold a shutdown for a full request deadline. */
+const CLOSE_TIMEOUT_MS = 5000;
+
 /** Replies carry observations; a generous cap that still stops a runaway peer. */
 export const ENV_REPLY_MAX_BYTES = 64 * 2 ** 20;
 
@@ -73,36 +76,41 @@ export class RemoteEnv implements Environment {
   private readonly sock: Request;
   private readonly timeoutMs: number;
   private readonly maxBytes: number;
+  private fetchedSpec: EnvSpec | undefined;
+  /** The deadline the socket is set to (options are native calls; set only on change). */
+  private socketTimeout = -1;
   /** Requests run one at a time (a Request socket alternates send and receive). */
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   private constructor(
     readonly endpoint: string,
-    readonly spec: EnvSpec,
-    sock: Request,
     opts: RemoteEnvOptions,
   ) {
-    this.sock = sock;
+    // relaxed + correlate: after a timeout the socket may send again, and a late reply to the
+    // abandoned request is discarded instead of being taken for the next one.
+    this.sock = new Request({ linger: 0, relaxed: true, correlate: true });
+    this.sock.connect(endpoint);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.maxBytes = opts.maxBytes ?? ENV_REPLY_MAX_BYTES;
   }
 
   /** Connects and fetches the spec (so `spec` is available synchronously afterwards). */
   static async connect(endpoint: string, opts: RemoteEnvOptions = {}): Promise<RemoteEnv> {
-    const timeoutMs = opts.timeoutMs ?? 30_000;
-    // relaxed + correlate: after a timeout the socket may send again, and a late reply to the
-    // abandoned request is discarded instead of being taken for the next one.
-    const sock = new Request({ linger: 0, relaxed: true, correlate: true, receiveTimeout: timeoutMs, sendTimeout: timeoutMs });
-    sock.connect(endpoint);
-    const env = new RemoteEnv(endpoint, { observationShape: [1, 1, 1], numActions: 1, level: '' }, sock, opts);
+    const env = new RemoteEnv(endpoint, opts);
     try {
-      const { spec } = await env.request({ type: 'env.spec' });
-      return new RemoteEnv(endpoint, spec, sock, opts);
+      env.fetchedSpec = (await env.request({ type: 'env.spec' })).spec;
+      return env;
     } catch (e) {
-      sock.close();
+      env.closed = true;
+      env.sock.close();
       throw e;
     }
+  }
+
+  get spec(): EnvSpec {
+    // Only `connect` hands out instances, after the spec has arrived.
+    return this.fetchedSpec!;
   }
 
   async reset(seed: number): Promise<Uint8Array> {
@@ -117,11 +125,14 @@ export class RemoteEnv implements Environment {
     return { obs, reward: r.reward, done: true, episodeReturn: r.episodeReturn, episodeLength: r.episodeLength };
   }
 
-  /** Asks the server to close its environment and stop, then closes the socket. Never throws. */
+  /**
+   * Asks the server to close its environment and stop (waiting at most 5 s, or `timeoutMs` if
+   * shorter), then closes the socket. Never throws.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     try {
-      await this.request({ type: 'env.close' });
+      await this.request({ type: 'env.close' }, Math.min(this.timeoutMs, CLOSE_TIMEOUT_MS));
     } catch {
       // A dead or hung server has nothing left to close; the socket is closed below either way.
     } finally {
@@ -138,15 +149,20 @@ export class RemoteEnv implements Environment {
     return fromWire(wire);
   }
 
-  private request<R extends EnvRequest>(req: R): Promise<MessageOf<ReplyTypeOf[R['type']]>> {
+  private request<R extends EnvRequest>(req: R, timeoutMs = this.timeoutMs): Promise<MessageOf<ReplyTypeOf[R['type']]>> {
     const run = async (): Promise<MessageOf<ReplyTypeOf[R['type']]>> => {
       if (this.closed) throw new Error(`RemoteEnv ${this.endpoint} is closed`);
+      if (timeoutMs !== this.socketTimeout) {
+        this.sock.sendTimeout = timeoutMs;
+        this.sock.receiveTimeout = timeoutMs;
+        this.socketTimeout = timeoutMs;
+      }
       try {
         await this.sock.send(encode(req));
         const frames = await this.sock.receive();
         return this.parse<R['type']>(req.type, frames);
       } catch (e) {
-        if ((e as { code?: string }).code === 'EAGAIN') throw new EnvTimeoutError(this.endpoint, req.type, this.timeoutMs);
+        if ((e as { code?: string }).code === 'EAGAIN') throw new EnvTimeoutError(this.endpoint, req.type, timeoutMs);
         throw e;
       }
     };
