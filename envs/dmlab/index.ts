@@ -1,0 +1,177 @@
+/**
+ * `dmlab:<level>`: real DeepMind Lab through the Python bridge (`server.py`), one bridge process
+ * per environment, spoken to with the env protocol over a loopback socket.
+ *
+ * Finding things: the interpreter is `opts.python`, else `$CPC_LAB_PYTHON`, else `python3`; it needs
+ * pyzmq, msgpack and numpy. The directory holding the `deepmind_lab` module (a DeepMind Lab build)
+ * is `opts.dmlabPath`, else `$CPC_LAB_DMLAB_PATH`, prepended to PYTHONPATH; without either, the
+ * interpreter's own `deepmind_lab` (e.g. an installed wheel) is used. `cpc-lab doctor` reports
+ * what is found.
+ */
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RemoteEnv } from '../../src/transport/envClient.js';
+import { spawnEnvServer, EnvServerExitedError, type EnvServerProcess } from '../../src/transport/envProcess.js';
+import type { EnvOptions, EnvSpec, Environment, StepResult } from '../types.js';
+import { DMLAB_FPS, episodeSteps, resolveDmlabLevel } from './levels.js';
+
+export { DMLAB_LEVELS, humanNormalizedScore, resolveDmlabLevel, type DmlabLevel, type DmlabLevelName } from './levels.js';
+
+export interface DmlabOptions extends EnvOptions {
+  /** Python 3 interpreter (default `$CPC_LAB_PYTHON`, else `python3`). */
+  python?: string;
+  /** Directory holding the `deepmind_lab` module, prepended to PYTHONPATH (default `$CPC_LAB_DMLAB_PATH`). */
+  dmlabPath?: string;
+  /** DeepMind Lab renderer (default `software`: runs headless anywhere). */
+  renderer?: 'software' | 'hardware';
+  /**
+   * Config `minimalUI: 'true'`: no HUD in the frames. Default false, as in deepmind/scalable_agent,
+   * so observations match those the IMPALA and CPC results (and DMLab-30 scores) were obtained with.
+   */
+  minimalUI?: boolean;
+  /** Directory of compiled maps shared by all bridges (default `$CPC_LAB_LEVEL_CACHE`, else ~/.cache/cpc-lab/dmlab-levels); false: none. */
+  levelCacheDir?: string | false;
+  /** Frame size (default 96 x 72, the agent's input). */
+  width?: number;
+  height?: number;
+  /** Frames per agent step, for the spec's episode length (default 4). */
+  actionRepeat?: number;
+  /** DeepMind Lab's `logLevel` setting. */
+  logLevel?: string;
+  /** DeepMind Lab's `datasetPath` (levels that use image datasets). */
+  datasetPath?: string;
+  /** DeepMind Lab's `mixerSeed`: offsets every level seed, e.g. to separate train and test. */
+  mixerSeed?: number;
+  /** DeepMind Lab's `allowHoldOutLevels`. */
+  allowHoldOutLevels?: boolean;
+  /** Any other level setting, passed as is (DeepMind Lab settings are strings). */
+  extraConfig?: Readonly<Record<string, string>>;
+  /** Time allowed for the bridge to start (default 120 s: importing DeepMind Lab can be slow). */
+  startupTimeoutMs?: number;
+  /** Deadline per request (default 120 s: procedural levels compile a map, ~10 s, at every reset). */
+  timeoutMs?: number;
+  /** Receives the bridge's output lines (DeepMind Lab's logs); by default only kept for errors. */
+  log?: (line: string) => void;
+}
+
+/** Where the bridge script is, from source (`envs/dmlab/`) or from the build (`dist/envs/dmlab/`). */
+export function bridgeScript(): string {
+  const candidates = [
+    fileURLToPath(new URL('./server.py', import.meta.url)),
+    fileURLToPath(new URL('../../../envs/dmlab/server.py', import.meta.url)),
+  ];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new Error(`DeepMind Lab bridge not found (looked at ${candidates.join(', ')})`);
+  return found;
+}
+
+/** The fake `deepmind_lab` module's directory (for tests and trying the bridge without DeepMind Lab). */
+export function fakeDmlabPath(): string {
+  return join(bridgeScript(), '..', 'fake');
+}
+
+export function resolvePython(python?: string): string {
+  return python ?? process.env.CPC_LAB_PYTHON ?? 'python3';
+}
+
+export function resolveDmlabPath(dmlabPath?: string): string | undefined {
+  return dmlabPath ?? process.env.CPC_LAB_DMLAB_PATH ?? undefined;
+}
+
+/** The child environment: PYTHONPATH with the DeepMind Lab directory first. */
+export function bridgeEnv(dmlabPath: string | undefined): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  if (dmlabPath) env.PYTHONPATH = [dmlabPath, env.PYTHONPATH].filter(Boolean).join(delimiter);
+  return env;
+}
+
+function levelCacheDir(opt: string | false | undefined): string | undefined {
+  if (opt === false) return undefined;
+  return opt ?? process.env.CPC_LAB_LEVEL_CACHE ?? join(homedir(), '.cache', 'cpc-lab', 'dmlab-levels');
+}
+
+function bridgeArgs(level: string, opts: DmlabOptions): string[] {
+  const { path } = resolveDmlabLevel(level);
+  const args = ['--level', path, '--name', `dmlab:${level}`];
+  args.push('--width', String(opts.width ?? 96), '--height', String(opts.height ?? 72), '--fps', String(DMLAB_FPS));
+  args.push('--renderer', opts.renderer ?? 'software');
+  if (opts.minimalUI) args.push('--minimal-ui');
+  const cache = levelCacheDir(opts.levelCacheDir);
+  if (cache) args.push('--level-cache', cache);
+  if (opts.episodeLength !== undefined) args.push('--max-episode-steps', String(opts.episodeLength));
+  const config: Record<string, string> = { ...opts.extraConfig };
+  if (opts.logLevel !== undefined) config.logLevel = opts.logLevel;
+  if (opts.datasetPath !== undefined) config.datasetPath = opts.datasetPath;
+  if (opts.mixerSeed !== undefined) config.mixerSeed = String(opts.mixerSeed);
+  if (opts.allowHoldOutLevels !== undefined) config.allowHoldOutLevels = String(opts.allowHoldOutLevels);
+  for (const [k, v] of Object.entries(config)) args.push('--config', `${k}=${v}`);
+  return args;
+}
+
+/** A DeepMind Lab level served by its own bridge process. */
+export class DmlabEnv implements Environment {
+  private dead: EnvServerExitedError | undefined;
+
+  constructor(
+    readonly spec: EnvSpec,
+    private readonly remote: RemoteEnv,
+    /** The bridge process (a supervisor watches `bridge.exited` to restart it). */
+    readonly bridge: EnvServerProcess,
+  ) {
+    bridge.exited.catch((e: EnvServerExitedError) => {
+      this.dead = e;
+    });
+  }
+
+  reset(seed: number): Promise<Uint8Array> {
+    return this.guard(() => this.remote.reset(seed));
+  }
+
+  step(action: number, repeat: number): Promise<StepResult> {
+    return this.guard(() => this.remote.step(action, repeat));
+  }
+
+  /** Asks the bridge to close DeepMind Lab and exit; kills it if it does not within 5 s. */
+  async close(): Promise<void> {
+    if (!this.dead) await Promise.race([this.remote.close(), this.bridge.exited.catch(() => {})]);
+    const natural = new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 5000);
+      this.bridge.exited.catch(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    await natural;
+    await this.bridge.stop();
+  }
+
+  /** A dead bridge fails every call at once instead of after the request deadline. */
+  private guard<T>(call: () => Promise<T>): Promise<T> {
+    if (this.dead) return Promise.reject(this.dead);
+    return Promise.race([call(), this.bridge.exited]);
+  }
+}
+
+/** Starts a bridge for `level` (a preset short name, or any DeepMind Lab level path) and connects to it. */
+export async function makeDmlabEnv(level: string, opts: DmlabOptions = {}): Promise<DmlabEnv> {
+  const { preset } = resolveDmlabLevel(level);
+  const proc = await spawnEnvServer({
+    command: resolvePython(opts.python),
+    args: [bridgeScript(), ...bridgeArgs(level, opts)],
+    env: bridgeEnv(resolveDmlabPath(opts.dmlabPath)),
+    label: `DeepMind Lab bridge (dmlab:${level})`,
+    startupTimeoutMs: opts.startupTimeoutMs ?? 120_000,
+    log: opts.log,
+  });
+  try {
+    const remote = await Promise.race([RemoteEnv.connect(proc.ready.endpoint, { timeoutMs: opts.timeoutMs ?? 120_000 }), proc.exited]);
+    const episodeLength = opts.episodeLength ?? (preset && episodeSteps(preset.episodeLengthSeconds, opts.actionRepeat ?? 4));
+    const spec: EnvSpec = { ...remote.spec, ...(episodeLength !== undefined && { episodeLength }) };
+    return new DmlabEnv(spec, remote, proc);
+  } catch (e) {
+    await proc.stop();
+    throw e;
+  }
+}

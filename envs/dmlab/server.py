@@ -1,0 +1,398 @@
+#!/usr/bin/env python3
+"""cpc-lab's DeepMind Lab bridge: serves one `deepmind_lab.Lab` over the env protocol.
+
+The protocol is cpc-lab's (`src/transport/messages.ts`): msgpack maps with `v` (protocol
+version) and `type`, request/reply on a ZeroMQ REP socket:
+
+    env.spec            -> env.spec.reply  {spec: {observationShape, numActions, level, episodeLength?}}
+    env.reset {seed}    -> env.reset.reply {obs}
+    env.step {action, repeat}
+                        -> env.step.reply  {obs, reward, done, episodeReturn?, episodeLength?}
+    env.close           -> env.close.reply, then the process exits
+    anything malformed  -> error {code, message, requestType?}; the server keeps serving
+
+Arrays travel as {dtype, shape, data} with `data` raw little-endian bytes. Action indices map to
+the IMPALA action set (7-int DeepMind Lab actions) and are applied with
+`Lab.step(action, num_steps=repeat)`. On episode end the bridge resets DeepMind Lab with a fresh
+seed from its own generator (seeded by `env.reset`), as deepmind/scalable_agent does, and the
+`done` reply carries the first observation of the next episode.
+
+Start-up handshake on stdout (other output, e.g. DeepMind Lab's own prints, may surround it):
+
+    CPC_LAB_READY {"endpoint": ..., "pid": ..., "spec": ..., "deepmindLab": <module file>}
+    CPC_LAB_ERROR {"code": ..., "message": ..., "hint": ...}     (then exit status 2)
+
+Needs Python 3 with pyzmq, msgpack and numpy, and DeepMind Lab's `deepmind_lab` module on
+PYTHONPATH (or the fake in envs/dmlab/fake for tests).
+"""
+
+from __future__ import print_function
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+
+READY_PREFIX = 'CPC_LAB_READY '
+ERROR_PREFIX = 'CPC_LAB_ERROR '
+
+PROTOCOL_VERSION = 1
+
+# Every message type of the protocol (must equal MESSAGE_TYPES in src/transport/messages.ts; a test
+# checks it). Known types this bridge does not serve get `unexpected_message`, others `unknown_type`.
+MESSAGE_TYPES = (
+    'env.spec', 'env.reset', 'env.step', 'env.close',
+    'env.spec.reply', 'env.reset.reply', 'env.step.reply', 'env.close.reply',
+    'error', 'hello', 'heartbeat', 'unroll', 'params',
+)
+
+# The IMPALA action set (deepmind/scalable_agent environments.py DEFAULT_ACTION_SET); must equal
+# ACTION_SET in envs/actions.ts (a test checks it). Components: look left/right, look down/up,
+# strafe left/right, move back/forward, fire, jump, crouch.
+ACTION_SET = (
+    (0, 0, 0, 1, 0, 0, 0),    # forward
+    (0, 0, 0, -1, 0, 0, 0),   # backward
+    (0, 0, -1, 0, 0, 0, 0),   # strafe left
+    (0, 0, 1, 0, 0, 0, 0),    # strafe right
+    (-20, 0, 0, 0, 0, 0, 0),  # look left
+    (20, 0, 0, 0, 0, 0, 0),   # look right
+    (-20, 0, 0, 1, 0, 0, 0),  # forward + look left
+    (20, 0, 0, 1, 0, 0, 0),   # forward + look right
+    (0, 0, 0, 0, 1, 0, 0),    # fire
+)
+
+DEFAULT_MAX_BYTES = 64 * 1024  # env requests are tiny
+MAX_REPEAT = 1000
+LOG_FIRST, LOG_EVERY = 20, 1000  # error lines per code: all of the first 20, then one in 1000
+
+
+def emit(prefix, payload):
+  # A leading newline keeps the marker at the start of a line even if DeepMind Lab left one open.
+  sys.stdout.write('\n' + prefix + json.dumps(payload) + '\n')
+  sys.stdout.flush()
+
+
+def fail_startup(code, message, hint=None):
+  payload = {'code': code, 'message': message}
+  if hint:
+    payload['hint'] = hint
+  emit(ERROR_PREFIX, payload)
+  sys.exit(2)
+
+
+try:
+  import msgpack
+  import numpy as np
+  import zmq
+except ImportError as e:  # pragma: no cover - exercised by `cpc-lab doctor`, not by tests
+  fail_startup(
+      'missing_dependency', '%s (python: %s)' % (e, sys.executable),
+      'install them for this interpreter: `apt install python3-zmq python3-msgpack python3-numpy` '
+      'or `%s -m pip install pyzmq msgpack numpy`; or pick another interpreter with --python / '
+      'CPC_LAB_PYTHON' % sys.executable)
+
+
+class DirectoryLevelCache(object):
+  """DeepMind Lab's level cache (`fetch`/`write`) backed by a directory, so a generated map is
+  compiled once and reused by every bridge process. Writes are atomic (copy to a temporary file,
+  then rename), so concurrent bridges never read a half-written map."""
+
+  def __init__(self, cache_dir):
+    self._dir = cache_dir
+    if not os.path.isdir(cache_dir):
+      os.makedirs(cache_dir)
+
+  def _path(self, key):
+    if os.sep in key or key in ('', '.', '..'):
+      raise ValueError('bad level cache key %r' % key)
+    return os.path.join(self._dir, key)
+
+  def fetch(self, key, pk3_path):
+    path = self._path(key)
+    if not os.path.isfile(path):
+      return False
+    shutil.copyfile(path, pk3_path)
+    return True
+
+  def write(self, key, pk3_path):
+    path = self._path(key)
+    if os.path.isfile(path):
+      return
+    fd, tmp = tempfile.mkstemp(dir=self._dir, prefix='.tmp-')
+    os.close(fd)
+    try:
+      shutil.copyfile(pk3_path, tmp)
+      os.rename(tmp, path)
+    finally:
+      if os.path.exists(tmp):
+        os.remove(tmp)
+
+
+class RequestError(Exception):
+  """A request answered with an `error` reply of the given code."""
+
+  def __init__(self, code, message):
+    Exception.__init__(self, message)
+    self.code = code
+
+
+def _is_int(x):
+  return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _check_keys(msg, keys):
+  extra = sorted(set(msg) - set(keys) - {'v', 'type'})
+  if extra:
+    raise RequestError('schema', '%s: unrecognized key %r' % (msg['type'], extra[0]))
+  for k in keys:
+    if k not in msg:
+      raise RequestError('schema', '%s: %s: missing' % (msg['type'], k))
+
+
+def _check_int(msg, key, lo, hi):
+  x = msg[key]
+  if not _is_int(x) or not lo <= x <= hi:
+    raise RequestError('schema', '%s: %s: expected an integer in [%d, %d], got %r' %
+                       (msg['type'], key, lo, hi, x))
+  return x
+
+
+def parse_request(frame, max_bytes):
+  """Decodes and validates one request frame; raises RequestError with the protocol's codes."""
+  if len(frame) > max_bytes:
+    raise RequestError('oversized', 'frame of %d bytes exceeds the limit of %d' % (len(frame), max_bytes))
+  try:
+    msg = msgpack.unpackb(frame, raw=False)
+  except Exception as e:  # msgpack raises several types (ExtraData, FormatError, ValueError, ...)
+    raise RequestError('not_msgpack', 'not msgpack: %s: %s' % (type(e).__name__, e))
+  if not isinstance(msg, dict) or not isinstance(msg.get('type'), str):
+    raise RequestError('no_type', 'not a map with a string `type` field')
+  v = msg.get('v')
+  if not _is_int(v) or v != PROTOCOL_VERSION:
+    raise RequestError('bad_version', 'protocol version %r (this peer speaks %d)' % (v, PROTOCOL_VERSION))
+  t = msg['type']
+  if t not in MESSAGE_TYPES:
+    raise RequestError('unknown_type', 'unknown message type %r' % t[:64])
+  if t == 'env.reset':
+    _check_keys(msg, ('seed',))
+    _check_int(msg, 'seed', 0, 2 ** 32 - 1)
+  elif t == 'env.step':
+    _check_keys(msg, ('action', 'repeat'))
+    _check_int(msg, 'action', 0, 2 ** 53)
+    _check_int(msg, 'repeat', 1, MAX_REPEAT)
+  elif t in ('env.spec', 'env.close'):
+    _check_keys(msg, ())
+  else:
+    raise RequestError('unexpected_message', 'an env server does not serve %s' % t)
+  return msg
+
+
+def wire_array(a):
+  a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder('<'))
+  return {'dtype': a.dtype.name, 'shape': list(a.shape), 'data': a.tobytes()}
+
+
+class DmLabEnv(object):
+  """A `deepmind_lab.Lab` with cpc-lab's env semantics (action table, repeat, auto-reset with a
+  fresh seed, episode return and length, optional truncation)."""
+
+  def __init__(self, lab, name, max_episode_steps):
+    self._lab = lab
+    self._name = name
+    self._max_steps = max_episode_steps
+    self._actions = [np.array(a, dtype=np.intc) for a in ACTION_SET]
+    self._rng = None
+    self._return = 0.0
+    self._length = 0
+    shape = None
+    for entry in lab.observation_spec():
+      if entry['name'] == 'RGB_INTERLEAVED':
+        shape = [int(d) for d in entry['shape']]
+    if shape is None or len(shape) != 3 or shape[2] != 3:
+      raise RuntimeError('RGB_INTERLEAVED observation of shape [H, W, 3] not offered, got %r' % (shape,))
+    if len(lab.action_spec()) != len(ACTION_SET[0]):
+      raise RuntimeError('expected %d action components, DeepMind Lab has %d' % (len(ACTION_SET[0]), len(lab.action_spec())))
+    self.spec = {'observationShape': shape, 'numActions': len(ACTION_SET), 'level': name}
+    if max_episode_steps:
+      self.spec['episodeLength'] = max_episode_steps
+
+  def _begin(self):
+    self._lab.reset(seed=int(self._rng.randint(0, 2 ** 31 - 1)))
+    self._return = 0.0
+    self._length = 0
+
+  def _obs(self):
+    return wire_array(self._lab.observations()['RGB_INTERLEAVED'])
+
+  def reset(self, seed):
+    self._rng = np.random.RandomState(seed)
+    self._begin()
+    return self._obs()
+
+  def step(self, action, repeat):
+    if action >= len(self._actions):
+      raise RequestError('bad_action', 'action %d outside [0, %d)' % (action, len(self._actions)))
+    if self._rng is None:
+      raise RequestError('not_reset', 'env.step before env.reset')
+    reward = float(self._lab.step(self._actions[action], num_steps=repeat))
+    self._return += reward
+    self._length += 1
+    done = not self._lab.is_running() or (self._max_steps and self._length >= self._max_steps)
+    reply = {'type': 'env.step.reply', 'reward': reward, 'done': bool(done)}
+    if done:
+      reply['episodeReturn'] = self._return
+      reply['episodeLength'] = self._length
+      self._begin()
+    reply['obs'] = self._obs()
+    return reply
+
+  def close(self):
+    self._lab.close()
+
+
+class Server(object):
+  """One REP socket, one loop: read a request, answer it, never die of a bad one."""
+
+  def __init__(self, env, endpoint, max_bytes, watch_stdin):
+    self._env = env
+    self._max_bytes = max_bytes
+    self._watch_stdin = watch_stdin
+    self._ctx = zmq.Context.instance()
+    self._sock = self._ctx.socket(zmq.REP)
+    self._sock.setsockopt(zmq.LINGER, 1000)
+    self._sock.bind(endpoint)
+    self.endpoint = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
+    self.errors = {}
+
+  def _error(self, code, message, request_type=None):
+    n = self.errors.get(code, 0) + 1
+    self.errors[code] = n
+    if n <= LOG_FIRST or n % LOG_EVERY == 0:
+      sys.stderr.write('[dmlab-bridge %s] %s%s: %s [%d so far]\n' % (
+          self.endpoint, code, ' (%s)' % request_type if request_type else '', message, n))
+      sys.stderr.flush()
+    reply = {'type': 'error', 'code': code, 'message': message[:16384]}
+    if request_type:
+      reply['requestType'] = request_type
+    return reply
+
+  def _handle(self, frames):
+    """Returns (reply, stop)."""
+    if len(frames) != 1:
+      return self._error('multipart', 'expected 1 frame, got %d' % len(frames)), False
+    request_type = None
+    try:
+      msg = parse_request(frames[0], self._max_bytes)
+      request_type = msg['type']
+      if request_type == 'env.spec':
+        return {'type': 'env.spec.reply', 'spec': self._env.spec}, False
+      if request_type == 'env.reset':
+        return {'type': 'env.reset.reply', 'obs': self._env.reset(msg['seed'])}, False
+      if request_type == 'env.step':
+        return self._env.step(msg['action'], msg['repeat']), False
+      return {'type': 'env.close.reply'}, True
+    except RequestError as e:
+      return self._error(e.code, str(e), request_type), False
+    except Exception as e:  # DeepMind Lab's own errors (RuntimeError, ValueError, ...)
+      return self._error('env_error', '%s: %s' % (type(e).__name__, e), request_type), False
+
+  def serve(self):
+    poller = zmq.Poller()
+    poller.register(self._sock, zmq.POLLIN)
+    stdin = sys.stdin.fileno() if self._watch_stdin else None
+    if stdin is not None:
+      poller.register(stdin, zmq.POLLIN)
+    try:
+      while True:
+        ready = dict(poller.poll())
+        if stdin is not None and stdin in ready and not os.read(stdin, 4096):
+          return  # the parent closed our stdin: it is gone, so are we
+        if self._sock not in ready:
+          continue
+        reply, stop = self._handle(self._sock.recv_multipart(copy=True))
+        reply['v'] = PROTOCOL_VERSION
+        self._sock.send(msgpack.packb(reply, use_bin_type=True))
+        if stop:
+          return
+    finally:
+      self._env.close()
+      self._sock.close()
+
+
+def _interrupt(signum, frame):
+  raise KeyboardInterrupt()
+
+
+def parse_config(pairs):
+  config = {}
+  for pair in pairs:
+    key, sep, value = pair.partition('=')
+    if not sep or not key:
+      fail_startup('bad_arguments', '--config expects KEY=VALUE, got %r' % pair)
+    config[key] = value
+  return config
+
+
+def main(argv=None):
+  p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+  p.add_argument('--level', required=True, help='DeepMind Lab level path, e.g. contributed/dmlab30/rooms_watermaze')
+  p.add_argument('--name', help='level name reported in the spec (default: --level)')
+  p.add_argument('--endpoint', default='tcp://127.0.0.1:*', help='ZeroMQ endpoint to bind (default: a free loopback port)')
+  p.add_argument('--width', type=int, default=96)
+  p.add_argument('--height', type=int, default=72)
+  p.add_argument('--fps', type=int, default=60)
+  p.add_argument('--renderer', choices=('software', 'hardware'), default='software')
+  p.add_argument('--minimal-ui', action='store_true', help="config minimalUI='true': no HUD in frames")
+  p.add_argument('--level-cache', help='directory of compiled maps shared by all bridges')
+  p.add_argument('--config', action='append', default=[], metavar='KEY=VALUE', help='extra level setting (repeatable)')
+  p.add_argument('--max-episode-steps', type=int, default=0, help='end episodes after this many agent steps (0: the level decides)')
+  p.add_argument('--max-bytes', type=int, default=DEFAULT_MAX_BYTES)
+  p.add_argument('--exit-on-stdin-close', action='store_true', help='exit when the parent closes our stdin')
+  args = p.parse_args(argv)
+
+  if args.endpoint.startswith('tcp://') and \
+      args.endpoint[len('tcp://'):].rsplit(':', 1)[0] not in ('127.0.0.1', 'localhost', '[::1]'):
+    fail_startup('bad_arguments', 'refusing to bind %s: env servers bind to 127.0.0.1 or ipc://' % args.endpoint)
+
+  try:
+    import deepmind_lab
+  except ImportError as e:
+    fail_startup(
+        'deepmind_lab_not_found', '%s (python: %s; sys.path: %s)' % (e, sys.executable, os.pathsep.join(sys.path)),
+        'build DeepMind Lab\'s Python module (bazel build -c opt //python/pip_package:build_pip_package, '
+        'then pip install the wheel) or point cpc-lab at the directory holding deepmind_lab with '
+        '--dmlab-path / CPC_LAB_DMLAB_PATH; `cpc-lab doctor` checks it')
+
+  config = {'width': str(args.width), 'height': str(args.height), 'fps': str(args.fps)}
+  if args.minimal_ui:
+    config['minimalUI'] = 'true'
+  config.update(parse_config(args.config))
+  level_cache = DirectoryLevelCache(args.level_cache) if args.level_cache else None
+  try:
+    lab = deepmind_lab.Lab(args.level, ['RGB_INTERLEAVED'], config=config, renderer=args.renderer,
+                           level_cache=level_cache)
+    env = DmLabEnv(lab, args.name or args.level, args.max_episode_steps)
+  except Exception as e:
+    text = '%s: %s' % (type(e).__name__, e)
+    if 'Level not found' in text or "Can't find" in text:
+      fail_startup('level_not_found', text,
+                   'use a level path relative to game_scripts/levels, e.g. contributed/dmlab30/rooms_watermaze; '
+                   'the five paper levels also work by short name (dmlab:rooms_watermaze)')
+    fail_startup('lab_init_failed', text)
+
+  server = Server(env, args.endpoint, args.max_bytes, args.exit_on_stdin_close)
+  emit(READY_PREFIX, {'endpoint': server.endpoint, 'pid': os.getpid(), 'spec': env.spec,
+                      'deepmindLab': getattr(deepmind_lab, '__file__', None)})
+  # SIGTERM (supervisor stop) closes DeepMind Lab like Ctrl-C does.
+  signal.signal(signal.SIGTERM, _interrupt)
+  try:
+    server.serve()
+  except KeyboardInterrupt:
+    pass
+
+
+if __name__ == '__main__':
+  main()

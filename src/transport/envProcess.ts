@@ -1,0 +1,167 @@
+/**
+ * Starting an env server as a child process (the DeepMind Lab bridge, or `src/envServerMain.ts`)
+ * and the start-up handshake both speak: once serving, the server prints one line
+ * `CPC_LAB_READY {"endpoint", "pid", "spec"?, ...}` on stdout; if it cannot start, one line
+ * `CPC_LAB_ERROR {"code", "message", "hint"?}` and exits. Other output may surround them
+ * (DeepMind Lab prints to stdout), so a marker is found anywhere in a line.
+ *
+ * The child gets `--exit-on-stdin-close` and a stdin pipe we never write: if this process dies,
+ * the pipe closes and the child exits too, so no orphaned env server outlives its actor.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { z } from 'zod';
+import { envSpecSchema } from './messages.js';
+
+export const READY_MARKER = 'CPC_LAB_READY ';
+export const ERROR_MARKER = 'CPC_LAB_ERROR ';
+/** Flag every env server accepts: exit when stdin closes. */
+export const EXIT_ON_STDIN_CLOSE = '--exit-on-stdin-close';
+
+export const readyLineSchema = z.object({
+  endpoint: z.string().min(1),
+  pid: z.number().int(),
+  spec: envSpecSchema.optional(),
+});
+export type ReadyLine = z.infer<typeof readyLineSchema>;
+
+const errorLineSchema = z.object({ code: z.string(), message: z.string(), hint: z.string().optional() });
+
+/** Lines of child output kept for error messages. */
+const TAIL_LINES = 40;
+
+export interface SpawnEnvServerOptions {
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** What the child is, for messages (e.g. `DeepMind Lab bridge (dmlab:rooms_watermaze)`). */
+  label: string;
+  /** Give up if no ready line comes within this many ms (default 60 000). */
+  startupTimeoutMs?: number;
+  /** Receives every line the child prints (default: dropped, but the last lines go into errors). */
+  log?: (line: string) => void;
+}
+
+/** The child could not start: no interpreter, a missing module, a bad level, a timeout, ... */
+export class EnvServerStartError extends Error {
+  override readonly name = 'EnvServerStartError';
+  constructor(
+    /** `spawn_failed`, `startup_timeout`, `exited`, or the child's own code (e.g. `level_not_found`). */
+    readonly code: string,
+    message: string,
+    readonly hint: string | undefined,
+    readonly output: string,
+  ) {
+    super(`${message}${hint ? `\n  fix: ${hint}` : ''}${output ? `\n  last output:\n    ${output.split('\n').join('\n    ')}` : ''}`);
+  }
+}
+
+/** The child died while serving. */
+export class EnvServerExitedError extends Error {
+  override readonly name = 'EnvServerExitedError';
+  constructor(
+    readonly label: string,
+    readonly exitCode: number | null,
+    readonly signal: NodeJS.Signals | null,
+    readonly output: string,
+  ) {
+    super(`${label} exited (${signal ? `signal ${signal}` : `status ${exitCode}`})${output ? `; last output:\n    ${output.split('\n').join('\n    ')}` : ''}`);
+  }
+}
+
+export interface EnvServerProcess {
+  readonly child: ChildProcess;
+  readonly ready: ReadyLine;
+  /** Rejects with `EnvServerExitedError` when the child exits; never resolves otherwise. */
+  readonly exited: Promise<never>;
+  /** The last lines the child printed. */
+  outputTail(): string;
+  /** SIGTERM, then SIGKILL after `graceMs` (default 5000); resolves once the child is gone. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export async function spawnEnvServer(opts: SpawnEnvServerOptions): Promise<EnvServerProcess> {
+  const tail: string[] = [];
+  const onLine = (line: string): void => {
+    tail.push(line);
+    if (tail.length > TAIL_LINES) tail.shift();
+    opts.log?.(line);
+  };
+  const outputTail = (): string => tail.join('\n');
+
+  const child = spawn(opts.command, [...opts.args, EXIT_ON_STDIN_CLOSE], {
+    cwd: opts.cwd,
+    env: opts.env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  // Both streams are read to the end, always: a full pipe would block the child.
+  createInterface({ input: child.stderr! }).on('line', onLine);
+  const stdout = createInterface({ input: child.stdout! });
+
+  let gone = false;
+  const exitInfo = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      gone = true;
+      resolve({ code, signal });
+    });
+  });
+  const exited = exitInfo.then(({ code, signal }) => {
+    throw new EnvServerExitedError(opts.label, code, signal, outputTail());
+  });
+  exited.catch(() => {}); // observed by whoever races against it
+
+  const ready = await new Promise<ReadyLine>((resolve, reject) => {
+    const timeoutMs = opts.startupTimeoutMs ?? 60_000;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new EnvServerStartError('startup_timeout', `${opts.label} did not become ready within ${timeoutMs} ms`, undefined, outputTail()));
+    }, timeoutMs);
+    const settle = (f: () => void): void => {
+      clearTimeout(timer);
+      f();
+    };
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      const hint = e.code === 'ENOENT' ? `'${opts.command}' was not found; pass --python <path> or set CPC_LAB_PYTHON` : undefined;
+      settle(() => reject(new EnvServerStartError('spawn_failed', `could not start ${opts.label}: ${e.message}`, hint, '')));
+    });
+    stdout.on('line', (line) => {
+      const ri = line.indexOf(READY_MARKER);
+      const ei = line.indexOf(ERROR_MARKER);
+      if (ri < 0 && ei < 0) return onLine(line);
+      try {
+        if (ri >= 0) {
+          const r = readyLineSchema.parse(JSON.parse(line.slice(ri + READY_MARKER.length)));
+          settle(() => resolve(r));
+        } else {
+          const e = errorLineSchema.parse(JSON.parse(line.slice(ei + ERROR_MARKER.length)));
+          settle(() => reject(new EnvServerStartError(e.code, `${opts.label} failed to start: ${e.message}`, e.hint, outputTail())));
+        }
+      } catch (err) {
+        onLine(line);
+        settle(() => reject(new EnvServerStartError('bad_handshake', `${opts.label} printed a malformed handshake: ${(err as Error).message}`, undefined, outputTail())));
+      }
+    });
+    // 'close' comes after the child's output is fully read, so a CPC_LAB_ERROR line wins over this.
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) =>
+      settle(() => reject(new EnvServerStartError('exited', `${opts.label} exited before it was ready (${signal ? `signal ${signal}` : `status ${code}`})`, undefined, outputTail()))),
+    );
+  }).catch(async (e: unknown) => {
+    if (!gone) child.kill('SIGKILL');
+    throw e;
+  });
+
+  return {
+    child,
+    ready,
+    exited,
+    outputTail,
+    async stop(graceMs = 5000) {
+      if (gone) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exitInfo;
+      clearTimeout(timer);
+    },
+  };
+}
