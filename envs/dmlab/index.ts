@@ -12,9 +12,8 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RemoteEnv } from '../../src/transport/envClient.js';
-import { spawnEnvServer, EnvServerExitedError, type EnvServerProcess } from '../../src/transport/envProcess.js';
-import type { EnvOptions, EnvSpec, Environment, StepResult } from '../types.js';
+import { connectProcessEnv, spawnEnvServer, type ProcessEnv } from '../../src/transport/envProcess.js';
+import type { EnvOptions } from '../types.js';
 import { DMLAB_FPS, episodeSteps, resolveDmlabLevel } from './levels.js';
 
 export { DMLAB_LEVELS, humanNormalizedScore, resolveDmlabLevel, type DmlabLevel, type DmlabLevelName } from './levels.js';
@@ -110,52 +109,8 @@ function bridgeArgs(level: string, opts: DmlabOptions): string[] {
   return args;
 }
 
-/** A DeepMind Lab level served by its own bridge process. */
-export class DmlabEnv implements Environment {
-  private dead: EnvServerExitedError | undefined;
-
-  constructor(
-    readonly spec: EnvSpec,
-    private readonly remote: RemoteEnv,
-    /** The bridge process (a supervisor watches `bridge.exited` to restart it). */
-    readonly bridge: EnvServerProcess,
-  ) {
-    bridge.exited.catch((e: EnvServerExitedError) => {
-      this.dead = e;
-    });
-  }
-
-  reset(seed: number): Promise<Uint8Array> {
-    return this.guard(() => this.remote.reset(seed));
-  }
-
-  step(action: number, repeat: number): Promise<StepResult> {
-    return this.guard(() => this.remote.step(action, repeat));
-  }
-
-  /** Asks the bridge to close DeepMind Lab and exit; kills it if it does not within 5 s. */
-  async close(): Promise<void> {
-    if (!this.dead) await Promise.race([this.remote.close(), this.bridge.exited.catch(() => {})]);
-    const natural = new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 5000);
-      this.bridge.exited.catch(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-    await natural;
-    await this.bridge.stop();
-  }
-
-  /** A dead bridge fails every call at once instead of after the request deadline. */
-  private guard<T>(call: () => Promise<T>): Promise<T> {
-    if (this.dead) return Promise.reject(this.dead);
-    return Promise.race([call(), this.bridge.exited]);
-  }
-}
-
 /** Starts a bridge for `level` (a preset short name, or any DeepMind Lab level path) and connects to it. */
-export async function makeDmlabEnv(level: string, opts: DmlabOptions = {}): Promise<DmlabEnv> {
+export async function makeDmlabEnv(level: string, opts: DmlabOptions = {}): Promise<ProcessEnv> {
   const { preset } = resolveDmlabLevel(level);
   const proc = await spawnEnvServer({
     command: resolvePython(opts.python),
@@ -165,13 +120,6 @@ export async function makeDmlabEnv(level: string, opts: DmlabOptions = {}): Prom
     startupTimeoutMs: opts.startupTimeoutMs ?? 120_000,
     log: opts.log,
   });
-  try {
-    const remote = await Promise.race([RemoteEnv.connect(proc.ready.endpoint, { timeoutMs: opts.timeoutMs ?? 120_000 }), proc.exited]);
-    const episodeLength = opts.episodeLength ?? (preset && episodeSteps(preset.episodeLengthSeconds, opts.actionRepeat ?? 4));
-    const spec: EnvSpec = { ...remote.spec, ...(episodeLength !== undefined && { episodeLength }) };
-    return new DmlabEnv(spec, remote, proc);
-  } catch (e) {
-    await proc.stop();
-    throw e;
-  }
+  const episodeLength = opts.episodeLength ?? (preset && episodeSteps(preset.episodeLengthSeconds, opts.actionRepeat ?? 4));
+  return connectProcessEnv(proc, { timeoutMs: opts.timeoutMs ?? 120_000, episodeLength });
 }

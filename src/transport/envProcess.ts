@@ -10,7 +10,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import type { EnvSpec, Environment, StepResult } from '../../envs/types.js';
+import { RemoteEnv } from './envClient.js';
 import { envSpecSchema } from './messages.js';
 
 export const READY_MARKER = 'CPC_LAB_READY ';
@@ -164,4 +167,89 @@ export async function spawnEnvServer(opts: SpawnEnvServerOptions): Promise<EnvSe
       clearTimeout(timer);
     },
   };
+}
+
+/** An environment served by a child process: `RemoteEnv` calls that fail at once if the child dies. */
+export class ProcessEnv implements Environment {
+  private dead: EnvServerExitedError | undefined;
+
+  constructor(
+    readonly spec: EnvSpec,
+    private readonly remote: RemoteEnv,
+    /** The server process (a supervisor watches `server.exited` to restart it). */
+    readonly server: EnvServerProcess,
+  ) {
+    server.exited.catch((e: EnvServerExitedError) => {
+      this.dead = e;
+    });
+  }
+
+  reset(seed: number): Promise<Uint8Array> {
+    return this.guard(() => this.remote.reset(seed));
+  }
+
+  step(action: number, repeat: number): Promise<StepResult> {
+    return this.guard(() => this.remote.step(action, repeat));
+  }
+
+  /** Asks the server to close its environment and exit; kills it if it has not within 5 s. */
+  async close(): Promise<void> {
+    if (!this.dead) await Promise.race([this.remote.close(), this.server.exited.catch(() => {})]);
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 5000);
+      this.server.exited.catch(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    await this.server.stop();
+  }
+
+  /** A dead server fails every call at once instead of after the request deadline. */
+  private guard<T>(call: () => Promise<T>): Promise<T> {
+    if (this.dead) return Promise.reject(this.dead);
+    return Promise.race([call(), this.server.exited]);
+  }
+}
+
+/** Connects to a started env server; `episodeLength` overrides the one the server reports. */
+export async function connectProcessEnv(proc: EnvServerProcess, opts: { timeoutMs?: number; episodeLength?: number } = {}): Promise<ProcessEnv> {
+  try {
+    const remote = await Promise.race([RemoteEnv.connect(proc.ready.endpoint, { timeoutMs: opts.timeoutMs }), proc.exited]);
+    const spec: EnvSpec = { ...remote.spec, ...(opts.episodeLength !== undefined && { episodeLength: opts.episodeLength }) };
+    return new ProcessEnv(spec, remote, proc);
+  } catch (e) {
+    await proc.stop();
+    throw e;
+  }
+}
+
+export interface TsEnvServerOptions {
+  episodeLength?: number;
+  /** Endpoint to bind (default a free loopback TCP port). */
+  endpoint?: string;
+  startupTimeoutMs?: number;
+  timeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * Runs `mock:`/`builtin:` environment `envSpec` in its own process (`src/envServerMain.ts`) and
+ * connects to it, so a crash in the environment takes nothing else down.
+ */
+export async function spawnTsEnvServer(envSpec: string, opts: TsEnvServerOptions = {}): Promise<ProcessEnv> {
+  const main = new URL('../envServerMain' + (import.meta.url.endsWith('.ts') ? '.ts' : '.js'), import.meta.url);
+  // From source the child needs tsx's loader; from the build it is plain JavaScript.
+  const loader = main.pathname.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const args = [...loader, fileURLToPath(main), '--env', envSpec];
+  if (opts.endpoint) args.push('--endpoint', opts.endpoint);
+  if (opts.episodeLength !== undefined) args.push('--episode-length', String(opts.episodeLength));
+  const proc = await spawnEnvServer({
+    command: process.execPath,
+    args,
+    label: `env server (${envSpec})`,
+    startupTimeoutMs: opts.startupTimeoutMs,
+    log: opts.log,
+  });
+  return connectProcessEnv(proc, { timeoutMs: opts.timeoutMs });
 }

@@ -5,7 +5,7 @@
  * `env.close` (or `close()`) ends it. The server owns the environment and closes it on the way out.
  */
 import { Reply } from 'zeromq';
-import type { Environment } from '../../envs/types.js';
+import type { EnvSpec, Environment } from '../../envs/types.js';
 import { decode, encode, toWire } from './codec.js';
 import type { EnvReply, ErrorCode, Message } from './messages.js';
 
@@ -30,6 +30,7 @@ export interface EnvServerStats {
 export interface EnvServer {
   /** The bound endpoint, with a wildcard port resolved (`tcp://127.0.0.1:*` -> the real port). */
   readonly endpoint: string;
+  readonly spec: EnvSpec;
   readonly stats: Readonly<EnvServerStats>;
   /** Resolves when the loop has ended and the environment is closed (never rejects; failures are logged). */
   readonly done: Promise<void>;
@@ -160,6 +161,7 @@ export async function serveEnv(env: Environment, endpoint: string, opts: EnvServ
 
   return {
     endpoint: bound,
+    spec: env.spec,
     stats,
     done,
     async close() {

@@ -10,25 +10,25 @@ import { Packr } from 'msgpackr';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Request } from 'zeromq';
 import { ACTION_SET } from '../../../envs/actions.js';
-import { fakeDmlabPath, bridgeScript, makeDmlabEnv, type DmlabEnv, type DmlabOptions } from '../../../envs/dmlab/index.js';
+import { fakeDmlabPath, bridgeScript, makeDmlabEnv, type DmlabOptions } from '../../../envs/dmlab/index.js';
 import { humanNormalizedScore, resolveDmlabLevel } from '../../../envs/dmlab/levels.js';
 import { makeEnv } from '../../../envs/index.js';
 import { decode, encode } from '../../../src/transport/codec.js';
 import { EnvRemoteError } from '../../../src/transport/envClient.js';
-import { EnvServerExitedError, EnvServerStartError } from '../../../src/transport/envProcess.js';
+import { EnvServerExitedError, EnvServerStartError, type ProcessEnv } from '../../../src/transport/envProcess.js';
 import { ERROR_CODES, MESSAGE_TYPES, PROTOCOL_VERSION, type Message } from '../../../src/transport/messages.js';
 
 const PYTHON = '/usr/bin/python3';
 const dir = mkdtempSync(join(tmpdir(), 'cpc-dmlab-'));
 const cacheDir = join(dir, 'level-cache');
 const base: DmlabOptions = { python: PYTHON, dmlabPath: fakeDmlabPath(), levelCacheDir: cacheDir, timeoutMs: 10_000, startupTimeoutMs: 20_000 };
-const open: DmlabEnv[] = [];
+const open: ProcessEnv[] = [];
 afterAll(async () => {
   await Promise.all(open.map((e) => e.close()));
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function env(level: string, opts: DmlabOptions = {}): Promise<DmlabEnv> {
+async function env(level: string, opts: DmlabOptions = {}): Promise<ProcessEnv> {
   const e = await makeDmlabEnv(level, { ...base, ...opts });
   open.push(e);
   return e;
@@ -41,7 +41,7 @@ describe('DeepMind Lab bridge against the fake', () => {
   it('reports the spec of a preset, with its path resolved and its episode length', async () => {
     const e = await env('rooms_watermaze');
     expect(e.spec).toEqual({ observationShape: [72, 96, 3], numActions: 9, level: 'dmlab:rooms_watermaze', episodeLength: 1800 });
-    expect(e.bridge.ready.spec?.level).toBe('dmlab:rooms_watermaze');
+    expect(e.server.ready.spec?.level).toBe('dmlab:rooms_watermaze');
     await e.close();
   });
 
@@ -189,7 +189,7 @@ describe('DeepMind Lab bridge against the fake', () => {
     const e = await env('rooms_watermaze');
     await e.reset(1);
     await e.close();
-    expect(e.bridge.child.exitCode).toBe(0);
+    expect(e.server.child.exitCode).toBe(0);
   });
 
   it('is reachable through makeEnv("dmlab:<level>")', async () => {
@@ -204,7 +204,7 @@ describe('bridge protocol', () => {
   it('answers bad frames with the same error codes as the TypeScript env server, and keeps serving', async () => {
     const e = await env('rooms_watermaze', { width: 8, height: 6 });
     const sock = new Request({ linger: 0, receiveTimeout: 5000 });
-    sock.connect(e.bridge.ready.endpoint);
+    sock.connect(e.server.ready.endpoint);
     const raw = new Packr({ useRecords: false });
     const rt = async (frames: Uint8Array | Uint8Array[]): Promise<Message> => {
       await sock.send(frames);
