@@ -1,4 +1,4 @@
-/** The part of gifenc (a CommonJS package without types) that `render.ts` uses. */
+/** The part of gifenc (a package without types) that `render.ts` uses. */
 declare module 'gifenc' {
   /** RGB colours, each `[r, g, b]` in 0..255. */
   export type Palette = number[][];
@@ -14,13 +14,11 @@ declare module 'gifenc' {
     bytes(): Uint8Array;
   }
 
-  interface Gifenc {
+  /** `module.exports` of gifenc's CommonJS build. */
+  export interface Gifenc {
     GIFEncoder(): GifStream;
     /** `rgba`: flat RGBA pixels. */
     quantize(rgba: Uint8Array, maxColors: number): Palette;
     applyPalette(rgba: Uint8Array, palette: Palette): Uint8Array;
   }
-
-  const gifenc: Gifenc;
-  export default gifenc;
 }

@@ -4,8 +4,9 @@
  * top-down map of the final state (`<out without extension>.map.png`). `cpc-lab render` calls it.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import gifenc from 'gifenc';
+import type { Gifenc } from 'gifenc';
 import { PNG } from 'pngjs';
 import { ACTION_REPEAT } from '../actions.js';
 import { type Policy, makeBuiltinEnv, makeOracle, randomPolicy } from './index.js';
@@ -37,6 +38,10 @@ export interface RenderLevelResult {
   /** Reward summed over every step. */
   totalReward: number;
 }
+
+// gifenc's default export is its CommonJS exports under Node but only GIFEncoder under bundlers
+// (vitest), which read its ESM build; require() gives the same object everywhere.
+const gifenc = createRequire(import.meta.url)('gifenc') as Gifenc;
 
 /** A GIF frame lasts one agent step of real time: 4 frames at 60 fps. */
 const GIF_DELAY_MS = Math.round((1000 * ACTION_REPEAT) / 60);
