@@ -31,6 +31,7 @@ export class BuiltinEnv implements Environment {
   /** The running level; scripted policies, the map view and tests read it. */
   readonly level: Level;
   private readonly renderer: Raycaster;
+  private readonly episodeLength: number;
   /** Draws each episode's seed; itself seeded by `reset`. */
   private seeds: Rng | undefined;
   private steps = 0;
@@ -44,6 +45,7 @@ export class BuiltinEnv implements Environment {
       throw new RangeError(`episodeLength must be a positive integer, got ${episodeLength}`);
     }
     this.level = level;
+    this.episodeLength = episodeLength;
     this.renderer = new Raycaster(width, height);
     this.spec = {
       observationShape: [height, width, 3],
@@ -72,7 +74,7 @@ export class BuiltinEnv implements Environment {
     for (let f = 0; f < repeat && !this.level.finished; f++) reward += this.level.frame(dmlabAction);
     this.steps++;
     this.episodeReturn += reward;
-    if (!this.level.finished && this.steps < (this.spec.episodeLength as number)) {
+    if (!this.level.finished && this.steps < this.episodeLength) {
       return { obs: this.observe(), reward, done: false };
     }
     const result = { reward, done: true, episodeReturn: this.episodeReturn, episodeLength: this.steps };

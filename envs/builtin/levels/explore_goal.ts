@@ -8,7 +8,7 @@
  * maze, up to 4 rooms of size 3 to 5, decals on 10% of walls, goal reward 10, and the factory's
  * default `episodeLengthSeconds = 90` (1350 agent steps).
  */
-import type { DmlabAction } from '../../actions.js';
+import { ACTION, type DmlabAction } from '../../actions.js';
 import { cellCentre, cellIndex, freeCells, pick } from '../grid.js';
 import { Level } from '../level.js';
 import { generateMaze, paintWalls } from '../maze.js';
@@ -51,7 +51,7 @@ export class ExploreGoalLocations extends Level {
   }
 
   oracleAction(): number {
-    return navigateTo(this.grid, this.agent, this.goal, this.goalSprite.x, this.goalSprite.y) as number;
+    return navigateTo(this.grid, this.agent, this.goal, this.goalSprite.x, this.goalSprite.y) ?? ACTION.lookLeft;
   }
 
   private respawn(): void {

@@ -54,9 +54,10 @@ export class KeysDoors extends Level {
   /** In the order they must be opened. */
   readonly doors: Door[] = [];
   held: KeyColour | null = null;
+  /** The goal's cell index. */
+  goal = 0;
   goalReached = false;
   private readonly goalSprite: Sprite = { x: 0, y: 0, texture: SPRITES.goal, size: 0.6, z: 0, visible: true };
-  goal = 0;
 
   override get finished(): boolean {
     return this.goalReached;

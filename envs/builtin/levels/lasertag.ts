@@ -2,13 +2,13 @@
  * `lasertag_three_opponents_small`: three opponents roam a small procedural maze. `fire` shoots a
  * laser along the view direction; the first opponent it meets before a wall is tagged (+1) and
  * respawns out of sight. Opponents shoot back: when one sees the agent within range it fires now
- * and then, and a hit respawns the agent elsewhere (no reward, as a frag against the agent costs
- * nothing in DeepMind Lab). Reactive: find, face, fire.
+ * and then, and a hit respawns the agent elsewhere (no reward either way: the agent's return
+ * counts its own tags). Reactive: find, face, fire.
  *
  * DeepMind Lab's version (game_scripts/levels/contributed/dmlab30/lasertag_three_opponents_small.lua,
  * `factories.lasertag.procedural_factory`): `botCount = 3`, an 11 x 11 maze with up to 3 rooms of
  * size 3 to 5, and `episodeLengthSeconds = 240` (3600 agent steps). Its bots are Quake bots; these
- * are simple wanderers.
+ * are simple wanderers. The extra maze connections (loops to circle around) are our choice.
  */
 import { ACTION, type DmlabAction } from '../../actions.js';
 import { type Grid, bfsDistances, cellCentre, cellIndex, freeCells, lineOfSight, neighbours, pick, rayDistance } from '../grid.js';
@@ -95,7 +95,7 @@ export class LaserTag extends Level {
   }
 
   /** The first bot the agent's laser meets before a wall, if any. */
-  shoot(): Bot | undefined {
+  private shoot(): Bot | undefined {
     const { x, y } = this.agent;
     const a = heading(this.agent);
     const dx = Math.cos(a);

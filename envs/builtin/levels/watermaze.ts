@@ -9,7 +9,7 @@
  * a radius of the centre, and sets `episodeLengthSeconds = 120` (1800 agent steps). It pays up to 5
  * while the agent stays on the platform before respawning it; here one visit pays 1.
  */
-import type { DmlabAction } from '../../actions.js';
+import { ACTION, type DmlabAction } from '../../actions.js';
 import { type Grid, FREE, cellCentre, cellIndex, freeCells, makeGrid, pick, setCell } from '../grid.js';
 import { type MapMarker, Level } from '../level.js';
 import { navigateTo } from '../navigate.js';
@@ -49,7 +49,7 @@ export class Watermaze extends Level {
 
   oracleAction(): number {
     const p = cellCentre(this.grid, this.platform);
-    return navigateTo(this.grid, this.agent, this.platform, p.x, p.y) as number;
+    return navigateTo(this.grid, this.agent, this.platform, p.x, p.y) ?? ACTION.lookLeft;
   }
 
   override mapMarkers(): MapMarker[] {
