@@ -2,6 +2,9 @@
  * `BuiltinEnv`: runs a `Level` behind the `Environment` interface (synchronously), with DeepMind
  * Lab's frame-repeat semantics: an agent step repeats its action for `repeat` frames, sums their
  * rewards, stops early if the episode ends, and renders only the last frame.
+ *
+ * Episodes last `spec.episodeLength` agent steps (whatever the repeat), except that a level may end
+ * one sooner (keys_doors, at its goal).
  */
 import { ACTION_REPEAT, ACTION_SET } from '../actions.js';
 import type { EnvOptions, EnvSpec, Environment, StepResult } from '../types.js';
