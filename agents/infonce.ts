@@ -42,12 +42,12 @@ export function infoNCETerms({
   stopGradientTargets = false,
 }: InfoNCEInputs): InfoNCETerms {
   assertRank(z, 3, 'infoNCE: z', '[T, B, D]');
-  const [T, B, D] = z.shape;
+  const [T, B, D] = z.shape as [number, number, number];
   assertRank(c, 3, 'infoNCE: c', '[T, B, Dc]');
-  const Dc = c.shape[2];
+  const Dc = c.shape[2] as number;
   assertShape(c, [T, B, Dc], 'infoNCE: c');
   assertRank(W, 3, 'infoNCE: W', '[K, Dc, D]');
-  const K = W.shape[0];
+  const K = W.shape[0] as number;
   assertShape(W, [K, Dc, D], 'infoNCE: W');
   assertShape(dones, [T, B], 'infoNCE: dones');
   if (K >= T) throw new Error(`infoNCE: K = ${K} steps ahead needs an unroll longer than K, got T = ${T}`);

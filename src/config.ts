@@ -33,6 +33,8 @@ export const ConfigSchema = z
     rmspropDecay: z.number().min(0).max(1).default(0.99).describe('RMSProp decay'),
     rmspropMomentum: z.number().min(0).max(1).default(0).describe('RMSProp momentum'),
     gradClip: z.number().nonnegative().default(0).describe('global-norm gradient clip; 0 = off (40 is the usual value)'),
+    python: z.string().optional().describe('Python 3 for dmlab: levels (default $CPC_LAB_PYTHON, else python3)'),
+    dmlabPath: z.string().optional().describe('directory holding the deepmind_lab module of your build (default $CPC_LAB_DMLAB_PATH)'),
     progressEvery: z.number().positive().default(5).describe('seconds between progress lines'),
     returnWindow: z.number().int().positive().default(100).describe('episodes averaged in the reported mean return'),
   })

@@ -1,0 +1,42 @@
+/**
+ * `npm run bench`: every throughput figure of cpc-lab, as tables.
+ *   learner  agent-steps/s and frames/s, B in {8, 32}, T = 100, baseline and cpc, 72x96, per backend
+ *   actor    batched inference steps/s for 1, 8 and 32 environments
+ *   envs     built-in levels, agent steps/s on one core
+ *   transport env-protocol round trips, DMLab bridge overhead, codec
+ * `--quick` skips the slow parts (B = 32, the cpu backend). Kernel profiles are printed on the way.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, type BackendName } from '../src/backend/index.js';
+import { benchActorInference, benchLearner, type LearnerRow } from './bench-agent.js';
+import { benchBuiltinLevels } from './bench-envs.js';
+import { benchTransport, DMLAB_STEP_US } from './bench-transport.js';
+import { formatTable } from './table.js';
+
+const quick = process.argv.includes('--quick');
+const tables: string[] = [];
+const show = (rows: object[], title: string) => {
+  const t = formatTable(rows as Record<string, unknown>[], title);
+  tables.push(t);
+  console.log(t);
+};
+
+const learnerRows: LearnerRow[] = [];
+const backends: { name: BackendName; batches: number[]; opts: Parameters<typeof benchLearner>[2] }[] = [
+  { name: 'wasm', batches: quick ? [8] : [8, 32], opts: { updates: 2 } },
+  // pure-JS cpu is ~20x slower: one untimed-warm-up-free update at B = 8 gives its figure
+  ...(quick ? [] : [{ name: 'cpu' as const, batches: [8], opts: { updates: 1, warmup: 0, profile: false } }]),
+];
+for (const b of backends) {
+  await initBackend(b.name);
+  for (const B of b.batches) for (const kind of ['baseline', 'cpc'] as const) learnerRows.push(await benchLearner(kind, B, b.opts));
+}
+show(learnerRows, 'Learner (T = 100, 72x96; frames = agent steps x 4; memory: wasm heap size, else peak tensor bytes)');
+
+await initBackend('wasm');
+show([await benchActorInference(1), await benchActorInference(8), await benchActorInference(32)], `Actor inference (${tf.getBackend()}, one batched step per agent step)`);
+show(await benchBuiltinLevels(), 'Built-in levels (agent steps/s, 72x96, repeat 4, one core, random actions)');
+show(await benchTransport(), `Transport per agent step (a real DeepMind Lab step is assumed to take ${DMLAB_STEP_US} µs)`);
+
+console.log('\n\n===== summary =====');
+for (const t of tables) console.log(t);

@@ -1,0 +1,61 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { train } from '../../src/train.js';
+
+/**
+ * Learning tests: the agents must learn. Fixed seeds; budgets measured on a 2-core machine
+ * (baseline solves mock:memory by ~180k frames; 300k leaves a margin).
+ */
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'cpc-lab-learn-'));
+const quiet = { log: () => {} };
+
+describe('learning', () => {
+  it('the baseline agent reaches >= 90% of the optimal return on mock:memory within 300k frames', async () => {
+    const summary = await train(
+      {
+        env: 'mock:memory',
+        agent: 'baseline',
+        frames: 300_000,
+        seed: 1,
+        batch: 16,
+        unroll: 20,
+        learningRate: 0.002,
+        entropyCost: 0.003,
+        returnWindow: 200,
+        backend: 'wasm',
+        runDir: tmp(),
+      },
+      quiet,
+    );
+    // optimal return is 1 per episode; without memory the best is 0.5
+    expect(summary.frames).toBeGreaterThanOrEqual(300_000);
+    expect(summary.meanReturn).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('on mock:predictable the CPC accuracy at k = 1 ends >= 3x chance (1/B)', async () => {
+    const B = 8;
+    const accuracies: number[] = [];
+    const summary = await train(
+      {
+        env: 'mock:predictable',
+        agent: 'cpc',
+        frames: 60_000,
+        seed: 1,
+        batch: B,
+        unroll: 20,
+        cpcSteps: 5,
+        learningRate: 0.002,
+        entropyCost: 0.003,
+        backend: 'wasm',
+        runDir: tmp(),
+      },
+      { ...quiet, onUpdate: (u) => accuracies.push(u.metrics.cpcAccuracy![0]) },
+    );
+    expect(summary.cpcAccuracy).toHaveLength(5);
+    expect(summary.cpcAccuracy![0]).toBeGreaterThanOrEqual(3 / B);
+    // it rose: the first update is near chance
+    expect(accuracies[0]).toBeLessThan(2 / B);
+  });
+});
