@@ -35,6 +35,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 
 READY_PREFIX = 'CPC_LAB_READY '
 ERROR_PREFIX = 'CPC_LAB_ERROR '
@@ -191,8 +192,9 @@ def parse_request(frame, max_bytes):
 
 
 def wire_array(a):
-  a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder('<'))
-  return {'dtype': a.dtype.name, 'shape': list(a.shape), 'data': a.tobytes()}
+  if a.dtype.byteorder == '>':
+    a = a.astype(a.dtype.newbyteorder('<'))
+  return {'dtype': a.dtype.name, 'shape': list(a.shape), 'data': a.tobytes()}  # tobytes: C order
 
 
 class DmLabEnv(object):
@@ -300,26 +302,28 @@ class Server(object):
       return self._error('env_error', '%s: %s' % (type(e).__name__, e), request_type), False
 
   def serve(self):
-    poller = zmq.Poller()
-    poller.register(self._sock, zmq.POLLIN)
-    stdin = sys.stdin.fileno() if self._watch_stdin else None
-    if stdin is not None:
-      poller.register(stdin, zmq.POLLIN)
+    if self._watch_stdin:
+      threading.Thread(target=_exit_on_stdin_close, daemon=True).start()
+    packer = msgpack.Packer(use_bin_type=True)
     try:
       while True:
-        ready = dict(poller.poll())
-        if stdin is not None and stdin in ready and not os.read(stdin, 4096):
-          return  # the parent closed our stdin: it is gone, so are we
-        if self._sock not in ready:
-          continue
-        reply, stop = self._handle(self._sock.recv_multipart(copy=True))
+        reply, stop = self._handle(self._sock.recv_multipart())
         reply['v'] = PROTOCOL_VERSION
-        self._sock.send(msgpack.packb(reply, use_bin_type=True))
+        self._sock.send(packer.pack(reply))
         if stop:
           return
     finally:
       self._env.close()
       self._sock.close()
+
+
+def _exit_on_stdin_close():
+  # The parent holds our stdin open and never writes; EOF means it is gone. SIGTERM interrupts the
+  # blocking receive of the main thread (pyzmq retries EINTR after running signal handlers), which
+  # then closes DeepMind Lab. A watcher thread keeps polling out of the per-request path.
+  while os.read(sys.stdin.fileno(), 4096):
+    pass
+  os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _interrupt(signum, frame):

@@ -172,6 +172,8 @@ export async function spawnEnvServer(opts: SpawnEnvServerOptions): Promise<EnvSe
 /** An environment served by a child process: `RemoteEnv` calls that fail at once if the child dies. */
 export class ProcessEnv implements Environment {
   private dead: EnvServerExitedError | undefined;
+  /** Rejecters of the calls in flight, failed at once if the server dies. */
+  private readonly inFlight = new Set<(e: Error) => void>();
 
   constructor(
     readonly spec: EnvSpec,
@@ -181,6 +183,8 @@ export class ProcessEnv implements Environment {
   ) {
     server.exited.catch((e: EnvServerExitedError) => {
       this.dead = e;
+      for (const reject of this.inFlight) reject(e);
+      this.inFlight.clear();
     });
   }
 
@@ -205,10 +209,18 @@ export class ProcessEnv implements Environment {
     await this.server.stop();
   }
 
-  /** A dead server fails every call at once instead of after the request deadline. */
+  /**
+   * A dead server fails every call at once instead of after the request deadline. (Not
+   * `Promise.race` with `exited`: each race would leave a reaction on that never-settling promise.)
+   */
   private guard<T>(call: () => Promise<T>): Promise<T> {
     if (this.dead) return Promise.reject(this.dead);
-    return Promise.race([call(), this.server.exited]);
+    return new Promise<T>((resolve, reject) => {
+      this.inFlight.add(reject);
+      call()
+        .then(resolve, reject)
+        .finally(() => this.inFlight.delete(reject));
+    });
   }
 }
 

@@ -192,6 +192,15 @@ describe('DeepMind Lab bridge against the fake', () => {
     expect(e.server.child.exitCode).toBe(0);
   });
 
+  it('exits by itself when its parent goes (stdin closes)', async () => {
+    const e = await env('rooms_watermaze');
+    await e.reset(1);
+    const exited = new Promise((resolve) => e.server.child.once('exit', resolve));
+    e.server.child.stdin!.end();
+    expect(await exited).toBe(0);
+    await e.close();
+  });
+
   it('is reachable through makeEnv("dmlab:<level>")', async () => {
     const e = await makeEnv('dmlab:seekavoid_arena_01', { episodeLength: 3, dmlab: base });
     expect(e.spec).toMatchObject({ level: 'dmlab:seekavoid_arena_01', episodeLength: 3 });
