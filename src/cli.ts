@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { addConfigOptions, configFromOptions } from './cli/configOptions.js';
 import { verifyConfig } from './config.js';
-import { train } from './train.js';
+import { resumeRun, train } from './train.js';
 
 const program = new Command();
 program.name('cpc-lab').description('Train memory-based RL agents in first-person 3D worlds with CPC as an auxiliary loss');
@@ -11,9 +11,12 @@ addConfigOptions(
   program
     .command('train')
     .description('train an agent (actor and learner in this process)')
-    .option('--local', 'actor and learner in one process (batched A2C, policy lag 0)'),
+    .option('--local', 'actor and learner in one process (batched A2C, policy lag 0)')
+    .option('--resume <runDir>', 'continue a run from its last checkpoint (other flags given override its settings)'),
 ).action(async (opts: Record<string, unknown>) => {
-  const verified = verifyConfig(configFromOptions(opts));
+  const flags = configFromOptions(opts);
+  const resumeDir = typeof opts.resume === 'string' ? opts.resume : undefined;
+  const verified = verifyConfig(flags);
   if (!verified.ok) {
     console.error(`cpc-lab train: invalid settings:\n  ${verified.errors.join('\n  ')}`);
     process.exitCode = 2;
@@ -25,7 +28,7 @@ addConfigOptions(
     stop.abort();
     process.once('SIGINT', () => process.exit(130));
   });
-  const summary = await train(verified.config, { signal: stop.signal });
+  const summary = resumeDir ? await resumeRun(resumeDir, flags, { signal: stop.signal }) : await train(verified.config, { signal: stop.signal });
   console.log(
     `done: ${summary.frames} frames, ${summary.updates} updates, ${summary.episodes} episodes, mean return ${summary.meanReturn.toFixed(3)}, ` +
       `${summary.seconds.toFixed(0)} s; results in ${summary.runDir}`,

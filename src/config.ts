@@ -35,6 +35,8 @@ export const ConfigSchema = z
     gradClip: z.number().nonnegative().default(0).describe('global-norm gradient clip; 0 = off (40 is the usual value)'),
     python: z.string().optional().describe('Python 3 for dmlab: levels (default $CPC_LAB_PYTHON, else python3)'),
     dmlabPath: z.string().optional().describe('directory holding the deepmind_lab module of your build (default $CPC_LAB_DMLAB_PATH)'),
+    checkpointEvery: z.number().positive().default(600).describe('seconds between checkpoints (one is also written at the end and on Ctrl-C)'),
+    keepCheckpoints: z.number().int().positive().default(3).describe('checkpoints kept (older ones are deleted)'),
     progressEvery: z.number().positive().default(5).describe('seconds between progress lines'),
     returnWindow: z.number().int().positive().default(100).describe('episodes averaged in the reported mean return'),
   })

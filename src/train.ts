@@ -1,12 +1,14 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { createAgent, trainStep, type TrainStepMetrics } from '../agents/agent.js';
 import { rmsprop } from '../agents/rmsprop.js';
 import { makeEnv } from '../envs/index.js';
 import { Actor } from './actor.js';
+import { loadLatestCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
 import { initBackend } from './backend/index.js';
 import { resolveConfig, runName, type Config, type ConfigInput } from './config.js';
 import { formatProgress, MetricsWriter, ReturnWindow } from './metrics.js';
-import { createRunDir, gitCommit } from './run.js';
+import { createRunDir, gitCommit, type RunRecord } from './run.js';
 
 export interface TrainHooks {
   /** Where progress lines go (default: stdout). */
@@ -15,6 +17,8 @@ export interface TrainHooks {
   signal?: AbortSignal;
   /** Called after every update (tests watch learning through it). */
   onUpdate?: (u: { frames: number; metrics: TrainStepMetrics; meanReturn: number }) => void;
+  /** Continue from this checkpoint (see `resumeRun`). */
+  resumeFrom?: Checkpoint;
 }
 
 export interface TrainSummary {
@@ -26,6 +30,8 @@ export interface TrainSummary {
   meanReturn: number;
   seconds: number;
   backend: string;
+  /** The last checkpoint written. */
+  checkpoint: string;
   /** The last update's per-k CPC accuracy (cpc agent). */
   cpcAccuracy?: number[];
 }
@@ -41,6 +47,9 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
   const backend = await initBackend(config.backend);
   const name = runName(config);
   const runDir = config.runDir ?? path.join('runs', name);
+  if (!hooks.resumeFrom && fs.existsSync(path.join(runDir, 'metrics.jsonl'))) {
+    throw new Error(`${runDir} already holds a run: continue it with --resume ${runDir}, or choose another --name / --run-dir`);
+  }
   createRunDir(runDir, {
     config,
     name,
@@ -70,10 +79,28 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
   const start = Date.now();
   let frames = 0;
   let updates = 0;
+  const resume = hooks.resumeFrom;
+  if (resume) {
+    agent.setWeights(resume.params);
+    optimizer.setState(resume.optimizer, agent.params);
+    actor.setRngState(resume.rng.actor);
+    ({ frames, updates } = resume);
+    log(`resumed from the checkpoint at ${frames} frames (update ${updates}, saved ${resume.savedAt})`);
+  }
+  const framesAtStart = frames;
   let last: TrainStepMetrics | undefined;
   let lastProgress = 0;
+  let lastCheckpointAt = 0;
+  let checkpoint = '';
   const seconds = () => (Date.now() - start) / 1000;
+  const writeCheckpoint = async () => {
+    const params = await agent.getWeights();
+    const state = { frames, updates, paramsVersion: updates, params, optimizer: await optimizer.getState(), rng: { actor: actor.getRngState() } };
+    checkpoint = saveCheckpoint(runDir, state, config.keepCheckpoints);
+    lastCheckpointAt = seconds();
+  };
   try {
+    // the actor's generator is restored before start(), so a resumed run reseeds its episodes as it would have
     await actor.start();
     while (frames < config.frames && !hooks.signal?.aborted) {
       const collected = await actor.collect();
@@ -85,14 +112,17 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
       }
       last = await trainStep(agent, optimizer, collected.unroll, { ...config, frames: framesBefore, totalFrames: config.frames });
       updates++;
-      const fps = frames / Math.max(seconds(), 1e-9);
+      const fps = (frames - framesAtStart) / Math.max(seconds(), 1e-9);
       metrics.write({ kind: 'update', frames, time: seconds(), update: updates, fps, policyLag: 0, ...last });
       hooks.onUpdate?.({ frames, metrics: last, meanReturn: returns.mean() });
       if (seconds() - lastProgress >= config.progressEvery || frames >= config.frames) {
         lastProgress = seconds();
         log(formatProgress({ label, frames, totalFrames: config.frames, fps, returns, last }));
       }
+      if (seconds() - lastCheckpointAt >= config.checkpointEvery) await writeCheckpoint();
     }
+    await writeCheckpoint();
+    if (hooks.signal?.aborted) log(`stopped at ${frames} frames; checkpoint ${checkpoint}; continue with: cpc-lab train --resume ${runDir}`);
   } finally {
     metrics.close();
     actor.dispose();
@@ -108,6 +138,21 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
     meanReturn: returns.mean(),
     seconds: seconds(),
     backend: backend.name,
+    checkpoint,
     cpcAccuracy: last?.cpcAccuracy,
   };
+}
+
+/**
+ * Continues a run from its newest checkpoint with the configuration it was started with
+ * (`overrides`, e.g. more `frames`, take precedence). Frames, parameters, optimizer state and the
+ * actor's generator continue exactly; environments start new episodes.
+ */
+export async function resumeRun(runDir: string, overrides: Partial<ConfigInput> = {}, hooks: TrainHooks = {}): Promise<TrainSummary> {
+  const file = path.join(runDir, 'config.json');
+  if (!fs.existsSync(file)) throw new Error(`cannot resume: ${file} does not exist (is ${runDir} a run directory?)`);
+  const record = JSON.parse(fs.readFileSync(file, 'utf8')) as RunRecord;
+  const checkpoint = loadLatestCheckpoint(runDir);
+  if (!checkpoint) throw new Error(`cannot resume: ${runDir} has no readable checkpoint in ${path.join(runDir, 'checkpoints')}`);
+  return train({ ...record.config, ...overrides, runDir }, { ...hooks, resumeFrom: checkpoint });
 }

@@ -34,6 +34,27 @@ describe('learning', () => {
     expect(summary.meanReturn).toBeGreaterThanOrEqual(0.9);
   });
 
+  it('the cpc agent also solves mock:memory: the auxiliary loss does not get in the way of the RL loss', async () => {
+    const summary = await train(
+      {
+        env: 'mock:memory',
+        agent: 'cpc',
+        cpcSteps: 5,
+        frames: 300_000,
+        seed: 1,
+        batch: 16,
+        unroll: 20,
+        learningRate: 0.002,
+        entropyCost: 0.003,
+        returnWindow: 200,
+        backend: 'wasm',
+        runDir: tmp(),
+      },
+      quiet,
+    );
+    expect(summary.meanReturn).toBeGreaterThanOrEqual(0.9);
+  });
+
   it('on mock:predictable the CPC accuracy at k = 1 ends >= 3x chance (1/B)', async () => {
     const B = 8;
     const accuracies: number[] = [];
