@@ -57,12 +57,14 @@ export function infoNCETerms({
     // endedBefore[t+k] == endedBefore[t].
     const endedBefore = tf.concat([tf.zeros([1, B]), tf.cumsum(dones.toFloat(), 0)], 0);
     const flatTarget = target.reshape([T * B, D]);
+    // one Unpack (gradient: one Pack) instead of K slices (gradient: K pads to [K, Dc, D] and K - 1 adds)
+    const Ws = tf.unstack(W);
     const sums: tf.Tensor[] = [];
     const counted: tf.Tensor[] = [];
     const correct: tf.Tensor[] = [];
     for (let k = 1; k <= K; k++) {
       const n = T - k;
-      const pred = c.slice([0, 0, 0], [n, B, Dc]).reshape([n * B, Dc]).matMul(W.slice([k - 1, 0, 0], [1, Dc, D]).reshape([Dc, D]));
+      const pred = c.slice([0, 0, 0], [n, B, Dc]).reshape([n * B, Dc]).matMul(Ws[k - 1]);
       const positives = target.slice([k, 0, 0], [n, B, D]);
       const mask = tf.equal(endedBefore.slice([k, 0], [n, B]), endedBefore.slice([0, 0], [n, B])).toFloat();
       // scores[row, col]: rows are anchors (t, b); the positive column is (t + k, b).
