@@ -1,0 +1,153 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { createAgent, trainStep, type Agent, type TrainStepMetrics, type Unroll } from '../agents/agent.js';
+import { rmsprop, type RMSProp } from '../agents/rmsprop.js';
+import type { EnvSpec } from '../envs/types.js';
+import type { EpisodeStat } from './actor.js';
+import { initBackend, type BackendInfo } from './backend/index.js';
+import { saveCheckpoint, type Checkpoint } from './checkpoint.js';
+import { resolveConfig, runName, type Config, type ConfigInput } from './config.js';
+import { formatProgress, MetricsWriter, ReturnWindow } from './metrics.js';
+import type { RngState } from './rng.js';
+import { createRunDir, gitCommit } from './run.js';
+
+export interface OpenedRun {
+  config: Config;
+  runDir: string;
+  backend: BackendInfo;
+}
+
+/**
+ * Resolves the configuration, picks the tensor backend and creates (or, resuming, reopens) the run
+ * directory with its `config.json`. Refuses to start a fresh run over an existing one.
+ */
+export async function openRun(input: ConfigInput | Config, resuming: boolean, log: (line: string) => void): Promise<OpenedRun> {
+  const config = resolveConfig(input);
+  const backend = await initBackend(config.backend);
+  const name = runName(config);
+  const runDir = config.runDir ?? path.join('runs', name);
+  if (!resuming && fs.existsSync(path.join(runDir, 'metrics.jsonl'))) {
+    throw new Error(`${runDir} already holds a run: continue it with --resume ${runDir}, or choose another --name / --run-dir`);
+  }
+  createRunDir(runDir, {
+    config: { ...config, runDir },
+    name,
+    seed: config.seed,
+    gitCommit: gitCommit(),
+    backend: { name: backend.name, detail: backend.detail },
+    createdAt: new Date().toISOString(),
+    node: process.version,
+  });
+  log(`cpc-lab: ${config.agent} agent on ${config.env}, ${config.frames} frames, backend ${backend.name} (${backend.detail}), run dir ${runDir}`);
+  return { config, runDir, backend };
+}
+
+/** Extra fields of the progress line and the update metrics (distributed runs). */
+export interface RuntimeStats {
+  policyLag: number;
+  queueDepth?: number;
+  actorsAlive?: number;
+}
+
+/**
+ * The learner's state and bookkeeping, shared by the single-process loop and the learner process:
+ * agent + TF1 RMSProp, frame and update counters, metrics.jsonl, progress lines, checkpoints.
+ */
+export class Learner {
+  readonly agent: Agent;
+  readonly optimizer: RMSProp;
+  readonly returns: ReturnWindow;
+  frames = 0;
+  updates = 0;
+  last: TrainStepMetrics | undefined;
+  checkpointFile = '';
+  private readonly metrics: MetricsWriter;
+  private readonly start = Date.now();
+  private readonly framesAtStart: number;
+  private lastProgress = 0;
+  private lastCheckpointAt = 0;
+
+  constructor(
+    readonly config: Config,
+    readonly runDir: string,
+    spec: EnvSpec,
+    private readonly log: (line: string) => void,
+    resume?: Checkpoint,
+  ) {
+    this.agent = createAgent({ kind: config.agent, obsShape: spec.observationShape, numActions: spec.numActions, seed: config.seed, cpcSteps: config.cpcSteps });
+    this.optimizer = rmsprop({ learningRate: config.learningRate, decay: config.rmspropDecay, epsilon: config.rmspropEpsilon, momentum: config.rmspropMomentum });
+    this.returns = new ReturnWindow(config.returnWindow);
+    this.metrics = new MetricsWriter(path.join(runDir, 'metrics.jsonl'));
+    if (resume) {
+      this.agent.setWeights(resume.params);
+      this.optimizer.setState(resume.optimizer, this.agent.params);
+      ({ frames: this.frames, updates: this.updates } = resume);
+      log(`resumed from the checkpoint at ${this.frames} frames (update ${this.updates}, saved ${resume.savedAt})`);
+    }
+    this.framesAtStart = this.frames;
+  }
+
+  /** Parameter version: one per update, so a resumed run continues the numbering. */
+  get version(): number {
+    return this.updates;
+  }
+
+  get done(): boolean {
+    return this.frames >= this.config.frames;
+  }
+
+  seconds(): number {
+    return (Date.now() - this.start) / 1000;
+  }
+
+  /** Frames/s since this process started. */
+  fps(): number {
+    return (this.frames - this.framesAtStart) / Math.max(this.seconds(), 1e-9);
+  }
+
+  /**
+   * One update on a batch of B unrolls; `episodes` ended inside it. Frames count the batch's agent
+   * steps x action repeat; the learning rate anneals with the frames seen before this batch.
+   */
+  async update(batch: Unroll, episodes: EpisodeStat[], stats: RuntimeStats): Promise<TrainStepMetrics> {
+    const framesBefore = this.frames;
+    this.frames += batch.T * batch.B * this.config.actionRepeat;
+    for (const e of episodes) {
+      this.returns.push(e.episodeReturn);
+      this.metrics.write({ kind: 'episode', frames: this.frames, time: this.seconds(), episodeReturn: e.episodeReturn, episodeLength: e.episodeLength });
+    }
+    this.last = await trainStep(this.agent, this.optimizer, batch, { ...this.config, frames: framesBefore, totalFrames: this.config.frames });
+    this.updates++;
+    this.metrics.write({ kind: 'update', frames: this.frames, time: this.seconds(), update: this.updates, fps: this.fps(), ...stats, ...this.last });
+    return this.last;
+  }
+
+  /** Prints the progress line when `progressEvery` seconds have passed (or `force`). */
+  progress(extra: Record<string, string | number> = {}, force = false): void {
+    if (!force && this.seconds() - this.lastProgress < this.config.progressEvery && !this.done) return;
+    this.lastProgress = this.seconds();
+    const label = `${this.config.agent} ${this.config.env}`;
+    this.log(formatProgress({ label, frames: this.frames, totalFrames: this.config.frames, fps: this.fps(), returns: this.returns, last: this.last, extra }));
+  }
+
+  /** Writes a checkpoint now, or only when `checkpointEvery` seconds have passed (`due`). */
+  async checkpoint(rng: Record<string, RngState>, due = false): Promise<void> {
+    if (due && this.seconds() - this.lastCheckpointAt < this.config.checkpointEvery) return;
+    const state = {
+      frames: this.frames,
+      updates: this.updates,
+      paramsVersion: this.version,
+      params: await this.agent.getWeights(),
+      optimizer: await this.optimizer.getState(),
+      rng,
+    };
+    this.checkpointFile = saveCheckpoint(this.runDir, state, this.config.keepCheckpoints);
+    this.lastCheckpointAt = this.seconds();
+  }
+
+  close(): void {
+    this.metrics.close();
+    this.agent.dispose();
+    this.optimizer.dispose();
+  }
+}
