@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Agent, Unroll } from '../agents/agent.js';
 import type { CoreState } from '../agents/network.js';
 import { sampleActions } from '../agents/policy.js';
-import type { Environment } from '../envs/types.js';
+import type { Environment, StepResult } from '../envs/types.js';
 import { Rng, type RngState } from './rng.js';
 
 /** An episode that ended during an unroll. */
@@ -39,7 +39,16 @@ export class Actor {
   constructor(
     private readonly envs: Environment[],
     private readonly agent: Agent,
-    private readonly options: { unrollLength: number; actionRepeat: number; seed: number },
+    private readonly options: {
+      unrollLength: number;
+      actionRepeat: number;
+      seed: number;
+      /**
+       * Replaces environment `i` after it failed (e.g. its server process died). The column goes on
+       * as if an episode had ended there, without episode stats; without it the failure is thrown.
+       */
+      replaceEnv?: (i: number, error: Error) => Promise<Environment>;
+    },
   ) {
     if (envs.length === 0) throw new Error('Actor needs at least one environment');
     this.numEnvs = envs.length;
@@ -107,16 +116,29 @@ export class Actor {
       const actions = sampleActions(out.logits, A, this.rng);
       unroll.actions.set(actions, t * E);
       unroll.behaviourLogits.set(out.logits, t * E * A);
-      const results = await Promise.all(this.envs.map((env, i) => env.step(actions[i], this.options.actionRepeat)));
+      const results = await Promise.all(this.envs.map((env, i) => this.stepEnv(i, actions[i])));
       results.forEach((r, i) => {
         this.obs[i] = r.obs;
         this.prevActions[i] = actions[i];
         this.prevRewards[i] = r.reward;
         this.firsts[i] = r.done ? 1 : 0;
-        if (r.done) episodes.push({ env: i, episodeReturn: r.episodeReturn ?? Number.NaN, episodeLength: r.episodeLength ?? Number.NaN });
+        if (r.done && r.episodeReturn !== undefined && r.episodeLength !== undefined) {
+          episodes.push({ env: i, episodeReturn: r.episodeReturn, episodeLength: r.episodeLength });
+        }
       });
     }
     return { unroll, episodes, steps: T * E };
+  }
+
+  private async stepEnv(i: number, action: number): Promise<StepResult> {
+    try {
+      return await this.envs[i].step(action, this.options.actionRepeat);
+    } catch (err) {
+      if (!this.options.replaceEnv) throw err;
+      this.envs[i] = await this.options.replaceEnv(i, err as Error);
+      const obs = await this.envs[i].reset(this.rng.seed());
+      return { obs, reward: 0, done: true };
+    }
   }
 
   private record(u: Unroll, t: number): void {

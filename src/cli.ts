@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { addConfigOptions, configFromOptions } from './cli/configOptions.js';
-import { verifyConfig } from './config.js';
-import { resumeRun, train } from './train.js';
+import os from 'node:os';
+import { resolveConfig, verifyConfig } from './config.js';
+import { superviseTraining } from './runtime/supervisor.js';
+import { readRunForResume, train } from './train.js';
 
 const program = new Command();
 program.name('cpc-lab').description('Train memory-based RL agents in first-person 3D worlds with CPC as an auxiliary loss');
@@ -10,30 +12,58 @@ program.name('cpc-lab').description('Train memory-based RL agents in first-perso
 addConfigOptions(
   program
     .command('train')
-    .description('train an agent (actor and learner in this process)')
-    .option('--local', 'actor and learner in one process (batched A2C, policy lag 0)')
+    .description('train an agent: a learner and --actors actor processes (each environment in its own process), or all in this process with --local')
+    .option('--local', 'actor and learner in this process (same as --actors 0)')
     .option('--resume <runDir>', 'continue a run from its last checkpoint (other flags given override its settings)'),
 ).action(async (opts: Record<string, unknown>) => {
   const flags = configFromOptions(opts);
+  if (opts.local) flags.actors = 0;
   const resumeDir = typeof opts.resume === 'string' ? opts.resume : undefined;
-  const verified = verifyConfig(flags);
+  const resumed = resumeDir ? readRunForResume(resumeDir) : undefined;
+  const verified = verifyConfig(resumed ? { ...resumed.config, ...flags, runDir: resumeDir } : flags);
   if (!verified.ok) {
     console.error(`cpc-lab train: invalid settings:\n  ${verified.errors.join('\n  ')}`);
     process.exitCode = 2;
     return;
   }
+  const config = verified.config;
   const stop = new AbortController();
   process.once('SIGINT', () => {
-    console.error('\ncpc-lab: stopping after the current update (Ctrl-C again to abort)');
+    console.error('\ncpc-lab: stopping after the current update, with a checkpoint (Ctrl-C again to abort)');
     stop.abort();
     process.once('SIGINT', () => process.exit(130));
   });
-  const summary = resumeDir ? await resumeRun(resumeDir, flags, { signal: stop.signal }) : await train(verified.config, { signal: stop.signal });
-  console.log(
-    `done: ${summary.frames} frames, ${summary.updates} updates, ${summary.episodes} episodes, mean return ${summary.meanReturn.toFixed(3)}, ` +
-      `${summary.seconds.toFixed(0)} s; results in ${summary.runDir}`,
-  );
+  const s =
+    config.actors > 0
+      ? await superviseTraining(config, { resumeDir, signal: stop.signal })
+      : await train(config, { signal: stop.signal, resumeFrom: resumed?.checkpoint });
+  console.log(`done: ${s.frames} frames, ${s.updates} updates, ${s.episodes} episodes, mean return ${(s.meanReturn ?? Number.NaN).toFixed(3)}; checkpoint ${s.checkpoint}`);
 });
+
+addConfigOptions(
+  program
+    .command('actor')
+    .description('an actor for a learner on another machine (give the same settings as the learner\'s run)')
+    .requiredOption('--learner <endpoint>', 'the learner, e.g. tcp://10.0.0.5:5555')
+    .option('--actor-id <id>', 'unique name of this actor', `actor-${os.hostname()}-${process.pid}`)
+    .option('--actor-seed <n>', 'seed of this actor', (v) => Number(v), process.pid),
+).action(async (opts: Record<string, unknown>) => {
+  const config = resolveConfig(configFromOptions(opts));
+  const stop = new AbortController();
+  process.once('SIGINT', () => stop.abort());
+  const { runActor } = await import('./runtime/actorProcess.js');
+  await runActor(config, { learner: String(opts.learner), actorId: String(opts.actorId), seed: Number(opts.actorSeed), signal: stop.signal, log: (l) => console.log(l) });
+});
+
+program
+  .command('keygen')
+  .description('write ZeroMQ CURVE keys for a learner that actors on other machines reach (pass them with --curve-keys on both sides)')
+  .requiredOption('--out <file>', 'key file to write (mode 0600; keep it secret)')
+  .action(async (opts: { out: string }) => {
+    const { writeCurveKeys } = await import('./runtime/curve.js');
+    writeCurveKeys(opts.out);
+    console.log(`wrote ${opts.out}; bind the learner beyond 127.0.0.1 with --learner-endpoint tcp://0.0.0.0:5555 --curve-keys ${opts.out}`);
+  });
 
 program
   .command('render')

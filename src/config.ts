@@ -17,6 +17,12 @@ export const ConfigSchema = z
     name: z.string().regex(/^[\w.-]+$/, 'letters, digits, ".", "_" and "-" only').optional().describe('run name (default <agent>-<level>-s<seed>)'),
     runDir: z.string().optional().describe('run directory (default runs/<name>)'),
     backend: z.enum(BACKEND_CHOICES).default('auto').describe('tensor backend; auto picks the best available'),
+    actors: z.number().int().nonnegative().default(0).describe('actor processes; 0 = actor and learner in this process (--local)'),
+    envsPerActor: z.number().int().positive().optional().describe('environments per actor, each in its own process (default batch / actors)'),
+    mode: z.enum(['sync', 'async']).default('sync').describe('sync: batched A2C, every batch from the latest parameters; async: IMPALA, actors never wait'),
+    learnerEndpoint: z.string().default('tcp://127.0.0.1:*').describe('where the learner binds for actors (port * = any free port)'),
+    curveKeys: z.string().optional().describe('file of ZeroMQ CURVE keys (cpc-lab keygen); required to bind beyond 127.0.0.1'),
+    heartbeatTimeout: z.number().positive().default(120).describe('seconds of silence after which a process is declared dead and replaced'),
     batch: z.number().int().positive().default(32).describe('B, unrolls per learner batch'),
     unroll: z.number().int().positive().default(100).describe('T, agent steps per unroll'),
     actionRepeat: z.number().int().positive().default(4).describe('environment frames per agent step'),
@@ -59,6 +65,14 @@ export function verifyConfig(input: unknown): VerifyResult {
   if (c.frames < c.batch * c.unroll * c.actionRepeat) {
     errors.push(`frames: ${c.frames} is less than one batch (batch x unroll x actionRepeat = ${c.batch * c.unroll * c.actionRepeat})`);
   }
+  if (c.actors > 0) {
+    const E = c.envsPerActor ?? c.batch / c.actors;
+    if (!Number.isInteger(E)) errors.push(`envsPerActor: batch ${c.batch} is not divisible by ${c.actors} actors; give --envs-per-actor`);
+    else if (c.batch % E !== 0) errors.push(`envsPerActor: a batch of ${c.batch} unroll columns cannot be made of unrolls of ${E} environments`);
+    else if (c.mode === 'sync' && E * c.actors !== c.batch) {
+      errors.push(`mode: sync trains every batch on unrolls of the latest parameters, so actors x envsPerActor (${c.actors} x ${E}) must equal batch (${c.batch})`);
+    }
+  }
   if (!/^(mock|builtin|dmlab):.+/.test(c.env)) errors.push(`env: '${c.env}' must look like mock:<name>, builtin:<level> or dmlab:<level>`);
   return errors.length ? { ok: false, errors } : { ok: true, config: c };
 }
@@ -68,6 +82,11 @@ export function resolveConfig(input: unknown): Config {
   const r = verifyConfig(input);
   if (!r.ok) throw new Error(`invalid configuration:\n  ${r.errors.join('\n  ')}`);
   return r.config;
+}
+
+/** Environments per actor process. */
+export function envsPerActor(c: Config): number {
+  return c.envsPerActor ?? c.batch / Math.max(c.actors, 1);
 }
 
 /** The run's name: given, or <agent>-<level>-s<seed>. */

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+
+/**
+ * Messages between the supervisor (`cpc-lab train`) and the processes it forks, over Node's IPC
+ * channel: children report readiness, liveness, and their end; the supervisor asks
+ * them to stop. Validated on receipt like every wire message.
+ */
+export const childReport = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('ready'), endpoint: z.string().optional() }),
+  z.strictObject({ type: z.literal('alive') }),
+  z.strictObject({
+    type: z.literal('finished'),
+    frames: z.number(),
+    updates: z.number(),
+    episodes: z.number(),
+    meanReturn: z.number().nullable(),
+    checkpoint: z.string(),
+    cpcAccuracy: z.array(z.number().nullable()).optional(),
+  }),
+]);
+export type ChildReport = z.infer<typeof childReport>;
+
+export const supervisorOrder = z.discriminatedUnion('type', [z.strictObject({ type: z.literal('stop') })]);
+export type SupervisorOrder = z.infer<typeof supervisorOrder>;
+
+/** Sends a report to the supervisor, when this process has one (children print their logs themselves). */
+export function report(r: ChildReport): void {
+  process.send?.(r);
+}
+
+/** Calls `onStop` when the supervisor orders a stop or the process gets SIGINT/SIGTERM. */
+export function onStopOrder(onStop: () => void): void {
+  process.on('message', (m: unknown) => {
+    const order = supervisorOrder.safeParse(m);
+    if (order.success) onStop();
+  });
+  process.once('SIGINT', onStop);
+  process.once('SIGTERM', onStop);
+}

@@ -1,0 +1,40 @@
+/**
+ * Entry point of the processes the supervisor forks: `learner` or `actor`, with their settings in
+ * the CPC_LAB_CHILD environment variable (JSON, validated). Logs go to the inherited stdout.
+ */
+import { z } from 'zod';
+import { ConfigSchema } from '../config.js';
+import { readRunForResume } from '../train.js';
+import { runActor } from './actorProcess.js';
+import { onStopOrder, report } from './ipc.js';
+import { runLearner } from './learnerProcess.js';
+
+export const childSpec = z.discriminatedUnion('role', [
+  z.strictObject({ role: z.literal('learner'), config: ConfigSchema, resumeDir: z.string().optional() }),
+  z.strictObject({ role: z.literal('actor'), config: ConfigSchema, learner: z.string(), actorId: z.string(), seed: z.number().int().nonnegative() }),
+]);
+export type ChildSpec = z.input<typeof childSpec>;
+
+async function main(): Promise<void> {
+  const spec = childSpec.parse(JSON.parse(process.env.CPC_LAB_CHILD ?? 'null'));
+  const stop = new AbortController();
+  onStopOrder(() => stop.abort());
+  // liveness for the supervisor: a process whose event loop is stuck stops reporting
+  const alive = setInterval(() => report({ type: 'alive' }), 1000);
+  if (spec.role === 'learner') {
+    const resume = spec.resumeDir ? readRunForResume(spec.resumeDir).checkpoint : undefined;
+    await runLearner(spec.config, { resume, signal: stop.signal, log: (l) => console.log(l) });
+  } else {
+    const { config, learner, actorId, seed } = spec;
+    await runActor(config, { learner, actorId, seed, signal: stop.signal, log: (l) => console.log(l) });
+  }
+  clearInterval(alive);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(`cpc-lab ${process.env.CPC_LAB_CHILD ? JSON.parse(process.env.CPC_LAB_CHILD).role : 'child'}: ${err instanceof Error ? err.stack : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,146 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { envsPerActor, runName, type Config } from '../config.js';
+import { childReport, type ChildReport } from './ipc.js';
+import type { ChildSpec } from './main.js';
+
+export interface SupervisorOptions {
+  /** Resume the run in this folder (its learner starts from the newest checkpoint). */
+  resumeDir?: string;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+  /** Called when a child starts (tests kill children through it). */
+  onSpawn?: (name: string, child: ChildProcess) => void;
+}
+
+export type FinishedReport = Extract<ChildReport, { type: 'finished' }>;
+
+interface Slot {
+  name: string;
+  child: ChildProcess | null;
+  restarts: number;
+  lastAlive: number;
+  startedAt: number;
+}
+
+const BACKOFF_MS = [250, 1000, 2000, 5000, 10_000, 30_000];
+
+/**
+ * `cpc-lab train` with actors: forks the learner and the actors (each actor forks its environment
+ * servers), restarts any that dies or falls silent (with backoff, logged), and stops everything on
+ * Ctrl-C after the learner has written its checkpoint. Resolves with the learner's final report.
+ */
+export async function superviseTraining(config: Config, opts: SupervisorOptions = {}): Promise<FinishedReport> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const main = new URL('./main' + (import.meta.url.endsWith('.ts') ? '.ts' : '.js'), import.meta.url);
+  // from source the children need tsx's loader; from the build they are plain JavaScript
+  const execArgv = main.pathname.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const runDir = config.runDir ?? `runs/${runName(config)}`;
+  const learnerConfig: Config = { ...config, runDir };
+  let stopping = false;
+  let finished: FinishedReport | undefined;
+  let endpoint: string | undefined;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  let resolveReady!: (endpoint: string) => void;
+  let rejectReady!: (e: Error) => void;
+  const learnerReady = new Promise<string>((res, rej) => ((resolveReady = res), (rejectReady = rej)));
+
+  const spawnChild = (slot: Slot, spec: ChildSpec) => {
+    const child = fork(fileURLToPath(main), [], { execArgv, env: { ...process.env, CPC_LAB_CHILD: JSON.stringify(spec) }, stdio: 'inherit' });
+    slot.child = child;
+    slot.lastAlive = Date.now();
+    slot.startedAt = Date.now();
+    opts.onSpawn?.(slot.name, child);
+    child.on('message', (m: unknown) => {
+      const r = childReport.safeParse(m);
+      if (!r.success) return log(`supervisor: ignored a malformed report from ${slot.name}`);
+      slot.lastAlive = Date.now();
+      if (r.data.type === 'ready' && spec.role === 'learner' && r.data.endpoint) resolveReady(r.data.endpoint);
+      if (r.data.type === 'finished') {
+        finished = r.data;
+        stopping = true;
+        resolveDone();
+      }
+    });
+    child.on('exit', (code, signal) => {
+      if (slot.child === child) slot.child = null;
+      if (stopping) return;
+      if (spec.role === 'learner' && !endpoint && code !== 0) {
+        rejectReady(new Error(`the learner exited (${signal ?? `status ${code}`}) before it was ready; see its output above`));
+        return;
+      }
+      // a child that ran a while is healthy again: its backoff starts over
+      if (Date.now() - slot.startedAt > 60_000) slot.restarts = 0;
+      const wait = BACKOFF_MS[Math.min(slot.restarts, BACKOFF_MS.length - 1)];
+      slot.restarts++;
+      log(`supervisor: ${slot.name} exited (${signal ?? `status ${code}`}); restart ${slot.restarts} in ${wait} ms`);
+      setTimeout(() => {
+        if (!stopping) start(slot);
+      }, wait);
+    });
+  };
+
+  const learnerSlot: Slot = { name: 'learner', child: null, restarts: 0, lastAlive: 0, startedAt: 0 };
+  const actorSlots: Slot[] = Array.from({ length: config.actors }, (_, i) => ({ name: `actor-${i}`, child: null, restarts: 0, lastAlive: 0, startedAt: 0 }));
+  let incarnation = 0;
+  const start = (slot: Slot) => {
+    if (slot === learnerSlot) {
+      // a restarted learner resumes from its last checkpoint, on the same endpoint the actors know
+      const restarted = slot.restarts > 0;
+      const resumeDir = restarted || opts.resumeDir ? runDir : undefined;
+      spawnChild(slot, { role: 'learner', config: { ...learnerConfig, learnerEndpoint: endpoint ?? config.learnerEndpoint }, resumeDir });
+    } else {
+      const i = actorSlots.indexOf(slot);
+      incarnation++;
+      // a new id and seed per incarnation: its unrolls are never mistaken for the dead one's
+      spawnChild(slot, { role: 'actor', config: learnerConfig, learner: endpoint!, actorId: `${slot.name}.${incarnation}`, seed: config.seed + 7919 * incarnation });
+    }
+  };
+
+  const watchdog = setInterval(() => {
+    for (const slot of [learnerSlot, ...actorSlots]) {
+      if (slot.child && Date.now() - slot.lastAlive > config.heartbeatTimeout * 1000) {
+        log(`supervisor: ${slot.name} silent for ${config.heartbeatTimeout} s; killing it`);
+        slot.child.kill('SIGKILL');
+      }
+    }
+  }, 1000);
+  const stopAll = () => {
+    stopping = true;
+    for (const s of actorSlots) s.child?.kill('SIGTERM');
+  };
+  const onAbort = () => {
+    log('supervisor: stopping (the learner writes a checkpoint first)');
+    stopAll();
+    if (learnerSlot.child) learnerSlot.child.send({ type: 'stop' });
+    else resolveDone();
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+  try {
+    log(`supervisor: learner + ${config.actors} actors x ${envsPerActor(config)} environments (${config.mode}), run dir ${runDir}`);
+    start(learnerSlot);
+    endpoint = await learnerReady;
+    actorSlots.forEach(start);
+    await done;
+  } finally {
+    clearInterval(watchdog);
+    opts.signal?.removeEventListener('abort', onAbort);
+    stopAll();
+    await Promise.all([learnerSlot, ...actorSlots].map((s) => exited(s.child)));
+  }
+  if (!finished) throw new Error('training stopped before the learner reported its end');
+  return finished;
+}
+
+function exited(child: ChildProcess | null): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      r();
+    });
+  });
+}

@@ -1,0 +1,102 @@
+import type { Unroll } from '../../agents/agent.js';
+import type { EpisodeStat } from '../actor.js';
+import { fromWire, toWire } from '../transport/codec.js';
+import type { MessageOf } from '../transport/messages.js';
+
+/** Between `Unroll`s (plain arrays the agent trains on) and `unroll` / `params` wire messages. */
+
+export type UnrollMessage = MessageOf<'unroll'>;
+export type ParamsMessage = MessageOf<'params'>;
+
+export function unrollToMessage(
+  u: Unroll,
+  obsShape: readonly number[],
+  meta: { actorId: string; seq: number; paramsVersion: number; episodes: EpisodeStat[] },
+): UnrollMessage {
+  const { T, B } = u;
+  const A = u.behaviourLogits.length / (T * B);
+  const L = u.initialState.h.length / B;
+  return {
+    type: 'unroll',
+    ...meta,
+    observations: toWire(u.observations, [T + 1, B, ...obsShape]),
+    prevActions: toWire(u.prevActions, [T + 1, B]),
+    prevRewards: toWire(u.prevRewards, [T + 1, B]),
+    firsts: toWire(u.firsts, [T + 1, B]),
+    actions: toWire(u.actions, [T, B]),
+    behaviourLogits: toWire(u.behaviourLogits, [T, B, A]),
+    initialState: { h: toWire(u.initialState.h, [B, L]), c: toWire(u.initialState.c, [B, L]) },
+  };
+}
+
+/** Expected shapes the learner checks received unrolls against. */
+export interface UnrollShape {
+  T: number;
+  obsShape: readonly number[];
+  numActions: number;
+  lstmSize: number;
+}
+
+/**
+ * The unroll of a (schema-valid) message, or a specific reason it does not fit this learner (an actor
+ * with another level, unroll length or network would otherwise corrupt the batch).
+ */
+export function unrollFromMessage(m: UnrollMessage, want: UnrollShape): { ok: true; unroll: Unroll; episodes: EpisodeStat[] } | { ok: false; error: string } {
+  const [T1, B, ...obs] = m.observations.shape;
+  if (T1 !== want.T + 1) return { ok: false, error: `unroll of ${T1 - 1} steps from ${m.actorId}, the learner trains on T = ${want.T}` };
+  if (obs.join('x') !== want.obsShape.join('x')) return { ok: false, error: `observations of ${obs.join('x')} from ${m.actorId}, expected ${want.obsShape.join('x')}` };
+  if (m.behaviourLogits.shape[2] !== want.numActions) return { ok: false, error: `${m.behaviourLogits.shape[2]} actions from ${m.actorId}, expected ${want.numActions}` };
+  if (m.initialState.h.shape[1] !== want.lstmSize) return { ok: false, error: `LSTM state of ${m.initialState.h.shape[1]} from ${m.actorId}, expected ${want.lstmSize}` };
+  const unroll: Unroll = {
+    T: want.T,
+    B,
+    observations: fromWire(m.observations),
+    prevActions: fromWire(m.prevActions),
+    prevRewards: fromWire(m.prevRewards),
+    firsts: fromWire(m.firsts),
+    actions: fromWire(m.actions),
+    behaviourLogits: fromWire(m.behaviourLogits),
+    initialState: { h: fromWire(m.initialState.h), c: fromWire(m.initialState.c) },
+  };
+  return { ok: true, unroll, episodes: m.episodes };
+}
+
+/** Concatenates unrolls of the same T along the batch axis (time-major arrays interleave per step). */
+export function concatUnrolls(us: Unroll[]): Unroll {
+  if (us.length === 1) return us[0];
+  const T = us[0].T;
+  if (us.some((u) => u.T !== T)) throw new Error('concatUnrolls: unrolls of different lengths');
+  const B = us.reduce((n, u) => n + u.B, 0);
+  // [S, b, ...inner] blocks of each unroll into [S, B, ...inner]
+  const cat = <A extends Uint8Array | Int32Array | Float32Array>(pick: (u: Unroll) => A, S: number, make: (n: number) => A): A => {
+    const inner = pick(us[0]).length / (S * us[0].B);
+    const out = make(S * B * inner);
+    let col = 0;
+    for (const u of us) {
+      const src = pick(u);
+      for (let t = 0; t < S; t++) out.set(src.subarray(t * u.B * inner, (t + 1) * u.B * inner), (t * B + col) * inner);
+      col += u.B;
+    }
+    return out;
+  };
+  const rows = <A extends Float32Array>(pick: (u: Unroll) => A): A => cat(pick, 1, (n) => new Float32Array(n) as A);
+  return {
+    T,
+    B,
+    observations: cat((u) => u.observations, T + 1, (n) => new Uint8Array(n)),
+    prevActions: cat((u) => u.prevActions, T + 1, (n) => new Int32Array(n)),
+    prevRewards: cat((u) => u.prevRewards, T + 1, (n) => new Float32Array(n)),
+    firsts: cat((u) => u.firsts, T + 1, (n) => new Uint8Array(n)),
+    actions: cat((u) => u.actions, T, (n) => new Int32Array(n)),
+    behaviourLogits: cat((u) => u.behaviourLogits, T, (n) => new Float32Array(n)),
+    initialState: { h: rows((u) => u.initialState.h), c: rows((u) => u.initialState.c) },
+  };
+}
+
+export function paramsToMessage(weights: Record<string, Float32Array>, shapes: Record<string, readonly number[]>, version: number): ParamsMessage {
+  return { type: 'params', version, tensors: Object.entries(weights).map(([name, w]) => ({ name, array: toWire(w, shapes[name]) })) };
+}
+
+export function weightsFromParams(m: ParamsMessage): Record<string, Float32Array> {
+  return Object.fromEntries(m.tensors.map((t) => [t.name, fromWire(t.array)]));
+}
