@@ -4,13 +4,11 @@
  * top-down map of the final state (`<out without extension>.map.png`). `cpc-lab render` calls it.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import type { Gifenc } from 'gifenc';
-import { PNG } from 'pngjs';
 import { ACTION_REPEAT } from '../actions.js';
+import { encodeGif, encodePng, type RgbImage, upscale } from '../image.js';
 import { type Policy, makeBuiltinEnv, makeOracle, randomPolicy } from './index.js';
-import { type RgbImage, renderMap } from './topdown.js';
+import { renderMap } from './topdown.js';
 
 export interface RenderLevelOptions {
   /** `rooms_watermaze` or `builtin:rooms_watermaze`. */
@@ -38,10 +36,6 @@ export interface RenderLevelResult {
   /** Reward summed over every step. */
   totalReward: number;
 }
-
-// gifenc's default export is its CommonJS exports under Node but only GIFEncoder under bundlers
-// (vitest), which read its ESM build; require() gives the same object everywhere.
-const gifenc = createRequire(import.meta.url)('gifenc') as Gifenc;
 
 /** A GIF frame lasts one agent step of real time: 4 frames at 60 fps. */
 const GIF_DELAY_MS = Math.round((1000 * ACTION_REPEAT) / 60);
@@ -75,54 +69,13 @@ export async function renderLevel(opts: RenderLevelOptions): Promise<RenderLevel
   trail.push({ x: env.level.agent.x, y: env.level.agent.y });
 
   const images = frames.map((rgb) => upscale({ width, height, rgb }, opts.scale ?? (format === 'gif' ? 3 : 2)));
-  const bytes = format === 'gif' ? encodeGif(images) : encodePng(contactSheet(images));
+  const bytes = format === 'gif' ? encodeGif(images, GIF_DELAY_MS) : encodePng(contactSheet(images));
   const mapOut = opts.out.replace(/\.(gif|png)$/i, '.map.png');
   await mkdir(dirname(opts.out), { recursive: true });
   await writeFile(opts.out, bytes);
   await writeFile(mapOut, encodePng(renderMap(env.level, { trail })));
   env.close();
   return { out: opts.out, mapOut, frames: frames.length, episodeReturns, totalReward };
-}
-
-function upscale(image: RgbImage, k: number): RgbImage {
-  if (k === 1) return image;
-  const width = image.width * k;
-  const height = image.height * k;
-  const rgb = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const s = ((Math.floor(y / k) * image.width + Math.floor(x / k)) * 3);
-      rgb.set(image.rgb.subarray(s, s + 3), (y * width + x) * 3);
-    }
-  }
-  return { width, height, rgb };
-}
-
-function toRgba(image: RgbImage): Uint8Array {
-  const rgba = new Uint8Array(image.width * image.height * 4);
-  for (let i = 0, j = 0; i < image.rgb.length; i += 3, j += 4) {
-    rgba[j] = image.rgb[i];
-    rgba[j + 1] = image.rgb[i + 1];
-    rgba[j + 2] = image.rgb[i + 2];
-    rgba[j + 3] = 255;
-  }
-  return rgba;
-}
-
-/** One palette for the whole animation, quantised from a sample of frames, so colours don't flicker. */
-function encodeGif(images: RgbImage[]): Uint8Array {
-  const { width, height } = images[0];
-  const every = Math.max(1, Math.floor(images.length / 8));
-  const sample = images.filter((_, i) => i % every === 0).map(toRgba);
-  const joined = new Uint8Array(sample.length * sample[0].length);
-  sample.forEach((rgba, i) => joined.set(rgba, i * rgba.length));
-  const palette = gifenc.quantize(joined, 256);
-  const gif = gifenc.GIFEncoder();
-  images.forEach((image, i) => {
-    gif.writeFrame(gifenc.applyPalette(toRgba(image), palette), width, height, i === 0 ? { palette, delay: GIF_DELAY_MS } : { delay: GIF_DELAY_MS });
-  });
-  gif.finish();
-  return gif.bytes();
 }
 
 /** Up to SHEET_MAX_FRAMES frames, evenly spaced over the run, in rows of SHEET_COLUMNS. */
@@ -145,10 +98,4 @@ function contactSheet(images: RgbImage[]): RgbImage {
     }
   });
   return sheet;
-}
-
-function encodePng(image: RgbImage): Buffer {
-  const png = new PNG({ width: image.width, height: image.height });
-  png.data = Buffer.from(toRgba(image));
-  return PNG.sync.write(png);
 }

@@ -3,17 +3,11 @@
  * hidden things (the watermaze platform) as outlines, the agent as a white disc with a heading
  * line, and an optional trail of past positions.
  */
+import type { RgbImage } from '../image.js';
 import type { Level } from './level.js';
 import { heading } from './movement.js';
 import type { Rgb } from './textures.js';
 import { WALL_TEXTURES } from './textures.js';
-
-/** An RGB image, row-major `[height, width, 3]`. */
-export interface RgbImage {
-  width: number;
-  height: number;
-  rgb: Uint8Array;
-}
 
 export interface MapOptions {
   /** Pixels per cell (default 16). */
