@@ -1,0 +1,42 @@
+/**
+ * One run of a search, in its own process (forked by `search.ts`), so a crash or an out-of-memory
+ * of one run takes no other run down and every run has its own wasm heap. It receives one `job`
+ * message, trains (or resumes), reports frames after every update and its summary at the end.
+ * SIGINT, SIGTERM or losing the parent stops it after the current update, with a checkpoint.
+ */
+import type { ConfigInput } from '../config.js';
+import { resumeRun, train, type TrainSummary } from '../train.js';
+
+/** Parent -> worker. */
+export interface RunJob {
+  type: 'job';
+  runDir: string;
+  config: ConfigInput;
+  /** Continue from the run's checkpoint (with `config.frames` as the target). */
+  resume: boolean;
+}
+
+/** Worker -> parent. */
+export type WorkerMessage = { type: 'update'; frames: number } | { type: 'done'; summary: TrainSummary };
+
+const stop = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stop.abort());
+process.on('disconnect', () => stop.abort());
+
+const send = (m: WorkerMessage) => process.connected && process.send?.(m);
+
+process.once('message', (job: RunJob) => {
+  const hooks = { signal: stop.signal, onUpdate: (u: { frames: number }) => send({ type: 'update', frames: u.frames }) };
+  const running = job.resume ? resumeRun(job.runDir, { frames: job.config.frames }, hooks) : train(job.config, hooks);
+  running.then(
+    (summary) => {
+      send({ type: 'done', summary });
+      process.disconnect?.();
+    },
+    (err: unknown) => {
+      console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+      process.exitCode = 1;
+      process.disconnect?.();
+    },
+  );
+});

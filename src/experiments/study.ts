@@ -1,0 +1,192 @@
+/**
+ * A study: the paired random search of the CPC paper (section 3.4) and IMPALA (appendix D.1).
+ * One seeded list of N hyperparameter configurations is shared by every agent and level, so each
+ * CPC run has a baseline twin with the same hyperparameters and seed. This module holds the
+ * settings schema, the sampling, the study file and the run plan; `search.ts` runs the plan.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigSchema, verifyConfig, type ConfigInput } from '../config.js';
+import { Rng } from '../rng.js';
+import { gitCommit, writeFileAtomic } from '../run.js';
+
+/** IMPALA D.1: the distributions the search draws from. */
+export const SEARCH_SPACE = {
+  entropyCost: { logUniform: [5e-5, 1e-2] },
+  learningRate: { logUniform: [5e-6, 5e-3] },
+  rmspropEpsilon: { choice: [1e-1, 1e-3, 1e-5, 1e-7] },
+} as const;
+
+/** Train settings the search sets per run; every other train setting is shared by the whole study. */
+const PER_RUN = { env: true, agent: true, seed: true, name: true, runDir: true, entropyCost: true, learningRate: true, rmspropEpsilon: true } as const;
+export const PER_RUN_KEYS = Object.keys(PER_RUN) as (keyof typeof PER_RUN)[];
+
+export const SearchConfigSchema = z
+  .object({
+    levels: z.array(z.string().min(1)).min(1).describe('environments, one figure panel each: builtin:<level>, dmlab:<level> or mock:<name>'),
+    agents: z.array(ConfigSchema.shape.agent.unwrap()).min(1).default(['baseline', 'cpc']).describe('agents trained on every configuration'),
+    trials: z.number().int().positive().default(24).describe('N, sampled hyperparameter configurations (24 in the paper)'),
+    seed: z.number().int().nonnegative().default(1).describe('seeds the list of configurations, and through it every run'),
+    parallel: z.number().int().positive().default(1).describe('runs trained at once, each in its own process'),
+    out: z.string().min(1).describe('study folder: study.json and one run folder per (level, agent, trial)'),
+    train: ConfigSchema.omit(PER_RUN).partial().default({}).describe('train settings shared by every run (frames, batch, unroll, ...)'),
+  })
+  .strict();
+
+export type SearchConfigInput = z.input<typeof SearchConfigSchema>;
+export type SearchConfig = z.output<typeof SearchConfigSchema>;
+
+/** One sampled configuration, shared by every (level, agent) of the study. */
+export interface Trial {
+  trial: number;
+  /** The run seed of every run of this trial (paired runs share it). */
+  seed: number;
+  entropyCost: number;
+  learningRate: number;
+  rmspropEpsilon: number;
+}
+
+/** `study.json`: what a restarted search must reproduce exactly. */
+export interface Study {
+  version: 1;
+  levels: string[];
+  agents: SearchConfig['agents'];
+  seed: number;
+  train: SearchConfig['train'];
+  trials: Trial[];
+  createdAt: string;
+  gitCommit: string | null;
+}
+
+/** One run of the plan. */
+export interface PlannedRun {
+  /** `<level folder>/<agent>-t<trial>`, unique in the study. */
+  key: string;
+  level: string;
+  agent: SearchConfig['agents'][number];
+  trial: number;
+  runDir: string;
+  config: ConfigInput;
+}
+
+export const STUDY_FILE = 'study.json';
+
+/** Uniform in log space: log(x) ~ U[log lo, log hi]. */
+export function logUniform(rng: Rng, lo: number, hi: number): number {
+  return Math.exp(rng.uniform(Math.log(lo), Math.log(hi)));
+}
+
+/** The seeded list of `n` configurations; the same seed gives the same list. */
+export function sampleTrials(n: number, seed: number): Trial[] {
+  const rng = new Rng(seed);
+  const { entropyCost, learningRate, rmspropEpsilon } = SEARCH_SPACE;
+  return Array.from({ length: n }, (_, trial) => ({
+    trial,
+    seed: rng.int(2 ** 31),
+    entropyCost: logUniform(rng, ...entropyCost.logUniform),
+    learningRate: logUniform(rng, ...learningRate.logUniform),
+    rmspropEpsilon: rmspropEpsilon.choice[rng.int(rmspropEpsilon.choice.length)],
+  }));
+}
+
+/** `builtin:rooms_watermaze` -> `builtin-rooms_watermaze` (a folder name that keeps the family). */
+export function levelFolder(level: string): string {
+  return level.replace(':', '-').replace(/[^\w.-]/g, '_');
+}
+
+/** The study a search config describes (sampling its trials). */
+export function createStudy(c: SearchConfig): Study {
+  return {
+    version: 1,
+    levels: c.levels,
+    agents: c.agents,
+    seed: c.seed,
+    train: c.train,
+    trials: sampleTrials(c.trials, c.seed),
+    createdAt: new Date().toISOString(),
+    gitCommit: gitCommit(),
+  };
+}
+
+/** Every run of the study, trial by trial, so the first finished trials already pair every agent on every level. */
+export function planRuns(study: Study, outDir: string): PlannedRun[] {
+  const runs: PlannedRun[] = [];
+  for (const t of study.trials) {
+    for (const level of study.levels) {
+      for (const agent of study.agents) {
+        const key = `${levelFolder(level)}/${agent}-t${String(t.trial).padStart(2, '0')}`;
+        const runDir = path.join(outDir, key);
+        const config: ConfigInput = {
+          ...study.train,
+          env: level,
+          agent,
+          seed: t.seed,
+          learningRate: t.learningRate,
+          entropyCost: t.entropyCost,
+          rmspropEpsilon: t.rmspropEpsilon,
+          name: key.replace('/', '-'),
+          runDir,
+        };
+        runs.push({ key, level, agent, trial: t.trial, runDir, config });
+      }
+    }
+  }
+  return runs;
+}
+
+/** Every invalid setting of every planned run, reported at once before anything starts. */
+export function verifyPlan(runs: PlannedRun[]): string[] {
+  return runs.flatMap((r) => {
+    const v = verifyConfig(r.config);
+    return v.ok ? [] : v.errors.map((e) => `${r.key}: ${e}`);
+  });
+}
+
+export function readStudy(outDir: string): Study | null {
+  const file = path.join(outDir, STUDY_FILE);
+  if (!fs.existsSync(file)) return null;
+  const study = JSON.parse(fs.readFileSync(file, 'utf8')) as Study;
+  if (study.version !== 1) throw new Error(`${file} has study format version ${String(study.version)}, expected 1`);
+  return study;
+}
+
+export function writeStudy(outDir: string, study: Study): void {
+  fs.mkdirSync(outDir, { recursive: true });
+  writeFileAtomic(path.join(outDir, STUDY_FILE), JSON.stringify(study, null, 2) + '\n');
+}
+
+/**
+ * The study stored in `outDir`, or a new one written there. A stored study must match `c`
+ * (levels, agents, trials, seed, train settings): a restarted search continues the same runs.
+ */
+export function openStudy(c: SearchConfig): Study {
+  const fresh = createStudy(c);
+  const stored = readStudy(c.out);
+  if (!stored) {
+    writeStudy(c.out, fresh);
+    return fresh;
+  }
+  const differs = (['levels', 'agents', 'seed', 'train', 'trials'] as const).filter((k) => JSON.stringify(stored[k]) !== JSON.stringify(fresh[k]));
+  if (differs.length) {
+    throw new Error(
+      `${path.join(c.out, STUDY_FILE)} holds another study (different ${differs.join(', ')}); continue it with \`cpc-lab search --resume ${c.out}\`, or choose another --out`,
+    );
+  }
+  return stored;
+}
+
+/** The search config of a stored study, to resume it (optionally with another `parallel`). */
+export function searchConfigOf(outDir: string, parallel?: number): SearchConfig {
+  const study = readStudy(outDir);
+  if (!study) throw new Error(`cannot resume: ${path.join(outDir, STUDY_FILE)} does not exist (is ${outDir} a study folder?)`);
+  return SearchConfigSchema.parse({
+    levels: study.levels,
+    agents: study.agents,
+    trials: study.trials.length,
+    seed: study.seed,
+    train: study.train,
+    out: outDir,
+    ...(parallel !== undefined ? { parallel } : {}),
+  });
+}
