@@ -1,6 +1,6 @@
 /**
  * Entry point of the processes the supervisor forks: `learner` or `actor`, with their settings in
- * the CPC_LAB_CHILD environment variable (JSON, validated). Logs go to the inherited stdout.
+ * the CPC_LAB_CHILD environment variable (JSON, validated). The supervisor reads their output.
  */
 import { z } from 'zod';
 import { ConfigSchema } from '../config.js';

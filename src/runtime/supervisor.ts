@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { envsPerActor, runName, type Config } from '../config.js';
 import { childReport, type ChildReport } from './ipc.js';
@@ -47,7 +48,9 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
   const learnerReady = new Promise<string>((res, rej) => ((resolveReady = res), (rejectReady = rej)));
 
   const spawnChild = (slot: Slot, spec: ChildSpec) => {
-    const child = fork(fileURLToPath(main), [], { execArgv, env: { ...process.env, CPC_LAB_CHILD: JSON.stringify(spec) }, stdio: 'inherit' });
+    const child = fork(fileURLToPath(main), [], { execArgv, env: { ...process.env, CPC_LAB_CHILD: JSON.stringify(spec) }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    // children's lines go through our log (the terminal, or a test's collector)
+    for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', log);
     slot.child = child;
     slot.lastAlive = Date.now();
     slot.startedAt = Date.now();

@@ -58,6 +58,10 @@ export function unrollFromMessage(m: UnrollMessage, want: UnrollShape): { ok: tr
     behaviourLogits: fromWire(m.behaviourLogits),
     initialState: { h: fromWire(m.initialState.h), c: fromWire(m.initialState.c) },
   };
+  for (const a of [unroll.actions, unroll.prevActions]) {
+    const i = a.findIndex((x) => x < 0 || x >= want.numActions);
+    if (i >= 0) return { ok: false, error: `action ${a[i]} outside [0, ${want.numActions}) from ${m.actorId}` };
+  }
   return { ok: true, unroll, episodes: m.episodes };
 }
 

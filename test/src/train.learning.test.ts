@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/config.js';
+import { superviseTraining } from '../../src/runtime/supervisor.js';
 import { train } from '../../src/train.js';
 
 /**
@@ -78,5 +80,25 @@ describe('learning', () => {
     expect(summary.cpcAccuracy![0]).toBeGreaterThanOrEqual(3 / B);
     // it rose: the first update is near chance
     expect(accuracies[0]).toBeLessThan(2 / B);
+  });
+
+  it('a multi-process run (learner + 2 actor processes, env servers in their own processes) learns mock:memory as the single-process one does', async () => {
+    const config = resolveConfig({
+      env: 'mock:memory',
+      agent: 'baseline',
+      frames: 300_000,
+      seed: 1,
+      batch: 16,
+      unroll: 20,
+      actors: 2,
+      learningRate: 0.002,
+      entropyCost: 0.003,
+      returnWindow: 200,
+      backend: 'wasm',
+      runDir: tmp(),
+    });
+    const finished = await superviseTraining(config, quiet);
+    expect(finished.frames).toBeGreaterThanOrEqual(300_000);
+    expect(finished.meanReturn).toBeGreaterThanOrEqual(0.9);
   });
 });

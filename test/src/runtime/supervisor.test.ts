@@ -1,0 +1,128 @@
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as zmq from 'zeromq';
+import { describe, expect, it } from 'vitest';
+import { resolveConfig, type ConfigInput } from '../../../src/config.js';
+import { superviseTraining } from '../../../src/runtime/supervisor.js';
+import { encode } from '../../../src/transport/codec.js';
+
+/** Process-level tests: real learner, actor and env-server processes over real sockets. */
+const UPDATE_FRAMES = 4 * 10 * 4; // batch 4 x unroll 10 x repeat 4
+
+function setup(overrides: Partial<ConfigInput> = {}) {
+  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cpc-lab-sup-'));
+  const config = resolveConfig({
+    env: 'mock:memory',
+    agent: 'cpc',
+    cpcSteps: 3,
+    batch: 4,
+    unroll: 10,
+    actors: 2,
+    frames: 40 * UPDATE_FRAMES,
+    backend: 'wasm',
+    progressEvery: 1,
+    checkpointEvery: 1,
+    runDir,
+    ...overrides,
+  });
+  const lines: string[] = [];
+  const children = new Map<string, ChildProcess[]>();
+  const opts = {
+    log: (l: string) => lines.push(l),
+    onSpawn: (name: string, child: ChildProcess) => children.set(name, [...(children.get(name) ?? []), child]),
+  };
+  return { config, runDir, lines, children, opts };
+}
+
+function updates(runDir: string) {
+  return fs
+    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { kind: string; frames: number; policyLag: number; update: number; time: number })
+    .filter((r) => r.kind === 'update');
+}
+
+/** Every update trained exactly one batch: frames rise by one batch each time, none missing, none twice. */
+function expectEveryBatchOnce(runDir: string, finishedFrames: number) {
+  const u = updates(runDir);
+  u.forEach((r, i) => expect(r.frames).toBe(u[0].frames + i * UPDATE_FRAMES));
+  expect(u[u.length - 1].frames).toBe(finishedFrames);
+}
+
+const after = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('supervised training (processes)', () => {
+  it('a killed actor is restarted and training goes on; sync batches have policy lag 0', async () => {
+    const { config, runDir, lines, children, opts } = setup();
+    const killing = (async () => {
+      while (!children.get('actor-0')) await after(50);
+      await after(4000);
+      children.get('actor-0')![0].kill('SIGKILL');
+    })();
+    const finished = await superviseTraining(config, opts);
+    await killing;
+    expect(lines.join('\n')).toMatch(/supervisor: actor-0 exited \(SIGKILL\); restart 1/);
+    expect(children.get('actor-0')!.length).toBeGreaterThanOrEqual(2);
+    expect(finished.frames).toBeGreaterThanOrEqual(config.frames);
+    expectEveryBatchOnce(runDir, finished.frames);
+    expect(updates(runDir).every((r) => r.policyLag === 0)).toBe(true);
+  });
+
+  it('a killed environment server is replaced by its actor; malformed messages to the learner are dropped', async () => {
+    const { config, runDir, lines, children, opts } = setup();
+    const attacking = (async () => {
+      while (!lines.some((l) => l.includes('connected to'))) await after(50);
+      await after(1000);
+      // the actor's env servers are its child processes
+      const actorPid = children.get('actor-1')![0].pid!;
+      const envPids = execFileSync('pgrep', ['-P', String(actorPid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
+      process.kill(envPids[0], 'SIGKILL');
+      // and a stranger sends garbage, a wrong protocol version and an unroll of the wrong shape
+      const endpoint = /listening on (\S+)/.exec(lines.find((l) => l.includes('listening on'))!)![1];
+      const intruder = new zmq.Dealer({ routingId: 'intruder' });
+      intruder.connect(endpoint);
+      for (let i = 0; i < 200; i++) await intruder.send(Buffer.from(Array.from({ length: 1 + (i % 50) }, () => Math.floor(Math.random() * 256))));
+      const hb = encode({ type: 'heartbeat', role: 'actor', id: 'intruder', seq: 0, sentAt: 0 });
+      await intruder.send(Buffer.from(hb).fill(0x07, hb.length - 3));
+      intruder.close();
+    })();
+    const finished = await superviseTraining(config, opts);
+    await attacking;
+    const log = lines.join('\n');
+    expect(log).toMatch(/actor-1\.\d+: environment \d failed .*starting a new one/);
+    expect(log).toMatch(/learner: dropped a message from intruder: not_msgpack/);
+    expectEveryBatchOnce(runDir, finished.frames);
+  });
+
+  it('a killed learner is restarted from its last checkpoint and the actors carry on', async () => {
+    const { config, runDir, lines, children, opts } = setup();
+    const killing = (async () => {
+      while (!lines.some((l) => l.startsWith('[cpc'))) await after(50);
+      await after(3000);
+      children.get('learner')![0].kill('SIGKILL');
+    })();
+    const finished = await superviseTraining(config, opts);
+    await killing;
+    const log = lines.join('\n');
+    expect(log).toMatch(/supervisor: learner exited \(SIGKILL\); restart 1/);
+    const resumedAt = Number(/resumed from the checkpoint at (\d+) frames/.exec(log)![1]);
+    expect(resumedAt).toBeGreaterThan(0);
+    // after the restart (its clock starts again) the frame count continues from the checkpoint
+    const u = updates(runDir);
+    const firstAfter = u.findIndex((r, i) => i > 0 && r.time < u[i - 1].time);
+    expect(firstAfter).toBeGreaterThan(0);
+    expect(u[firstAfter].frames).toBe(resumedAt + UPDATE_FRAMES);
+    expect(finished.frames).toBeGreaterThanOrEqual(config.frames);
+  });
+
+  it('async mode: actors never wait and the policy lag is reported', async () => {
+    const { config, runDir, opts } = setup({ mode: 'async', batch: 2, envsPerActor: 2, frames: 40 * 2 * 10 * 4 });
+    await superviseTraining(config, opts);
+    const lags = updates(runDir).map((r) => r.policyLag);
+    expect(lags.every((l) => l >= 0)).toBe(true);
+    expect(lags.some((l) => l > 0)).toBe(true);
+  });
+});
