@@ -44,3 +44,15 @@ export async function makeEnv(spec: string, opts: MakeEnvOptions = {}): Promise<
     }
   }
 }
+
+/**
+ * `count` environments of one spec, started concurrently. If any fails to start, the others are
+ * closed (so no env server process is left behind) and the first error is thrown.
+ */
+export async function makeEnvs(spec: string, count: number, opts: MakeEnvOptions = {}): Promise<Environment[]> {
+  const started = await Promise.allSettled(Array.from({ length: count }, () => makeEnv(spec, opts)));
+  const failure = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (!failure) return started.map((r) => (r as PromiseFulfilledResult<Environment>).value);
+  await Promise.all(started.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+  throw failure.reason;
+}

@@ -103,8 +103,7 @@ class DirectoryLevelCache(object):
 
   def __init__(self, cache_dir):
     self._dir = cache_dir
-    if not os.path.isdir(cache_dir):
-      os.makedirs(cache_dir)
+    os.makedirs(cache_dir, exist_ok=True)  # bridges start concurrently
 
   def _path(self, key):
     if os.sep in key or key in ('', '.', '..'):
@@ -318,12 +317,12 @@ class Server(object):
 
 
 def _exit_on_stdin_close():
-  # The parent holds our stdin open and never writes; EOF means it is gone. SIGTERM interrupts the
-  # blocking receive of the main thread (pyzmq retries EINTR after running signal handlers), which
-  # then closes DeepMind Lab. A watcher thread keeps polling out of the per-request path.
+  # The parent holds our stdin open and never writes; EOF means it is gone, and nobody waits for a
+  # clean close. Exit at once, as a SIGKILL would (a signal to ourselves proved unreliable at
+  # interrupting pyzmq's blocking receive). A thread keeps this check out of the request path.
   while os.read(sys.stdin.fileno(), 4096):
     pass
-  os.kill(os.getpid(), signal.SIGTERM)
+  os._exit(0)
 
 
 def _interrupt(signum, frame):
@@ -374,8 +373,8 @@ def main(argv=None):
   if args.minimal_ui:
     config['minimalUI'] = 'true'
   config.update(parse_config(args.config))
-  level_cache = DirectoryLevelCache(args.level_cache) if args.level_cache else None
   try:
+    level_cache = DirectoryLevelCache(args.level_cache) if args.level_cache else None
     lab = deepmind_lab.Lab(args.level, ['RGB_INTERLEAVED'], config=config, renderer=args.renderer,
                            level_cache=level_cache)
     env = DmLabEnv(lab, args.name or args.level, args.max_episode_steps)
@@ -387,7 +386,10 @@ def main(argv=None):
                    'the five paper levels also work by short name (dmlab:rooms_watermaze)')
     fail_startup('lab_init_failed', text)
 
-  server = Server(env, args.endpoint, args.max_bytes, args.exit_on_stdin_close)
+  try:
+    server = Server(env, args.endpoint, args.max_bytes, args.exit_on_stdin_close)
+  except zmq.ZMQError as e:
+    fail_startup('bind_failed', 'cannot bind %s: %s' % (args.endpoint, e))
   emit(READY_PREFIX, {'endpoint': server.endpoint, 'pid': os.getpid(), 'spec': env.spec,
                       'deepmindLab': getattr(deepmind_lab, '__file__', None)})
   # SIGTERM (supervisor stop) closes DeepMind Lab like Ctrl-C does.
