@@ -93,6 +93,7 @@ describe('codec rejects bad frames with specific errors, never throwing', () => 
     ['unknown extension', Uint8Array.from([0xd4, 0x01, 0x01])],
     ['empty', new Uint8Array(0)],
     ['truncated real message', encode(good.unroll).subarray(0, 200)],
+    ['60k nested arrays (stack overflow)', new Uint8Array(60_000).fill(0x91)],
   ])('not_msgpack: %s', (_name, bytes) => {
     expect(errorOf(decode(bytes)).code).toBe('not_msgpack');
   });
