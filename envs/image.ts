@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import type { Gifenc } from 'gifenc';
 import { PNG } from 'pngjs';
+import { DMLAB_FPS } from './dmlab/levels.js';
 
 /** An RGB image, row-major `[height, width, 3]`. */
 export interface RgbImage {
@@ -16,6 +17,11 @@ export interface RgbImage {
 // gifenc's default export is its CommonJS exports under Node but only GIFEncoder under bundlers
 // (vitest), which read its ESM build; require() gives the same object everywhere.
 const gifenc = createRequire(import.meta.url)('gifenc') as Gifenc;
+
+/** How long a GIF frame of one agent step of `actionRepeat` frames lasts in real time. */
+export function stepDelayMs(actionRepeat: number, fps = DMLAB_FPS): number {
+  return Math.round((1000 * actionRepeat) / fps);
+}
 
 /** Each pixel becomes a k x k block. */
 export function upscale(image: RgbImage, k: number): RgbImage {

@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ACTION_REPEAT } from '../actions.js';
-import { encodeGif, encodePng, type RgbImage, upscale } from '../image.js';
+import { encodeGif, encodePng, type RgbImage, stepDelayMs, upscale } from '../image.js';
 import { type Policy, makeBuiltinEnv, makeOracle, randomPolicy } from './index.js';
 import { renderMap } from './topdown.js';
 
@@ -37,8 +37,6 @@ export interface RenderLevelResult {
   totalReward: number;
 }
 
-/** A GIF frame lasts one agent step of real time: 4 frames at 60 fps. */
-const GIF_DELAY_MS = Math.round((1000 * ACTION_REPEAT) / 60);
 const SHEET_MAX_FRAMES = 48;
 const SHEET_COLUMNS = 8;
 const SHEET_GAP = 2;
@@ -69,7 +67,7 @@ export async function renderLevel(opts: RenderLevelOptions): Promise<RenderLevel
   trail.push({ x: env.level.agent.x, y: env.level.agent.y });
 
   const images = frames.map((rgb) => upscale({ width, height, rgb }, opts.scale ?? (format === 'gif' ? 3 : 2)));
-  const bytes = format === 'gif' ? encodeGif(images, GIF_DELAY_MS) : encodePng(contactSheet(images));
+  const bytes = format === 'gif' ? encodeGif(images, stepDelayMs(ACTION_REPEAT)) : encodePng(contactSheet(images));
   const mapOut = opts.out.replace(/\.(gif|png)$/i, '.map.png');
   await mkdir(dirname(opts.out), { recursive: true });
   await writeFile(opts.out, bytes);
