@@ -139,7 +139,9 @@ export function planRuns(study: Study, outDir: string): PlannedRun[] {
 export function verifyPlan(runs: PlannedRun[]): string[] {
   return runs.flatMap((r) => {
     const v = verifyConfig(r.config);
-    return v.ok ? [] : v.errors.map((e) => `${r.key}: ${e}`);
+    if (!v.ok) return v.errors.map((e) => `${r.key}: ${e}`);
+    // each run is one process (actor and learner together, the paper's batched A2C); --parallel runs several
+    return v.config.actors > 0 ? [`${r.key}: actors: a search trains each run in one process (--actors 0); use --parallel to run several at once`] : [];
   });
 }
 

@@ -1,0 +1,107 @@
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import { BACKEND_CHOICES } from '../config.js';
+import { PER_RUN_KEYS, searchConfigOf, SearchConfigSchema } from '../experiments/study.js';
+import { addConfigOptions, configFromOptions } from './configOptions.js';
+
+/** `cpc-lab search`, `plot` and `eval`: the experiment commands (issue 6). Heavy modules load on use. */
+
+const list = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
+const int = (v: string): number => (v.trim() === '' ? Number.NaN : Number(v));
+
+/** First Ctrl-C stops gracefully (checkpoints); the second exits at once. */
+function stopOnCtrlC(what: string): AbortSignal {
+  const stop = new AbortController();
+  process.once('SIGINT', () => {
+    console.error(`\ncpc-lab: stopping ${what} after the current updates, with checkpoints (Ctrl-C again to abort)`);
+    stop.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
+  return stop.signal;
+}
+
+export function addSearchCommand(program: Command): void {
+  addConfigOptions(
+    program
+      .command('search')
+      .description(
+        'paired random search (IMPALA D.1): N sampled (entropy cost, learning rate, RMSProp eps) configurations, each trained for every agent on every ' +
+          'level with the same seed, each run in its own process; a restarted search skips finished runs and resumes the others. Train settings below are shared by every run',
+      )
+      .option('--levels <specs>', 'comma-separated environments, e.g. builtin:rooms_watermaze,builtin:seekavoid_arena_01', list)
+      .option('--agents <list>', 'comma-separated agents (default baseline,cpc)', list)
+      .option('--trials <n>', 'N, sampled configurations (default 24, as in the paper)', int)
+      .option('--seed <n>', 'seeds the list of configurations (default 1)', int)
+      .option('--parallel <n>', 'runs at once, each in its own process (default 1; each run uses about one core)', int)
+      .option('--out <dir>', 'study folder')
+      .option('--resume <dir>', 'continue the study in <dir> with its stored settings (--parallel may change)')
+      .option('--no-report', 'skip the report (figures, tables, HTML) written to <out>/report at the end'),
+    PER_RUN_KEYS,
+  ).action(async (opts: Record<string, unknown>) => {
+    const { runSearch } = await import('../experiments/search.js');
+    const parallel = opts.parallel as number | undefined;
+    let input: unknown;
+    if (typeof opts.resume === 'string') input = searchConfigOf(opts.resume, parallel);
+    else {
+      const train = configFromOptions(opts);
+      for (const k of PER_RUN_KEYS) delete train[k]; // --seed is the search's own
+      input = { levels: opts.levels, agents: opts.agents, trials: opts.trials, seed: opts.seed, parallel, out: opts.out, train };
+    }
+    const parsed = SearchConfigSchema.safeParse(input);
+    if (!parsed.success) {
+      console.error(`cpc-lab search: invalid settings:\n  ${parsed.error.issues.map((i) => `${i.path.join('.') || '(search)'}: ${i.message}`).join('\n  ')}`);
+      process.exitCode = 2;
+      return;
+    }
+    const s = await runSearch(parsed.data, { signal: stopOnCtrlC('the search') });
+    console.log(
+      `search ${parsed.data.out}: ${s.skipped.length + s.finished.length}/${s.runs.length} runs finished (${s.finished.length} now, ${s.resumed.length} resumed), ` +
+        `${s.failed.length} failed, ${s.unfinished.length} unfinished, ${Math.round(s.seconds)} s`,
+    );
+    for (const f of s.failed) console.log(`  failed ${f.key}: ${f.error}`);
+    if (s.failed.length || s.unfinished.length) {
+      console.log(`continue with: cpc-lab search --resume ${parsed.data.out}`);
+      process.exitCode = 1;
+    }
+    if (opts.report !== false && s.skipped.length + s.finished.length > 0) {
+      const { writeReport } = await import('../plots/report.js');
+      const r = await writeReport({ paths: [parsed.data.out], out: path.join(parsed.data.out, 'report') });
+      console.log(`report: ${r.html} (${r.runs} runs)`);
+    }
+  });
+}
+
+export function addPlotCommand(program: Command): void {
+  program
+    .command('plot')
+    .description("the CPC paper's figure 6 (return vs frames, baseline black, CPC red, mean of the best 3 with a band), CPC accuracy vs k, results tables and an HTML report")
+    .argument('<folders...>', 'run folders, or folders holding runs (a study)')
+    .option('--out <dir>', 'where figures, tables and index.html go (default <first folder>/report)')
+    .option('--best <n>', 'runs averaged per level and agent (default 3)', int)
+    .option('--last-episodes <n>', 'episodes averaged into a final return (default: each run\'s --return-window)', int)
+    .action(async (folders: string[], opts: { out?: string; best?: number; lastEpisodes?: number }) => {
+      const { writeReport } = await import('../plots/report.js');
+      const r = await writeReport({ paths: folders, out: opts.out ?? path.join(folders[0], 'report'), best: opts.best, lastEpisodes: opts.lastEpisodes });
+      console.log(`${r.runs} runs; wrote ${[...r.figures.flatMap((f) => [f.png, f.svg]), ...r.tables, r.html].join(', ')}`);
+    });
+}
+
+export function addEvalCommand(program: Command): void {
+  program
+    .command('eval')
+    .description("run a trained policy without learning and report its episode returns (scalable_agent's test mode); stores eval.json in the run folder")
+    .requiredOption('--checkpoint <runDir>', 'run folder whose newest checkpoint is evaluated')
+    .option('--env <spec>', "environment (default: the run's)")
+    .option('--episodes <n>', 'episodes to play', int, 10)
+    .option('--greedy', 'take the most probable action instead of sampling')
+    .option('--seed <n>', 'seeds the environments and the action sampling', int, 0)
+    .option('--parallel <n>', 'environments played at once (default min(episodes, 8))', int)
+    .option('--video <file>', "write what the agent saw in the first episode as an animated GIF")
+    .addOption(new Option('--backend <choice>', 'tensor backend').choices(BACKEND_CHOICES).default('auto'))
+    .option('--no-save', 'do not store eval.json in the run folder')
+    .action(async (opts: { checkpoint: string; env?: string; episodes: number; greedy?: boolean; seed: number; parallel?: number; video?: string; backend: (typeof BACKEND_CHOICES)[number]; save: boolean }) => {
+      const { evaluate, formatEval } = await import('../eval.js');
+      const r = await evaluate({ runDir: opts.checkpoint, ...opts });
+      console.log(formatEval(r));
+    });
+}
