@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { addConfigOptions, configFromOptions } from './cli/configOptions.js';
+import { addEvalCommand, addPlotCommand, addSearchCommand } from './cli/experiments.js';
 import os from 'node:os';
 import { resolveConfig, verifyConfig } from './config.js';
 import { superviseTraining } from './runtime/supervisor.js';
@@ -91,6 +92,10 @@ program
     console.log(report.summary);
     if (!report.ok) process.exitCode = 1;
   });
+
+addSearchCommand(program);
+addPlotCommand(program);
+addEvalCommand(program);
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`cpc-lab: ${err instanceof Error ? err.message : String(err)}`);
