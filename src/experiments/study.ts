@@ -139,9 +139,10 @@ export function planRuns(study: Study, outDir: string): PlannedRun[] {
 export function verifyPlan(runs: PlannedRun[]): string[] {
   return runs.flatMap((r) => {
     const v = verifyConfig(r.config);
-    if (!v.ok) return v.errors.map((e) => `${r.key}: ${e}`);
+    const errors = v.ok ? [] : v.errors;
     // each run is one process (actor and learner together, the paper's batched A2C); --parallel runs several
-    return v.config.actors > 0 ? [`${r.key}: actors: a search trains each run in one process (--actors 0); use --parallel to run several at once`] : [];
+    if ((r.config.actors ?? 0) > 0) errors.push('actors: a search trains each run in one process (--actors 0); use --parallel to run several at once');
+    return errors.map((e) => `${r.key}: ${e}`);
   });
 }
 

@@ -1,0 +1,91 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { listCheckpoints, loadLatestCheckpoint } from '../../../src/checkpoint.js';
+import { runSearch, truncateMetrics, type SearchEvent } from '../../../src/experiments/search.js';
+import type { SearchConfigInput } from '../../../src/experiments/study.js';
+import { tmp } from './fixtures.js';
+
+const BATCH_FRAMES = 4 * 10 * 4;
+const UPDATES = 8;
+
+/** Update frames of a run, in the order metrics.jsonl holds them. */
+function updateFrames(runDir: string): number[] {
+  return fs
+    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { kind: string; frames: number })
+    .filter((r) => r.kind === 'update')
+    .map((r) => r.frames);
+}
+
+describe('search', () => {
+  it('truncateMetrics drops records after the checkpoint and a torn last line', () => {
+    const file = path.join(tmp(), 'metrics.jsonl');
+    fs.writeFileSync(file, ['{"kind":"update","frames":160}', '{"kind":"episode","frames":320}', '{"kind":"update","frames":320}', '{"kind":"upd'].join('\n'));
+    truncateMetrics(file, 160);
+    expect(fs.readFileSync(file, 'utf8')).toBe('{"kind":"update","frames":160}\n');
+  });
+
+  it('interrupted mid-way (one run killed -9, the rest stopped) and restarted, finishes every run exactly once', async () => {
+    const out = tmp('cpc-lab-search-');
+    const config: SearchConfigInput = {
+      levels: ['mock:memory'],
+      trials: 2,
+      parallel: 2,
+      out,
+      // a checkpoint after every update, so the killed run has one to resume from
+      train: { frames: UPDATES * BATCH_FRAMES, batch: 4, unroll: 10, cpcSteps: 3, backend: 'wasm', checkpointEvery: 1e-3 },
+    };
+    const pids = new Map<string, number>();
+    const stop = new AbortController();
+    let killed = '';
+    const first = await runSearch(config, {
+      log: () => {},
+      signal: stop.signal,
+      onEvent: (e) => {
+        if (e.type === 'start') pids.set(e.run.key, e.pid);
+        // mid-way through the second trial: crash one run, stop the search
+        if (e.type === 'update' && e.run.trial === 1 && e.frames >= 3 * BATCH_FRAMES && !killed) {
+          killed = e.run.key;
+          process.kill(pids.get(killed)!, 'SIGKILL');
+          stop.abort();
+        }
+      },
+    });
+    const keys = first.runs.map((r) => r.key);
+    expect(keys).toEqual(['mock-memory/baseline-t00', 'mock-memory/cpc-t00', 'mock-memory/baseline-t01', 'mock-memory/cpc-t01']);
+    // which runs finished before the interruption depends on timing; a trial-1 run only starts once one has
+    expect(first.failed.map((f) => f.key)).toEqual([killed]);
+    expect(first.failed[0].error).toMatch(/killed by SIGKILL/);
+    expect(first.finished.length).toBeGreaterThanOrEqual(1);
+    expect([...first.finished, killed, ...first.unfinished].sort()).toEqual([...keys].sort());
+    const checkpointed = new Map(keys.map((k) => [k, loadLatestCheckpoint(path.join(out, k))?.frames ?? 0]));
+    expect(checkpointed.get(killed)).toBeGreaterThan(0);
+    expect(checkpointed.get(killed)).toBeLessThan(UPDATES * BATCH_FRAMES);
+
+    const restarted: SearchEvent[] = [];
+    const second = await runSearch(config, { log: () => {}, onEvent: (e) => restarted.push(e) });
+    const rest = keys.filter((k) => !first.finished.includes(k));
+    expect(second.skipped.sort()).toEqual([...first.finished].sort());
+    expect(second.finished.sort()).toEqual(rest.sort());
+    expect(second.failed).toEqual([]);
+    expect(second.resumed).toContain(killed);
+    // each run left over starts again from its checkpoint (or from scratch if it had none)
+    for (const k of rest) expect(restarted.find((e) => e.type === 'start' && e.run.key === k)).toMatchObject({ resumeFrom: checkpointed.get(k) });
+    expect(restarted.filter((e) => e.type === 'start').map((e) => e.run.key).sort()).toEqual(rest.sort());
+
+    // every run trained once: each update exactly once, in order, up to the target
+    const expected = Array.from({ length: UPDATES }, (_, i) => (i + 1) * BATCH_FRAMES);
+    for (const key of keys) {
+      expect(updateFrames(path.join(out, key)), key).toEqual(expected);
+      expect(loadLatestCheckpoint(path.join(out, key))!.frames).toBe(UPDATES * BATCH_FRAMES);
+    }
+
+    // a third search has nothing left to do
+    const third = await runSearch(config, { log: () => {} });
+    expect(third.skipped).toHaveLength(4);
+    expect(third.finished).toEqual([]);
+  });
+});
