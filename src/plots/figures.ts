@@ -25,7 +25,7 @@ const PANEL = { width: 240, height: 180 };
 export function figure6Spec(points: CurvePoint[], best = 3): TopLevelSpec {
   const levels = [...new Set(points.map((p) => p.level))];
   const agents = Object.keys(AGENT_COLOURS);
-  const x = { field: 'frames', type: 'quantitative', title: 'environment frames', axis: { format: '~s', tickCount: 4 } } as const;
+  const x = { field: 'frames', type: 'quantitative', title: 'environment frames', scale: { zero: true }, axis: { format: '~s', tickCount: 4 } } as const;
   const color = {
     field: 'agent',
     type: 'nominal',
@@ -42,7 +42,7 @@ export function figure6Spec(points: CurvePoint[], best = 3): TopLevelSpec {
     spec: {
       ...PANEL,
       layer: [
-        { mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: 'episode return' }, y2: { field: 'hi' }, color } },
+        { mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: 'episode return', axis: { format: '~g' } }, y2: { field: 'hi' }, color } },
         { mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y: { field: 'mean', type: 'quantitative' }, color } },
       ],
     },

@@ -18,6 +18,7 @@ import {
   type ResultsOptions,
   type ResultTable,
 } from '../experiments/results.js';
+import { readStudy, STUDY_FILE } from '../experiments/study.js';
 import { accuracySpec, figure6Spec, writeFigure } from './figures.js';
 
 export interface ReportOptions extends ResultsOptions {
@@ -46,7 +47,10 @@ function htmlTable<R>(t: ResultTable<R>): string {
 export async function writeReport(o: ReportOptions): Promise<Report> {
   const dirs = findRunDirs(o.paths);
   if (!dirs.length) throw new Error(`no runs (folders with config.json and metrics.jsonl) in ${o.paths.join(', ')}`);
-  const runs = dirs.map(loadRun);
+  // levels in the order the studies list them (the paper's), then any others as found
+  const order = o.paths.flatMap((p) => readStudy(p)?.levels ?? []);
+  const rank = (level: string) => (order.includes(level) ? order.indexOf(level) : order.length);
+  const runs = dirs.map(loadRun).sort((a, b) => rank(a.record.config.env) - rank(b.record.config.env));
   const best = o.best ?? 3;
   fs.mkdirSync(o.out, { recursive: true });
   const figures = [await writeFigure(figure6Spec(returnCurves(runs, o), best), path.join(o.out, 'figure6_returns'))];
@@ -58,8 +62,8 @@ export async function writeReport(o: ReportOptions): Promise<Report> {
   const title = o.title ?? 'cpc-lab results';
   const figureHtml = figures.map((f) => `<figure><a href="${rel(f.svg)}"><img src="${rel(f.png)}" alt="${rel(f.png)}"></a><figcaption><a href="${rel(f.png)}">PNG</a> · <a href="${rel(f.svg)}">SVG</a></figcaption></figure>`);
   const configs = runs.map((r) => `<details><summary>${escape(r.record.name)} <small>(${rel(r.dir)})</small></summary><pre>${escape(fs.readFileSync(path.join(r.dir, 'config.json'), 'utf8'))}</pre></details>`);
-  const studies = o.paths.filter((p) => fs.existsSync(path.join(p, 'study.json')));
-  const studyHtml = studies.map((p) => `<details><summary>study ${escape(p)}</summary><pre>${escape(fs.readFileSync(path.join(p, 'study.json'), 'utf8'))}</pre></details>`);
+  const studies = o.paths.filter((p) => fs.existsSync(path.join(p, STUDY_FILE)));
+  const studyHtml = studies.map((p) => `<details><summary>study ${escape(p)}</summary><pre>${escape(fs.readFileSync(path.join(p, STUDY_FILE), 'utf8'))}</pre></details>`);
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
 <style>

@@ -1,0 +1,142 @@
+/**
+ * `npm run reproduce`: the RL experiment of the CPC paper (section 3.4) end to end. A paired random
+ * search (baseline and CPC on the same sampled configurations) on the five levels, test-mode
+ * evaluation of every run, then the report: figure 6, CPC accuracy against k, tables, HTML.
+ *
+ *   npm run reproduce                          # built-in levels, about an hour on 2 cores
+ *   npm run reproduce -- --tiny                # minutes: proves the pipeline, learns nothing
+ *   npm run reproduce -- --dmlab [--paper]     # DeepMind Lab levels (--python, --dmlab-path), optionally the paper's scale
+ *
+ * Killed, it continues where it stopped when run again with the same flags.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command } from 'commander';
+import { BUILTIN_LEVEL_NAMES } from '../envs/builtin/index.js';
+import { DMLAB_LEVELS } from '../envs/dmlab/levels.js';
+import { evaluate, formatEval } from '../src/eval.js';
+import { EVAL_FILE, findRunDirs, readRunRecord, type EvalRecord } from '../src/experiments/results.js';
+import { runSearch } from '../src/experiments/search.js';
+import { SearchConfigSchema } from '../src/experiments/study.js';
+import { loadLatestCheckpoint } from '../src/checkpoint.js';
+import { formatDuration } from '../src/metrics.js';
+import { writeReport } from '../src/plots/report.js';
+
+/**
+ * The scales. `hour`: 4 configurations x 2 agents x 5 levels = 40 runs of 128k frames (20 updates of
+ * B = 16, T = 100), 5.12M frames, episodes cut to 300 agent steps (seekavoid's own length) so each
+ * run sees ~100 episodes. At the throughput measured on this 2-core machine (below) that is ~46
+ * minutes of training, plus ~3 for process starts and ~4 for evaluation. `paper`: 24 configurations,
+ * B = 32, full-length episodes, 1e9 frames per run (the horizon of the paper's figure 6).
+ */
+const SCALES = {
+  hour: { trials: 4, frames: 128_000, evalEpisodes: 16, train: { batch: 16, unroll: 100, episodeLength: 300, returnWindow: 32 } },
+  tiny: { trials: 2, frames: 1_280, evalEpisodes: 2, train: { batch: 4, unroll: 40, episodeLength: 20, returnWindow: 8 } },
+  paper: { trials: 24, frames: 1_000_000_000, evalEpisodes: 100, train: { batch: 32, unroll: 100, returnWindow: 100 } },
+} as const;
+
+/**
+ * Steady training throughput (frames/s) measured on this machine (2 cores, wasm, one run at a time,
+ * B = 16, T = 100, built-in levels, mean of the five levels): for the time estimate only.
+ */
+const MEASURED_FPS = { baseline: 2380, cpc: 1520 } as const;
+const PROCESS_START_S = 4;
+
+const program = new Command()
+  .name('reproduce')
+  .description("the CPC paper's RL study: paired random search, evaluation, figure 6 and report")
+  .option('--tiny', 'a minutes-long run of the whole pipeline (learns nothing)')
+  .option('--dmlab', 'the DeepMind Lab levels instead of the built-in ones (needs DeepMind Lab; see README)')
+  .option('--paper', "the paper's scale: 24 configurations, B = 32, full episodes, 1e9 frames a run")
+  .option('--trials <n>', 'sampled configurations (overrides the scale)', Number)
+  .option('--frames <n>', 'frames per run (overrides the scale)', Number)
+  .option('--parallel <n>', 'runs at once, each in its own process (default 1: a run keeps one core busy, and this machine has 2)', Number, 1)
+  .option('--seed <n>', 'seed of the configurations', Number, 1)
+  .option('--eval-episodes <n>', 'test episodes per run (overrides the scale)', Number)
+  .option('--out <dir>', 'study folder (default runs/reproduce-<builtin|dmlab>[-tiny|-paper])')
+  .option('--python <path>', 'Python 3 with deepmind_lab (--dmlab)')
+  .option('--dmlab-path <dir>', 'directory holding deepmind_lab (--dmlab)')
+  .parse();
+
+interface Options {
+  tiny?: boolean;
+  dmlab?: boolean;
+  paper?: boolean;
+  trials?: number;
+  frames?: number;
+  parallel: number;
+  seed: number;
+  evalEpisodes?: number;
+  out?: string;
+  python?: string;
+  dmlabPath?: string;
+}
+
+/** Was this run evaluated already with these settings (a restarted reproduce skips it)? */
+function evaluated(runDir: string, episodes: number): boolean {
+  const file = path.join(runDir, EVAL_FILE);
+  if (!fs.existsSync(file)) return false;
+  const e = JSON.parse(fs.readFileSync(file, 'utf8')) as EvalRecord;
+  return e.episodes === episodes && e.checkpointFrames === loadLatestCheckpoint(runDir)?.frames;
+}
+
+async function main(o: Options): Promise<number> {
+  if (o.tiny && o.paper) throw new Error('--tiny and --paper exclude each other');
+  const scaleName = o.tiny ? 'tiny' : o.paper ? 'paper' : 'hour';
+  const scale = SCALES[scaleName];
+  const family = o.dmlab ? 'dmlab' : 'builtin';
+  const levels = (o.dmlab ? Object.keys(DMLAB_LEVELS) : BUILTIN_LEVEL_NAMES).map((l) => `${family}:${l}`);
+  const out = o.out ?? path.join('runs', `reproduce-${family}${scaleName === 'hour' ? '' : `-${scaleName}`}`);
+  const config = SearchConfigSchema.parse({
+    levels,
+    trials: o.trials ?? scale.trials,
+    seed: o.seed,
+    parallel: o.parallel,
+    out,
+    train: { ...scale.train, frames: o.frames ?? scale.frames, ...(o.dmlab ? { python: o.python, dmlabPath: o.dmlabPath } : {}) },
+  });
+  const evalEpisodes = o.evalEpisodes ?? scale.evalEpisodes;
+  const runsPerAgent = config.trials * levels.length;
+  const trainSeconds = (runsPerAgent * config.train.frames!) / MEASURED_FPS.baseline + (runsPerAgent * config.train.frames!) / MEASURED_FPS.cpc;
+  const estimate = (trainSeconds + 2 * runsPerAgent * PROCESS_START_S) / config.parallel;
+  console.log(
+    `reproduce (${scaleName}${o.dmlab ? ', DeepMind Lab' : ''}): ${config.trials} configurations x 2 agents x ${levels.length} levels = ${2 * runsPerAgent} runs of ` +
+      `${config.train.frames} frames (B = ${config.train.batch}, T = ${config.train.unroll}${config.train.episodeLength ? `, episodes of ${config.train.episodeLength} steps` : ''}), ` +
+      `${config.parallel} at a time, into ${out}\n` +
+      `estimated training time at this machine's measured ${MEASURED_FPS.baseline} (baseline) / ${MEASURED_FPS.cpc} (cpc) frames/s: ${formatDuration(estimate)}` +
+      (o.dmlab ? ' (DeepMind Lab itself renders slower than the built-in levels: expect more)' : ''),
+  );
+
+  const stop = new AbortController();
+  process.once('SIGINT', () => {
+    console.error('\nreproduce: stopping after the current updates, with checkpoints; run the same command again to continue');
+    stop.abort();
+  });
+  const search = await runSearch(config, { signal: stop.signal });
+  if (stop.signal.aborted) return 130;
+
+  const finished = new Set([...search.skipped, ...search.finished].map((k) => path.resolve(out, k)));
+  const toEvaluate = findRunDirs([out]).filter((d) => finished.has(d) && !evaluated(d, evalEpisodes));
+  console.log(`evaluating ${toEvaluate.length} runs in test mode (${evalEpisodes} episodes each)`);
+  for (const runDir of toEvaluate) {
+    if (stop.signal.aborted) return 130;
+    const r = await evaluate({ runDir, episodes: evalEpisodes, seed: readRunRecord(runDir).seed, backend: config.train.backend });
+    console.log(formatEval({ ...r, runDir: path.relative(out, runDir) }));
+  }
+
+  const report = await writeReport({ paths: [out], out: path.join(out, 'report'), title: `CPC paper, section 3.4, reproduced (${scaleName} scale, ${family} levels)` });
+  console.log(`report: ${report.html}\nfigures: ${report.figures.map((f) => f.png).join(', ')}\ntables: ${report.tables.join(', ')}`);
+  if (search.failed.length || search.unfinished.length) {
+    console.log(`${search.failed.length} runs failed, ${search.unfinished.length} unfinished: run the same command again to continue them`);
+    return 1;
+  }
+  return 0;
+}
+
+main(program.opts<Options>()).then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    console.error(`reproduce: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  },
+);
