@@ -50,7 +50,12 @@ export async function makeEnv(spec: string, opts: MakeEnvOptions = {}): Promise<
  * closed (so no env server process is left behind) and the first error is thrown.
  */
 export async function makeEnvs(spec: string, count: number, opts: MakeEnvOptions = {}): Promise<Environment[]> {
-  const started = await Promise.allSettled(Array.from({ length: count }, () => makeEnv(spec, opts)));
+  return startEnvs(count, () => makeEnv(spec, opts));
+}
+
+/** Starts `count` environments; if one fails, closes those that started (no orphaned servers) and throws. */
+export async function startEnvs(count: number, start: () => Promise<Environment>): Promise<Environment[]> {
+  const started = await Promise.allSettled(Array.from({ length: count }, start));
   const failure = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (!failure) return started.map((r) => (r as PromiseFulfilledResult<Environment>).value);
   await Promise.all(started.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));

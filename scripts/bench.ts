@@ -3,12 +3,16 @@
  *   learner  agent-steps/s and frames/s, B in {8, 32}, T = 100, baseline and cpc, 72x96, per backend
  *   actor    batched inference steps/s for 1, 8 and 32 environments
  *   envs     built-in levels, agent steps/s on one core
- *   transport env-protocol round trips, DMLab bridge overhead, codec
+ *   kernels  our wasm kernels against stock tfjs-wasm
+ *   transport env-protocol round trips, DMLab bridge overhead, codec, unrolls through ZeroMQ
+ *   end to end  `cpc-lab train` on a built-in level: single process, 1, 2 and 4 actor processes
  * `--quick` skips the slow parts (B = 32, the cpu backend). Kernel profiles are printed on the way.
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../src/backend/index.js';
 import { benchActorInference, benchLearner, type LearnerRow } from './bench-agent.js';
+import { benchMatmulAndConv } from './bench-backend.js';
+import { benchEndToEnd, benchUnrollTransport } from './bench-runtime.js';
 import { benchBuiltinLevels } from './bench-envs.js';
 import { benchTransport, DMLAB_STEP_US } from './bench-transport.js';
 import { formatTable } from './table.js';
@@ -36,7 +40,15 @@ show(learnerRows, 'Learner (T = 100, 72x96; frames = agent steps x 4; memory: wa
 await initBackend('wasm');
 show([await benchActorInference(1), await benchActorInference(8), await benchActorInference(32)], `Actor inference (${tf.getBackend()}, one batched step per agent step)`);
 show(await benchBuiltinLevels(), 'Built-in levels (agent steps/s, 72x96, repeat 4, one core, random actions)');
+show(await benchMatmulAndConv({ reps: quick ? 2 : 5 }), 'wasm kernels, stock vs ours (800 frames)');
 show(await benchTransport(), `Transport per agent step (a real DeepMind Lab step is assumed to take ${DMLAB_STEP_US} µs)`);
+show([await benchUnrollTransport()], 'Unrolls through ZeroMQ (loopback TCP)');
+if (!quick) {
+  const e2e = await benchEndToEnd();
+  await initBackend('wasm');
+  const alone = (await benchLearner('cpc', 16, { profile: false })).framesPerSec;
+  show([...e2e, { setup: 'learner alone (no environments, no actors)', framesPerSec: alone }].map((r) => ({ ...r, 'vs learner alone': `${((100 * r.framesPerSec) / alone).toFixed(0)}%` })), 'End to end: cpc-lab train on builtin:rooms_watermaze (cpc, B = 16, T = 100, wasm)');
+}
 
 console.log('\n\n===== summary =====');
 for (const t of tables) console.log(t);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TrainStepMetrics } from '../agents/agent.js';
-import { makeEnv } from '../envs/index.js';
+import { makeEnvs } from '../envs/index.js';
 import { Actor } from './actor.js';
 import { loadLatestCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { Config, ConfigInput } from './config.js';
@@ -47,7 +47,7 @@ export function envOptions(config: Config) {
 export async function train(input: ConfigInput | Config, hooks: TrainHooks = {}): Promise<TrainSummary> {
   const log = hooks.log ?? ((line: string) => console.log(line));
   const { config, runDir, backend } = await openRun(input, !!hooks.resumeFrom, log);
-  const envs = await Promise.all(Array.from({ length: config.batch }, () => makeEnv(config.env, envOptions(config))));
+  const envs = await makeEnvs(config.env, config.batch, envOptions(config));
   const learner = new Learner(config, runDir, envs[0].spec, log, hooks.resumeFrom);
   const actor = new Actor(envs, learner.agent, { unrollLength: config.unroll, actionRepeat: config.actionRepeat, seed: config.seed + 1 });
   // restored before start(), so a resumed run reseeds its episodes as it would have

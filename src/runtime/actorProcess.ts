@@ -1,6 +1,6 @@
 import * as zmq from 'zeromq';
 import { createAgent } from '../../agents/agent.js';
-import { makeEnv } from '../../envs/index.js';
+import { makeEnv, startEnvs } from '../../envs/index.js';
 import type { Environment } from '../../envs/types.js';
 import { Actor } from '../actor.js';
 import { initBackend } from '../backend/index.js';
@@ -40,7 +40,7 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
   const { log } = opts;
   await initBackend(config.backend === 'auto' ? 'wasm' : config.backend); // inference only: wasm beats cpu, no GPU needed
   const E = envsPerActor(config);
-  const envs = await Promise.all(Array.from({ length: E }, () => spawnEnv(config)));
+  const envs = await startEnvs(E, () => spawnEnv(config));
   const spec = envs[0].spec;
   const agent = createAgent({ kind: config.agent, obsShape: spec.observationShape, numActions: spec.numActions, seed: config.seed, cpcSteps: config.cpcSteps });
   const actor = new Actor(envs, agent, {

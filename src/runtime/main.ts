@@ -19,6 +19,8 @@ async function main(): Promise<void> {
   const spec = childSpec.parse(JSON.parse(process.env.CPC_LAB_CHILD ?? 'null'));
   const stop = new AbortController();
   onStopOrder(() => stop.abort());
+  // an orphan (the supervisor was killed) stops too: the learner still writes its checkpoint
+  process.once('disconnect', () => stop.abort());
   // liveness for the supervisor: a process whose event loop is stuck stops reporting
   const alive = setInterval(() => report({ type: 'alive' }), 1000);
   if (spec.role === 'learner') {
