@@ -24,3 +24,8 @@ export { PROTOCOL_VERSION, type Message } from './transport/messages.js';
 export { ConfigSchema, verifyConfig, resolveConfig, type Config, type ConfigInput } from './config.js';
 export { train, type TrainSummary, type TrainHooks } from './train.js';
 export { initBackend, type BackendName } from './backend/index.js';
+export { SearchConfigSchema, sampleTrials, SEARCH_SPACE, type SearchConfig, type SearchConfigInput, type Trial } from './experiments/study.js';
+export { runSearch, type SearchSummary, type SearchHooks } from './experiments/search.js';
+export { findRunDirs, loadRun, finalReturn, bestRuns, summaryRows, runRows, writeResults } from './experiments/results.js';
+export { writeReport, type ReportOptions } from './plots/report.js';
+export { evaluate, type EvalOptions, type EvalResult } from './eval.js';
