@@ -9,7 +9,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { AccuracyPoint, CurvePoint } from '../experiments/results.js';
@@ -87,8 +86,9 @@ export async function toSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
-/** Rasterises an SVG at `scale` x its size. */
-export function svgToPng(svg: string, scale = 2): Buffer {
+/** Rasterises an SVG at `scale` x its size (resvg's native binary loads on first use only). */
+export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
+  const { Resvg } = await import('@resvg/resvg-js');
   return new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, background: 'white', font: { loadSystemFonts: true } }).render().asPng();
 }
 
@@ -98,6 +98,6 @@ export async function writeFigure(spec: TopLevelSpec, base: string, scale = 2): 
   const svg = await toSvg(spec);
   const files = { svg: `${base}.svg`, png: `${base}.png` };
   fs.writeFileSync(files.svg, svg);
-  fs.writeFileSync(files.png, svgToPng(svg, scale));
+  fs.writeFileSync(files.png, await svgToPng(svg, scale));
   return files;
 }
