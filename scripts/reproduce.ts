@@ -26,7 +26,7 @@ import { writeReport } from '../src/plots/report.js';
  * The scales. `hour`: 4 configurations x 2 agents x 5 levels = 40 runs of 128k frames (20 updates of
  * B = 16, T = 100), 5.12M frames, episodes cut to 300 agent steps (seekavoid's own length) so each
  * run sees ~100 episodes. At the throughput measured on this 2-core machine (below) that is ~46
- * minutes of training, plus ~3 for process starts and ~4 for evaluation. `paper`: 24 configurations,
+ * minutes of training, plus ~2 for process starts and ~2.5 for evaluation. `paper`: 24 configurations,
  * B = 32, full-length episodes, 1e9 frames per run (the horizon of the paper's figure 6).
  */
 const SCALES = {
@@ -36,11 +36,12 @@ const SCALES = {
 } as const;
 
 /**
- * Steady training throughput (frames/s) measured on this machine (2 cores, wasm, one run at a time,
- * B = 16, T = 100, built-in levels, mean of the five levels): for the time estimate only.
+ * Training throughput (frames/s, whole runs) measured on this machine by `--trials 1` of the hour
+ * scale (2 cores, wasm, one run at a time; five levels' frames over their seconds); for the estimate.
  */
-const MEASURED_FPS = { baseline: 2380, cpc: 1520 } as const;
-const PROCESS_START_S = 4;
+const MEASURED_FPS = { baseline: 2300, cpc: 1560 } as const;
+/** Seconds between one run's end and the next one's first frame (process, tfjs, wasm start). */
+const PROCESS_START_S = 3;
 
 const program = new Command()
   .name('reproduce')
