@@ -2,8 +2,10 @@
  * One run of a search, in its own process (forked by `search.ts`), so a crash or an out-of-memory
  * of one run takes no other run down and every run has its own wasm heap. It receives one `job`
  * message, trains (or resumes), reports frames after every update and its summary at the end.
- * SIGINT, SIGTERM or losing the parent stops it after the current update, with a checkpoint.
+ * A stop file, SIGINT, SIGTERM or losing the parent stops it after the current update, with a
+ * checkpoint.
  */
+import fs from 'node:fs';
 import type { ConfigInput } from '../config.js';
 import { resumeRun, train, type TrainSummary } from '../train.js';
 
@@ -14,6 +16,8 @@ export interface RunJob {
   config: ConfigInput;
   /** Continue from the run's checkpoint (with `config.frames` as the target). */
   resume: boolean;
+  /** The parent asks the run to stop by creating this file. */
+  stopFile: string;
 }
 
 /** Worker -> parent. */
@@ -25,8 +29,16 @@ process.on('disconnect', () => stop.abort());
 
 const send = (m: WorkerMessage) => process.connected && process.send?.(m);
 
+const parent = process.ppid;
+
 process.once('message', (job: RunJob) => {
-  const hooks = { signal: stop.signal, onUpdate: (u: { frames: number }) => send({ type: 'update', frames: u.frames }) };
+  const onUpdate = (u: { frames: number }) => {
+    send({ type: 'update', frames: u.frames });
+    // Training on in-process environments can keep the event loop from running signal and IPC
+    // handlers until the run ends, so the stop request and the parent are also checked here, synchronously.
+    if (fs.existsSync(job.stopFile) || process.ppid !== parent) stop.abort();
+  };
+  const hooks = { signal: stop.signal, onUpdate };
   const running = job.resume ? resumeRun(job.runDir, { frames: job.config.frames }, hooks) : train(job.config, hooks);
   running.then(
     (summary) => {

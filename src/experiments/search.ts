@@ -12,7 +12,7 @@ import { loadLatestCheckpoint } from '../checkpoint.js';
 import { formatCount, formatDuration } from '../metrics.js';
 import { writeFileAtomic } from '../run.js';
 import type { RunJob, WorkerMessage } from './runWorker.js';
-import { openStudy, planRuns, SearchConfigSchema, verifyPlan, type PlannedRun, type SearchConfigInput, type Study } from './study.js';
+import { openStudy, planRuns, SearchConfigSchema, verifyPlan, type PlannedRun, type SearchConfig, type SearchConfigInput, type Study } from './study.js';
 
 export interface SearchHooks {
   /** Progress lines (default: stdout). */
@@ -46,6 +46,35 @@ export interface SearchSummary {
   /** Not finished because the search was stopped. */
   unfinished: string[];
   seconds: number;
+}
+
+/** Created in a run folder to stop its worker after the current update. */
+const STOP_FILE = 'stop-requested';
+/** Held by the search running on a study folder (its pid), so two never train the same runs. */
+export const LOCK_FILE = 'search.lock';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the study folder's lock (a stale one, of a dead process, is taken over); returns its release. */
+export function lockStudy(outDir: string): () => void {
+  fs.mkdirSync(outDir, { recursive: true });
+  const file = path.join(outDir, LOCK_FILE);
+  try {
+    fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const pid = Number(fs.readFileSync(file, 'utf8'));
+    if (alive(pid)) throw new Error(`another search (pid ${pid}) is running on ${outDir}; stop it first, or remove ${file} if that is not a search`);
+    fs.writeFileSync(file, String(process.pid));
+  }
+  return () => fs.rmSync(file, { force: true });
 }
 
 /** Where a run stands: finished, resumable from a checkpoint, or to be started afresh. */
@@ -100,7 +129,9 @@ function runInChild(run: PlannedRun, resume: boolean, onFrames: (frames: number)
       result = s.frames >= (run.config.frames ?? Infinity) ? { status: 'finished', frames: s.frames, meanReturn: s.meanReturn } : { status: 'stopped', frames: s.frames };
     }
   });
-  const job: RunJob = { type: 'job', runDir: run.runDir, config: run.config, resume };
+  const stopFile = path.join(run.runDir, STOP_FILE);
+  fs.rmSync(stopFile, { force: true });
+  const job: RunJob = { type: 'job', runDir: run.runDir, config: run.config, resume, stopFile };
   child.send(job);
   const outcome = new Promise<RunOutcome>((resolve) => {
     child.on('error', (err) => (result ??= { status: 'failed', error: err.message }));
@@ -119,6 +150,15 @@ function runInChild(run: PlannedRun, resume: boolean, onFrames: (frames: number)
 export async function runSearch(input: SearchConfigInput, hooks: SearchHooks = {}): Promise<SearchSummary> {
   const config = SearchConfigSchema.parse(input);
   const log = hooks.log ?? ((line: string) => console.log(line));
+  const unlock = lockStudy(config.out);
+  try {
+    return await search(config, log, hooks);
+  } finally {
+    unlock();
+  }
+}
+
+async function search(config: SearchConfig, log: (line: string) => void, hooks: SearchHooks): Promise<SearchSummary> {
   const study = openStudy(config);
   const runs = planRuns(study, config.out);
   const errors = verifyPlan(runs);
@@ -143,8 +183,12 @@ export async function runSearch(input: SearchConfigInput, hooks: SearchHooks = {
   log(`search: ${runs.length} runs (${study.trials.length} trials x ${study.levels.length} levels x ${study.agents.length} agents) in ${config.out}; ` +
       `${summary.skipped.length} finished already, ${queue.length} to run, ${config.parallel} at a time`);
 
-  const children = new Set<ChildProcess>();
-  const onAbort = () => children.forEach((c) => c.kill('SIGINT'));
+  const children = new Map<ChildProcess, PlannedRun>();
+  const onAbort = () =>
+    children.forEach((run, child) => {
+      fs.writeFileSync(path.join(run.runDir, STOP_FILE), '');
+      child.kill('SIGINT');
+    });
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
   let lastProgress = seconds();
   const progress = () => {
@@ -156,7 +200,8 @@ export async function runSearch(input: SearchConfigInput, hooks: SearchHooks = {
   };
 
   const worker = async () => {
-    for (let run = queue.shift(); run && !hooks.signal?.aborted; run = queue.shift()) {
+    while (queue.length && !hooks.signal?.aborted) {
+      const run = queue.shift()!;
       const state = states.get(run.key)!;
       if (state.state === 'resume') {
         truncateMetrics(path.join(run.runDir, 'metrics.jsonl'), state.frames);
@@ -164,28 +209,27 @@ export async function runSearch(input: SearchConfigInput, hooks: SearchHooks = {
       } else {
         fs.rmSync(run.runDir, { recursive: true, force: true }); // started but never checkpointed: nothing to keep
       }
-      const r = run;
-      const { child, outcome: running } = runInChild(r, state.state === 'resume', (f) => {
-        frames.set(r.key, f);
-        hooks.onEvent?.({ type: 'update', run: r, frames: f });
+      const { child, outcome: running } = runInChild(run, state.state === 'resume', (f) => {
+        frames.set(run.key, f);
+        hooks.onEvent?.({ type: 'update', run, frames: f });
         if (seconds() - lastProgress >= (hooks.progressEvery ?? 30)) {
           lastProgress = seconds();
           progress();
         }
       });
-      children.add(child);
-      hooks.onEvent?.({ type: 'start', run: r, pid: child.pid ?? -1, resumeFrom: state.state === 'resume' ? state.frames : 0 });
+      children.set(child, run);
+      hooks.onEvent?.({ type: 'start', run, pid: child.pid ?? -1, resumeFrom: state.state === 'resume' ? state.frames : 0 });
       const outcome = await running;
       children.delete(child);
-      hooks.onEvent?.({ type: 'end', run: r, outcome });
+      hooks.onEvent?.({ type: 'end', run, outcome });
       if (outcome.status === 'finished') {
-        summary.finished.push(r.key);
-        log(`[search] finished ${r.key}: ${formatCount(outcome.frames)} frames, return ${outcome.meanReturn.toFixed(3)}`);
+        summary.finished.push(run.key);
+        log(`[search] finished ${run.key}: ${formatCount(outcome.frames)} frames, return ${outcome.meanReturn.toFixed(3)}`);
       } else if (outcome.status === 'failed') {
-        summary.failed.push({ key: r.key, error: outcome.error });
-        log(`[search] FAILED ${r.key}: ${outcome.error}`);
+        summary.failed.push({ key: run.key, error: outcome.error });
+        log(`[search] FAILED ${run.key}: ${outcome.error}`);
       } else {
-        summary.unfinished.push(r.key);
+        summary.unfinished.push(run.key);
       }
       progress();
     }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listCheckpoints, loadLatestCheckpoint } from '../../../src/checkpoint.js';
-import { runSearch, truncateMetrics, type SearchEvent } from '../../../src/experiments/search.js';
+import { lockStudy, runSearch, truncateMetrics, type SearchEvent } from '../../../src/experiments/search.js';
 import type { SearchConfigInput } from '../../../src/experiments/study.js';
 import { tmp } from './fixtures.js';
 
@@ -26,6 +26,44 @@ describe('search', () => {
     fs.writeFileSync(file, ['{"kind":"update","frames":160}', '{"kind":"episode","frames":320}', '{"kind":"update","frames":320}', '{"kind":"upd'].join('\n'));
     truncateMetrics(file, 160);
     expect(fs.readFileSync(file, 'utf8')).toBe('{"kind":"update","frames":160}\n');
+  });
+
+  it('stopped mid-run, a run checkpoints where it stopped and a restarted search resumes it from there', async () => {
+    const out = tmp('cpc-lab-search-');
+    const config: SearchConfigInput = { levels: ['mock:memory'], agents: ['baseline'], trials: 1, out, train: { frames: UPDATES * BATCH_FRAMES, batch: 4, unroll: 10, backend: 'wasm' } };
+    const stop = new AbortController();
+    const ends: SearchEvent[] = [];
+    const first = await runSearch(config, {
+      log: () => {},
+      signal: stop.signal,
+      onEvent: (e) => {
+        if (e.type === 'update' && e.frames >= 2 * BATCH_FRAMES) stop.abort();
+        if (e.type === 'end') ends.push(e);
+      },
+    });
+    const key = 'mock-memory/baseline-t00';
+    expect(first.unfinished).toEqual([key]);
+    expect(fs.existsSync(path.join(out, 'search.lock'))).toBe(false);
+    const outcome = ends[0].type === 'end' ? ends[0].outcome : undefined;
+    expect(outcome?.status).toBe('stopped');
+    const stoppedAt = loadLatestCheckpoint(path.join(out, key))!.frames;
+    expect(outcome).toMatchObject({ frames: stoppedAt });
+    expect(stoppedAt).toBeLessThan(UPDATES * BATCH_FRAMES);
+    const second = await runSearch(config, { log: () => {} });
+    expect(second).toMatchObject({ resumed: [key], finished: [key], failed: [], unfinished: [] });
+    expect(updateFrames(path.join(out, key))).toEqual(Array.from({ length: UPDATES }, (_, i) => (i + 1) * BATCH_FRAMES));
+  });
+
+  it('refuses to run two searches on one study folder at once, and takes over the lock of a dead one', async () => {
+    const out = tmp('cpc-lab-search-');
+    const release = lockStudy(out);
+    await expect(runSearch({ levels: ['mock:memory'], trials: 1, out, train: { frames: BATCH_FRAMES, batch: 4, unroll: 10 } }, { log: () => {} })).rejects.toThrow(
+      new RegExp(`another search \\(pid ${process.pid}\\) is running`),
+    );
+    release();
+    fs.writeFileSync(path.join(out, 'search.lock'), '999999999'); // no such process
+    lockStudy(out)();
+    expect(fs.existsSync(path.join(out, 'search.lock'))).toBe(false);
   });
 
   it('interrupted mid-way (one run killed -9, the rest stopped) and restarted, finishes every run exactly once', async () => {
@@ -62,6 +100,7 @@ describe('search', () => {
     expect(first.finished.length).toBeGreaterThanOrEqual(1);
     expect([...first.finished, killed, ...first.unfinished].sort()).toEqual([...keys].sort());
     const checkpointed = new Map(keys.map((k) => [k, loadLatestCheckpoint(path.join(out, k))?.frames ?? 0]));
+    for (const k of first.unfinished) expect(checkpointed.get(k)).toBeLessThan(UPDATES * BATCH_FRAMES);
     expect(checkpointed.get(killed)).toBeGreaterThan(0);
     expect(checkpointed.get(killed)).toBeLessThan(UPDATES * BATCH_FRAMES);
 
