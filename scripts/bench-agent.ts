@@ -48,8 +48,8 @@ export interface LearnerRow {
   stepsPerSec: number;
   framesPerSec: number;
   secondsPerUpdate: number;
-  /** wasm: the heap's size after the updates (it only grows; capped at 4096 MB); else tfjs's peak tensor bytes. */
-  memoryMB: number;
+  /** wasm: the heap's size after the updates (it only grows; capped at 4096 MB); else tfjs's peak tensor bytes when profiled. */
+  memoryMB: number | undefined;
   rssMB: number;
 }
 
@@ -90,7 +90,7 @@ export async function benchLearner(kind: AgentKind, B: number, { T = 100, update
     stepsPerSec: (B * T) / seconds,
     framesPerSec: (4 * B * T) / seconds,
     secondsPerUpdate: seconds,
-    memoryMB: wasmHeapMB() ?? peakBytes / 2 ** 20,
+    memoryMB: wasmHeapMB() ?? (profile ? peakBytes / 2 ** 20 : undefined),
     rssMB: process.memoryUsage().rss / 2 ** 20,
   };
   agent.dispose();
@@ -108,7 +108,13 @@ export interface ActorRow {
 export async function benchActorInference(E: number, steps = 50): Promise<ActorRow> {
   const agent = createAgent({ kind: 'cpc', obsShape: OBS_SHAPE, numActions: A, seed: 1 });
   const u = randomUnroll(1, E, agent.spec.lstmSize);
-  const inputs = { ...u, observations: u.observations.subarray(0, E * OBS_SHAPE[0] * OBS_SHAPE[1] * OBS_SHAPE[2]) };
+  // the first step of the random unroll
+  const inputs = {
+    observations: u.observations.subarray(0, E * OBS_SHAPE[0] * OBS_SHAPE[1] * OBS_SHAPE[2]),
+    prevActions: u.prevActions.subarray(0, E),
+    prevRewards: u.prevRewards.subarray(0, E),
+    firsts: u.firsts.subarray(0, E),
+  };
   let state = agent.initialState(E);
   const run = async (n: number) => {
     for (let i = 0; i < n; i++) {

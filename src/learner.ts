@@ -7,7 +7,7 @@ import type { EpisodeStat } from './actor.js';
 import { initBackend, type BackendInfo } from './backend/index.js';
 import { saveCheckpoint, type Checkpoint } from './checkpoint.js';
 import { resolveConfig, runName, type Config, type ConfigInput } from './config.js';
-import { formatProgress, MetricsWriter, ReturnWindow } from './metrics.js';
+import { formatProgress, MetricsWriter, ReturnWindow, truncateMetrics } from './metrics.js';
 import type { RngState } from './rng.js';
 import { createRunDir, gitCommit } from './run.js';
 
@@ -77,7 +77,10 @@ export class Learner {
     this.agent = createAgent({ kind: config.agent, obsShape: spec.observationShape, numActions: spec.numActions, seed: config.seed, cpcSteps: config.cpcSteps });
     this.optimizer = rmsprop({ learningRate: config.learningRate, decay: config.rmspropDecay, epsilon: config.rmspropEpsilon, momentum: config.rmspropMomentum });
     this.returns = new ReturnWindow(config.returnWindow);
-    this.metrics = new MetricsWriter(path.join(runDir, 'metrics.jsonl'));
+    const metricsFile = path.join(runDir, 'metrics.jsonl');
+    // updates after the checkpoint are trained again: their first records must go
+    if (resume) truncateMetrics(metricsFile, resume.frames);
+    this.metrics = new MetricsWriter(metricsFile);
     if (resume) {
       this.agent.setWeights(resume.params);
       this.optimizer.setState(resume.optimizer, this.agent.params);

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { writeFileAtomic } from './run.js';
 import type { TrainStepMetrics } from '../agents/agent.js';
 
 /** One line of `metrics.jsonl`. Every line carries the frame count it was taken at. */
@@ -93,4 +94,23 @@ export function formatProgress(p: ProgressState): string {
   for (const [k, v] of Object.entries(p.extra ?? {})) parts.push(`${k} ${v}`);
   parts.push(`ETA ${formatDuration((p.totalFrames - p.frames) / Math.max(p.fps, 1e-9))}`);
   return parts.join(' | ');
+}
+
+/**
+ * Drops the `metrics.jsonl` records written after the checkpoint at `frames` (a run killed
+ * between checkpoints redoes those updates when resumed) and a torn last line.
+ */
+export function truncateMetrics(file: string, frames: number): void {
+  if (!fs.existsSync(file)) return;
+  const kept = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => {
+      try {
+        return (JSON.parse(line) as { frames: number }).frames <= frames;
+      } catch {
+        return false;
+      }
+    });
+  writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
 }

@@ -61,6 +61,8 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
       hooks.onUpdate?.({ frames: learner.frames, metrics, meanReturn: learner.returns.mean() });
       learner.progress();
       await learner.checkpoint(rng(), true);
+      // in-process environments never wait on I/O: yield so Ctrl-C and other events get through
+      await new Promise((r) => setImmediate(r));
     }
     await learner.checkpoint(rng());
     if (hooks.signal?.aborted) log(`stopped at ${learner.frames} frames; checkpoint ${learner.checkpointFile}; continue with: cpc-lab train --resume ${runDir}`);

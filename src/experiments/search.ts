@@ -10,7 +10,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadLatestCheckpoint } from '../checkpoint.js';
 import { formatCount, formatDuration } from '../metrics.js';
-import { writeFileAtomic } from '../run.js';
 import type { RunJob, WorkerMessage } from './runWorker.js';
 import { openStudy, planRuns, SearchConfigSchema, verifyPlan, type PlannedRun, type SearchConfig, type SearchConfigInput, type Study } from './study.js';
 
@@ -87,24 +86,6 @@ export function runState(run: PlannedRun, warn: (msg: string) => void = () => {}
   return checkpoint.frames >= (run.config.frames ?? Infinity) ? { state: 'finished', frames: checkpoint.frames } : { state: 'resume', frames: checkpoint.frames };
 }
 
-/**
- * Drops the `metrics.jsonl` records written after the checkpoint at `frames` (a run killed
- * between checkpoints redoes those updates when resumed) and a torn last line.
- */
-export function truncateMetrics(file: string, frames: number): void {
-  if (!fs.existsSync(file)) return;
-  const kept = fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => {
-      try {
-        return (JSON.parse(line) as { frames: number }).frames <= frames;
-      } catch {
-        return false;
-      }
-    });
-  writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
-}
 
 /** From source the worker needs tsx's loader; from the build it is plain JavaScript. */
 function workerEntry(): { file: string; execArgv: string[] } {
@@ -204,8 +185,7 @@ async function search(config: SearchConfig, log: (line: string) => void, hooks: 
       const run = queue.shift()!;
       const state = states.get(run.key)!;
       if (state.state === 'resume') {
-        truncateMetrics(path.join(run.runDir, 'metrics.jsonl'), state.frames);
-        summary.resumed.push(run.key);
+        summary.resumed.push(run.key); // the resumed learner drops the records after its checkpoint
       } else {
         fs.rmSync(run.runDir, { recursive: true, force: true }); // started but never checkpointed: nothing to keep
       }

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listCheckpoints, loadLatestCheckpoint } from '../../../src/checkpoint.js';
-import { lockStudy, runSearch, truncateMetrics, type SearchEvent } from '../../../src/experiments/search.js';
+import { lockStudy, runSearch, type SearchEvent } from '../../../src/experiments/search.js';
+import { truncateMetrics } from '../../../src/metrics.js';
 import type { SearchConfigInput } from '../../../src/experiments/study.js';
 import { tmp } from './fixtures.js';
 

@@ -116,6 +116,8 @@ describe('supervised training (processes)', () => {
     expect(firstAfter).toBeGreaterThan(0);
     expect(u[firstAfter].frames).toBe(resumedAt + UPDATE_FRAMES);
     expect(finished.frames).toBeGreaterThanOrEqual(config.frames);
+    // the records of updates lost with the learner were dropped: every batch is in the metrics once
+    expectEveryBatchOnce(runDir, finished.frames);
   });
 
   it('async mode: actors never wait and the policy lag is reported', async () => {
