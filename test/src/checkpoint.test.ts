@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listCheckpoints, loadCheckpoint, loadLatestCheckpoint, saveCheckpoint } from '../../src/checkpoint.js';
 import { resumeRun, train } from '../../src/train.js';
+import { readUpdates } from '../helpers/metrics.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'cpc-lab-ckpt-'));
 const quiet = { log: () => {} };
@@ -61,14 +62,7 @@ describe('checkpoints', () => {
     const change = Math.max(...w0.map((x, i) => Math.abs(x - w1[i])));
     expect(change).toBeGreaterThan(0);
     expect(change).toBeLessThan(0.1);
-    const frames = fs
-      .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { kind: string; frames: number })
-      .filter((r) => r.kind === 'update')
-      .map((r) => r.frames);
-    expect(frames).toEqual([1, 2, 3, 4].map((i) => i * BATCH_FRAMES));
+    expect(readUpdates(runDir).map((r) => r.frames)).toEqual([1, 2, 3, 4].map((i) => i * BATCH_FRAMES));
   });
 
   it('refuses to resume a folder that is not a run, saying why', async () => {

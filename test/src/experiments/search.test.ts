@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { listCheckpoints, loadLatestCheckpoint } from '../../../src/checkpoint.js';
 import { lockStudy, runSearch, type SearchEvent } from '../../../src/experiments/search.js';
 import { truncateMetrics } from '../../../src/metrics.js';
+import { readUpdates } from '../../helpers/metrics.js';
 import type { SearchConfigInput } from '../../../src/experiments/study.js';
 import { tmp } from './fixtures.js';
 
@@ -11,15 +12,7 @@ const BATCH_FRAMES = 4 * 10 * 4;
 const UPDATES = 8;
 
 /** Update frames of a run, in the order metrics.jsonl holds them. */
-function updateFrames(runDir: string): number[] {
-  return fs
-    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { kind: string; frames: number })
-    .filter((r) => r.kind === 'update')
-    .map((r) => r.frames);
-}
+const updateFrames = (runDir: string): number[] => readUpdates(runDir).map((r) => r.frames);
 
 describe('search', () => {
   it('truncateMetrics drops records after the checkpoint and a torn last line', () => {

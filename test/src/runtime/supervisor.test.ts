@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveConfig, type ConfigInput } from '../../../src/config.js';
 import { superviseTraining } from '../../../src/runtime/supervisor.js';
 import { encode } from '../../../src/transport/codec.js';
+import { readUpdates } from '../../helpers/metrics.js';
 
 /** Process-level tests: real learner, actor and env-server processes over real sockets. */
 const UPDATE_FRAMES = 4 * 10 * 4; // batch 4 x unroll 10 x repeat 4
@@ -36,14 +37,7 @@ function setup(overrides: Partial<ConfigInput> = {}) {
   return { config, runDir, lines, children, opts };
 }
 
-function updates(runDir: string) {
-  return fs
-    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { kind: string; frames: number; policyLag: number; update: number; time: number })
-    .filter((r) => r.kind === 'update');
-}
+const updates = readUpdates;
 
 /** Every update trained exactly one batch: frames rise by one batch each time, none missing, none twice. */
 function expectEveryBatchOnce(runDir: string, finishedFrames: number) {
