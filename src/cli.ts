@@ -47,21 +47,31 @@ addConfigOptions(
     .description('an actor for a learner on another machine (give the same settings as the learner\'s run)')
     .requiredOption('--learner <endpoint>', 'the learner, e.g. tcp://10.0.0.5:5555')
     .option('--actor-id <id>', 'unique name of this actor', `actor-${os.hostname()}-${process.pid}`)
-    .option('--actor-seed <n>', 'seed of this actor', (v) => Number(v), process.pid),
+    .option('--actor-seed <n>', 'seed of this actor', (v) => Number(v), process.pid)
+    .option('--run-token <file>', "the learner's run token (its run folder's run-token file); not needed with --curve-keys"),
 ).action(async (opts: Record<string, unknown>) => {
   const config = resolveConfig(configFromOptions(opts));
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
   const { runActor } = await import('./runtime/actorProcess.js');
-  await runActor(config, { learner: String(opts.learner), actorId: String(opts.actorId), seed: Number(opts.actorSeed), signal: stop.signal, log: (l) => console.log(l) });
+  const { readRunToken } = await import('./runtime/runToken.js');
+  if (!config.curveKeys && typeof opts.runToken !== 'string') throw new Error('cpc-lab actor needs --run-token <runDir>/run-token (or --curve-keys)');
+  const token = config.curveKeys ? '' : readRunToken(String(opts.runToken));
+  await runActor(config, { learner: String(opts.learner), actorId: String(opts.actorId), token, seed: Number(opts.actorSeed), signal: stop.signal, log: (l) => console.log(l) });
 });
 
 program
   .command('keygen')
   .description('write ZeroMQ CURVE keys for a learner that actors on other machines reach (pass them with --curve-keys on both sides)')
-  .requiredOption('--out <file>', 'key file to write (mode 0600; keep it secret)')
-  .action(async (opts: { out: string }) => {
-    const { writeCurveKeys } = await import('./runtime/curve.js');
+  .requiredOption('--out <file>', 'key file to write (created mode 0600, never overwritten; keep it secret)')
+  .option('--add-client <learnerKeys>', "write a key file for one more actor machine to --out and allow its key in the learner's file")
+  .action(async (opts: { out: string; addClient?: string }) => {
+    const { addCurveClient, writeCurveKeys } = await import('./runtime/curve.js');
+    if (opts.addClient) {
+      addCurveClient(opts.addClient, opts.out);
+      console.log(`wrote ${opts.out} for an actor machine (cpc-lab actor --curve-keys ${opts.out}) and allowed its key in ${opts.addClient}; restart the learner to admit it`);
+      return;
+    }
     writeCurveKeys(opts.out);
     console.log(`wrote ${opts.out}; bind the learner beyond 127.0.0.1 with --learner-endpoint tcp://0.0.0.0:5555 --curve-keys ${opts.out}`);
   });

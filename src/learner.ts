@@ -45,8 +45,11 @@ export async function openRun(input: ConfigInput | Config, resuming: boolean, lo
 /** Extra fields of the progress line and the update metrics (distributed runs). */
 export interface RuntimeStats {
   policyLag: number;
+  policyLagMax?: number;
   queueDepth?: number;
   actorsAlive?: number;
+  /** Messages and unrolls dropped so far, by reason. */
+  dropped?: Record<string, number>;
 }
 
 /**

@@ -6,17 +6,20 @@ import { Actor } from '../actor.js';
 import { initBackend } from '../backend/index.js';
 import { envsPerActor, type Config } from '../config.js';
 import { decode, encode } from '../transport/codec.js';
+import { serialSender } from '../transport/send.js';
 import { spawnTsEnvServer } from '../transport/envProcess.js';
 import { envOptions } from '../train.js';
 import { clientCurveOptions, readCurveKeys } from './curve.js';
 import { report } from './ipc.js';
-import { unrollToMessage, weightsFromParams, type ParamsMessage } from './wire.js';
+import { maxParamsBytes, unrollToMessage, weightsFromParams, type ParamsMessage } from './wire.js';
 
 export interface ActorProcessOptions {
   /** Learner endpoint, e.g. tcp://127.0.0.1:5555. */
   learner: string;
   /** Unique per incarnation (a restarted actor gets a new id, so the learner never mistakes its unrolls). */
   actorId: string;
+  /** The run's token (`<runDir>/run-token`); empty with CURVE keys. */
+  token: string;
   /** Seeds this actor's action sampling and environments. */
   seed: number;
   signal: AbortSignal;
@@ -55,11 +58,18 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
   });
 
   const keys = config.curveKeys ? readCurveKeys(config.curveKeys) : undefined;
-  const dealer = new zmq.Dealer({ routingId: opts.actorId, ...(keys ? clientCurveOptions(keys) : {}), sendHighWaterMark: 2, maxMessageSize: 64 * 2 ** 20 });
+  const shapes = Object.fromEntries(Object.entries(agent.params).map(([k, v]) => [k, v.shape]));
+  // a learner's largest message is the parameters; anything bigger cuts the connection
+  const dealer = new zmq.Dealer({ routingId: opts.actorId, ...(keys ? clientCurveOptions(keys) : {}), sendHighWaterMark: 2, receiveHighWaterMark: 2, maxMessageSize: maxParamsBytes(shapes) });
+  const send = serialSender(dealer, (l) => log(`${opts.actorId}: ${l}`));
+  const hello = encode({ type: 'hello', role: 'actor', id: opts.actorId, pid: process.pid, token: opts.token, columns: E });
+  // hello on every (re)connection: a restarted learner knows no peers and answers a hello with its parameters
+  dealer.events.on('handshake', () => void send(hello));
   dealer.connect(opts.learner);
 
   // the receive loop owns incoming parameters; the main loop reads the newest
   let latest: ParamsMessage | undefined;
+  let received = 0;
   let arrived: (() => void) | undefined;
   const receiving = (async () => {
     for (;;) {
@@ -73,24 +83,26 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
       if (!r.ok) log(`${opts.actorId}: dropped a message from the learner: ${r.error.code}: ${r.error.message}`);
       else if (r.msg.type === 'params') {
         latest = r.msg;
+        received++;
         arrived?.();
       } else log(`${opts.actorId}: unexpected '${r.msg.type}' from the learner`);
     }
   })();
-  const nextParams = (notVersion: number) =>
+  /**
+   * Parameters that arrived after the first `after` ones. Sync waits for a new message, not a new
+   * version: a learner restarted from a checkpoint republishes a version the actor already played.
+   */
+  const nextParams = (after: number) =>
     new Promise<ParamsMessage | undefined>((resolve) => {
       const check = () => {
         if (opts.signal.aborted) return resolve(undefined);
-        if (latest && latest.version !== notVersion) return resolve(latest);
+        if (received > after) return resolve(latest);
         arrived = check;
         setTimeout(check, 500);
       };
       check();
     });
 
-  // one owner of the socket's sends: heartbeats and unrolls are queued behind each other
-  let sending = Promise.resolve();
-  const send = (frame: Uint8Array) => (sending = sending.then(() => dealer.send(frame)));
   let seq = 0;
   let beat = 0;
   const heartbeat = setInterval(() => {
@@ -98,23 +110,24 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
     report({ type: 'alive' });
   }, 1000);
   try {
-    await send(encode({ type: 'hello', role: 'actor', id: opts.actorId, pid: process.pid }));
-    let params = await nextParams(-1);
-    let applied = -1;
+    let params = await nextParams(0);
+    let appliedParams: ParamsMessage | undefined;
     await actor.start();
     report({ type: 'ready' });
     log(`${opts.actorId}: ${E} x ${config.env} connected to ${opts.learner}`);
     while (params && !opts.signal.aborted) {
       if (latest && latest !== params) params = latest;
       const version = params.version;
-      if (version !== applied) agent.setWeights(weightsFromParams(params));
-      applied = version;
+      if (params !== appliedParams) agent.setWeights(weightsFromParams(params));
+      appliedParams = params;
       const { unroll, episodes } = await actor.collect();
+      const before = received;
       await send(encode(unrollToMessage(unroll, spec.observationShape, { actorId: opts.actorId, seq: seq++, paramsVersion: version, episodes })));
-      if (config.mode === 'sync') params = await nextParams(version);
+      if (config.mode === 'sync') params = await nextParams(before);
     }
   } finally {
     clearInterval(heartbeat);
+    dealer.events.close();
     dealer.close();
     await receiving;
     actor.dispose();

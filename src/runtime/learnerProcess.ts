@@ -1,32 +1,19 @@
 import * as zmq from 'zeromq';
-import type { Unroll } from '../../agents/agent.js';
 import { makeEnv } from '../../envs/index.js';
-import type { EpisodeStat } from '../actor.js';
 import type { Checkpoint } from '../checkpoint.js';
 import type { Config } from '../config.js';
 import { Learner, openRun } from '../learner.js';
 import { decode, encode } from '../transport/codec.js';
+import { serialSender } from '../transport/send.js';
 import type { Message } from '../transport/messages.js';
 import { envOptions } from '../train.js';
-import { assertBindAllowed, readCurveKeys, serverCurveOptions } from './curve.js';
+import { allowedClientKeys, assertBindAllowed, readCurveKeys, serverCurveOptions, startZapHandler } from './curve.js';
 import { report } from './ipc.js';
-import { concatUnrolls, paramsToMessage, unrollFromMessage, type UnrollShape } from './wire.js';
-
-/** Largest message a learner accepts (an unroll of 32 environments at 72x96 is ~70 MB). */
-const MAX_MESSAGE_BYTES = 512 * 2 ** 20;
-
-interface QueuedUnroll {
-  actorId: string;
-  paramsVersion: number;
-  unroll: Unroll;
-  episodes: EpisodeStat[];
-}
-
-interface ActorPeer {
-  routingId: Buffer;
-  lastSeen: number;
-  lastSeq: number;
-}
+import { PeerTable } from './peerTable.js';
+import { Rejections, type Rejection } from './rejections.js';
+import { readOrCreateRunToken } from './runToken.js';
+import { UnrollQueue } from './unrollQueue.js';
+import { maxUnrollBytes, paramsToMessage, type UnrollShape } from './wire.js';
 
 export interface LearnerProcessOptions {
   resume?: Checkpoint;
@@ -37,8 +24,10 @@ export interface LearnerProcessOptions {
 /**
  * The learner process: binds a Router socket for actors, batches B unroll columns, trains, and sends
  * the new parameters (with their version) to every actor. `sync` trains only on unrolls made by the
- * current parameters (policy lag 0); `async` trains on whatever arrives (V-trace corrects the lag).
- * Malformed or misfit messages are logged, counted and dropped; they never reach the batch.
+ * current parameters (policy lag 0); `async` on unrolls at most `maxPolicyLag` versions old when
+ * their batch is taken (V-trace corrects the lag). Only actors that said a valid hello are heard
+ * and sent parameters; every unroll is checked (`UnrollQueue.accept`) before it can reach a batch.
+ * Whatever is dropped is logged, counted per reason (metrics `dropped`) and changes nothing else.
  */
 export async function runLearner(input: Config, opts: LearnerProcessOptions): Promise<void> {
   const { log } = opts;
@@ -52,65 +41,55 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
   const want: UnrollShape = { T: config.unroll, obsShape: spec.observationShape, numActions: spec.numActions, lstmSize: learner.agent.spec.lstmSize };
   const keys = config.curveKeys ? readCurveKeys(config.curveKeys) : undefined;
   assertBindAllowed(config.learnerEndpoint, keys);
-  const router = new zmq.Router({ ...(keys ? serverCurveOptions(keys) : {}), receiveHighWaterMark: 64, sendHighWaterMark: 64, maxMessageSize: MAX_MESSAGE_BYTES });
+  // with CURVE the ZAP handler admits only listed client keys; without, a hello must carry the run's token
+  const token = keys ? undefined : readOrCreateRunToken(runDir);
+  // a context of its own: ZAP's endpoint is one per context (tests run learners side by side)
+  const context = new zmq.Context();
+  const zap = keys ? await startZapHandler(allowedClientKeys(keys), log, context) : undefined;
+  // one unroll of a whole batch is the largest message an actor may send; a peer sending more is cut off
+  const maxBytes = maxUnrollBytes(want, config.batch);
+  const router = new zmq.Router({ context, ...(keys ? serverCurveOptions(keys) : {}), receiveHighWaterMark: 2, sendHighWaterMark: 4, maxMessageSize: maxBytes });
   await router.bind(config.learnerEndpoint);
   report({ type: 'ready', endpoint: router.lastEndpoint ?? config.learnerEndpoint });
   log(`learner: listening on ${router.lastEndpoint} (${config.mode}, batch ${config.batch}${keys ? ', CURVE' : ''})`);
 
-  const peers = new Map<string, ActorPeer>();
-  const queue: QueuedUnroll[] = [];
-  const maxQueued = 2 * config.batch; // columns; beyond this the learner stops reading and actors block
-  let rejected = 0;
+  const peers = new PeerTable({ token, batch: config.batch, timeoutMs: config.heartbeatTimeout * 1000 });
+  const maxPolicyLag = config.mode === 'sync' ? 0 : config.maxPolicyLag;
+  const queue = new UnrollQueue({ ...want, batch: config.batch, maxPolicyLag, maxEpisodeLength: spec.episodeLength });
+  const rejections = new Rejections(log);
   const shapes = Object.fromEntries(Object.entries(learner.agent.params).map(([k, v]) => [k, v.shape]));
   let paramsFrame = encode(paramsToMessage(await learner.agent.getWeights(), shapes, learner.version));
+  const send = serialSender(router, (l) => log(`learner: ${l}`));
 
-  // one owner of the socket's sends, so a broadcast and a reply never overlap
-  let sending = Promise.resolve();
-  const send = (routingId: Buffer, frame: Uint8Array) => {
-    sending = sending.then(() => router.send([routingId, frame])).catch((e: Error) => log(`learner: send failed: ${e.message}`));
-    return sending;
-  };
-  const reject = (from: string, why: string) => {
-    rejected++;
-    if (rejected <= 20 || rejected % 1000 === 0) log(`learner: dropped a message from ${from}: ${why} (${rejected} dropped so far)`);
-  };
-  const columnsQueued = () => queue.reduce((n, q) => n + q.unroll.B, 0);
-  const alive = () => [...peers.values()].filter((p) => Date.now() - p.lastSeen < config.heartbeatTimeout * 1000).length;
-
-  const handle = (routingId: Buffer, msg: Message) => {
-    const from = routingId.toString();
-    let peer = peers.get(from);
-    if (!peer) {
-      peer = { routingId, lastSeen: Date.now(), lastSeq: -1 };
-      peers.set(from, peer);
-      void send(routingId, paramsFrame); // a new (or restarted) actor starts from the current parameters
+  const handle = (routingId: Buffer, msg: Message): Rejection | undefined => {
+    if (msg.type === 'hello') {
+      const r = peers.hello(routingId, msg);
+      if ('reason' in r) return r;
+      // a new, restarted or reconnected actor starts from the current parameters
+      void send([routingId, paramsFrame]);
+      return undefined;
     }
-    peer.lastSeen = Date.now();
+    const peer = peers.get(routingId);
+    if (!peer) return { reason: 'not_a_peer', detail: `${msg.type} before a valid hello` };
     switch (msg.type) {
-      case 'hello':
       case 'heartbeat':
-        return;
+        return peers.sequence(peer, 'heartbeat', msg.seq);
       case 'unroll': {
-        if (msg.seq <= peer.lastSeq) return reject(from, `duplicate unroll seq ${msg.seq}`);
-        peer.lastSeq = msg.seq;
-        if (config.mode === 'sync' && msg.paramsVersion !== learner.version) {
-          void send(routingId, paramsFrame);
-          return reject(from, `unroll of parameters v${msg.paramsVersion} in sync mode (current v${learner.version})`);
-        }
-        const r = unrollFromMessage(msg, want);
-        if (!r.ok) return reject(from, r.error);
-        queue.push({ actorId: from, paramsVersion: msg.paramsVersion, unroll: r.unroll, episodes: r.episodes });
-        return;
+        const r = peers.sequence(peer, 'unroll', msg.seq) ?? queue.accept(peer.id, msg, peer.columns, learner.version);
+        // a sync actor that played old parameters (it missed a broadcast) gets the current ones
+        if (r?.reason === 'stale' && config.mode === 'sync') void send([routingId, paramsFrame]);
+        return r;
       }
       default:
-        return reject(from, `unexpected message '${msg.type}'`);
+        return { reason: 'unexpected_message', detail: `'${msg.type}'` };
     }
   };
 
   let wake: (() => void) | undefined;
   const receiving = (async () => {
     while (!opts.signal.aborted && !learner.done) {
-      if (columnsQueued() >= maxQueued) {
+      if (queue.full) {
+        // a batch is waiting: unrolls stay in the actors' queues (bounded by the sockets' high-water marks)
         await new Promise((r) => setTimeout(r, 5));
         continue;
       }
@@ -121,13 +100,14 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
         return; // socket closed
       }
       const [routingId, ...body] = frames;
+      const from = routingId.toString('latin1');
       if (body.length !== 1) {
-        reject(routingId.toString(), `${body.length} frames, expected 1`);
+        rejections.add(from, { reason: 'malformed', detail: `${body.length} frames, expected 1` });
         continue;
       }
-      const r = decode(body[0], { maxBytes: MAX_MESSAGE_BYTES });
-      if (!r.ok) reject(routingId.toString(), `${r.error.code}: ${r.error.message}`);
-      else handle(routingId, r.msg);
+      const r = decode(body[0], { maxBytes });
+      const why = r.ok ? handle(routingId, r.msg) : { reason: 'malformed' as const, detail: `${r.error.code}: ${r.error.message}` };
+      if (why) rejections.add(from, why);
       wake?.();
     }
   })();
@@ -135,52 +115,38 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
   const rng = () => ({});
   try {
     while (!opts.signal.aborted && !learner.done) {
-      if (columnsQueued() < config.batch) {
+      const batch = queue.takeBatch(learner.version, (from, r) => rejections.add(from, r));
+      if (!batch) {
         await new Promise<void>((r) => {
           wake = r;
           setTimeout(r, 200);
         });
         continue;
       }
-      const batch: QueuedUnroll[] = [];
-      for (let n = 0; n < config.batch; n += batch[batch.length - 1].unroll.B) batch.push(queue.shift()!);
-      const policyLag = batch.reduce((s, q) => s + (learner.version - q.paramsVersion) * q.unroll.B, 0) / config.batch;
-      const queueDepth = columnsQueued();
-      await learner.update(
-        concatUnrolls(batch.map((q) => q.unroll)),
-        offsetEpisodes(batch),
-        { policyLag, queueDepth, actorsAlive: alive() },
-      );
+      const queueDepth = queue.columns;
+      await learner.update(batch.unroll, batch.episodes, {
+        policyLag: batch.policyLag,
+        policyLagMax: batch.maxLag,
+        queueDepth,
+        actorsAlive: peers.size,
+        dropped: rejections.nonZero(),
+      });
       paramsFrame = encode(paramsToMessage(await learner.agent.getWeights(), shapes, learner.version));
-      for (const p of peers.values()) void send(p.routingId, paramsFrame);
-      learner.progress({ actors: alive(), lag: policyLag.toFixed(2), queue: queueDepth, dropped: rejected });
+      for (const p of peers.all()) void send([p.routingId, paramsFrame]);
+      learner.progress({ actors: peers.size, lag: `${batch.policyLag.toFixed(2)} (max ${batch.maxLag})`, queue: queueDepth, dropped: formatDropped(rejections) });
       await learner.checkpoint(rng(), true);
-      report({ type: 'alive' });
+      report({ type: 'updated', updates: learner.updates });
     }
-    await learner.checkpoint(rng());
-    report({
-      type: 'finished',
-      frames: learner.frames,
-      updates: learner.updates,
-      episodes: learner.returns.count,
-      meanReturn: Number.isNaN(learner.returns.mean()) ? null : learner.returns.mean(),
-      checkpoint: learner.checkpointFile,
-      cpcAccuracy: learner.last?.cpcAccuracy?.map((a) => (Number.isNaN(a) ? null : a)),
-    });
   } finally {
     router.close();
+    zap?.close();
     await receiving;
     learner.close();
   }
 }
 
-/** Episode stats of a batch, with each unroll's columns shifted to its place in the batch. */
-function offsetEpisodes(batch: QueuedUnroll[]): EpisodeStat[] {
-  const out: EpisodeStat[] = [];
-  let col = 0;
-  for (const q of batch) {
-    for (const e of q.episodes) out.push({ ...e, env: e.env + col });
-    col += q.unroll.B;
-  }
-  return out;
+/** "12 (stale 10, malformed 2)": dropped messages and unrolls, by reason. */
+function formatDropped(r: Rejections): string {
+  const parts = Object.entries(r.nonZero()).map(([k, n]) => `${k} ${n}`);
+  return parts.length ? `${r.total} (${parts.join(', ')})` : '0';
 }

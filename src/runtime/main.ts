@@ -11,7 +11,7 @@ import { runLearner } from './learnerProcess.js';
 
 export const childSpec = z.discriminatedUnion('role', [
   z.strictObject({ role: z.literal('learner'), config: ConfigSchema, resumeDir: z.string().optional() }),
-  z.strictObject({ role: z.literal('actor'), config: ConfigSchema, learner: z.string(), actorId: z.string(), seed: z.number().int().nonnegative() }),
+  z.strictObject({ role: z.literal('actor'), config: ConfigSchema, learner: z.string(), actorId: z.string(), token: z.string(), seed: z.number().int().nonnegative() }),
 ]);
 export type ChildSpec = z.input<typeof childSpec>;
 
@@ -27,8 +27,8 @@ async function main(): Promise<void> {
     const resume = spec.resumeDir ? readRunForResume(spec.resumeDir).checkpoint : undefined;
     await runLearner(spec.config, { resume, signal: stop.signal, log: (l) => console.log(l) });
   } else {
-    const { config, learner, actorId, seed } = spec;
-    await runActor(config, { learner, actorId, seed, signal: stop.signal, log: (l) => console.log(l) });
+    const { config, learner, actorId, token, seed } = spec;
+    await runActor(config, { learner, actorId, token, seed, signal: stop.signal, log: (l) => console.log(l) });
   }
   clearInterval(alive);
 }

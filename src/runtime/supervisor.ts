@@ -1,9 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { envsPerActor, runName, type Config } from '../config.js';
 import { childReport, type ChildReport } from './ipc.js';
 import type { ChildSpec } from './main.js';
+import { readRunToken, runTokenFile } from './runToken.js';
 
 export interface SupervisorOptions {
   /** Resume the run in this folder (its learner starts from the newest checkpoint). */
@@ -59,6 +61,8 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
       const r = childReport.safeParse(m);
       if (!r.success) return log(`supervisor: ignored a malformed report from ${slot.name}`);
       slot.lastAlive = Date.now();
+      if (r.data.type === 'updated' || (r.data.type === 'ready' && spec.role === 'learner')) progressAt = Date.now();
+      if (r.data.type === 'updated') stalls = 0;
       if (r.data.type === 'ready' && spec.role === 'learner' && r.data.endpoint) resolveReady(r.data.endpoint);
       if (r.data.type === 'finished') {
         finished = r.data;
@@ -96,17 +100,31 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
     } else {
       const i = actorSlots.indexOf(slot);
       incarnation++;
-      // a new id and seed per incarnation: its unrolls are never mistaken for the dead one's
-      spawnChild(slot, { role: 'actor', config: learnerConfig, learner: endpoint!, actorId: `${slot.name}.${incarnation}`, seed: config.seed + 7919 * incarnation });
+      // a new id and seed per incarnation: its unrolls are never mistaken for the dead one's; the id's
+      // random part keeps another local process from taking it first (the learner's router keeps the first)
+      const actorId = `${slot.name}.${incarnation}.${randomBytes(6).toString('hex')}`;
+      const token = config.curveKeys ? '' : readRunToken(runTokenFile(runDir));
+      spawnChild(slot, { role: 'actor', config: learnerConfig, learner: endpoint!, actorId, token, seed: config.seed + 7919 * incarnation });
     }
   };
 
+  // "everyone alive, nothing trains" (an actor locked out, a lost batch): restart the actors, then the learner
+  let progressAt = Date.now();
+  let stalls = 0;
   const watchdog = setInterval(() => {
     for (const slot of [learnerSlot, ...actorSlots]) {
       if (slot.child && Date.now() - slot.lastAlive > config.heartbeatTimeout * 1000) {
         log(`supervisor: ${slot.name} silent for ${config.heartbeatTimeout} s; killing it`);
         slot.child.kill('SIGKILL');
       }
+    }
+    const everyoneUp = [learnerSlot, ...actorSlots].every((s) => s.child);
+    if (!stopping && endpoint && everyoneUp && Date.now() - progressAt > config.heartbeatTimeout * 1000) {
+      stalls++;
+      progressAt = Date.now();
+      const which = stalls === 1 ? actorSlots : [learnerSlot];
+      log(`supervisor: no update for ${config.heartbeatTimeout} s though every process is alive; restarting ${stalls === 1 ? 'the actors' : 'the learner'}`);
+      for (const slot of which) slot.child?.kill('SIGKILL');
     }
   }, 1000);
   const stopAll = () => {

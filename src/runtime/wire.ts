@@ -2,6 +2,7 @@ import type { Unroll } from '../../agents/agent.js';
 import type { EpisodeStat } from '../actor.js';
 import { fromWire, toWire } from '../transport/codec.js';
 import type { MessageOf } from '../transport/messages.js';
+import type { Rejection } from './rejections.js';
 
 /** Between `Unroll`s (plain arrays the agent trains on) and `unroll` / `params` wire messages. */
 
@@ -38,15 +39,19 @@ export interface UnrollShape {
 }
 
 /**
- * The unroll of a (schema-valid) message, or a specific reason it does not fit this learner (an actor
- * with another level, unroll length or network would otherwise corrupt the batch).
+ * The unroll of a (schema-valid) message, or the specific reason it must not reach a batch: another
+ * level, unroll length or network (the shapes), an action outside the action set, a `firsts` flag
+ * other than 0/1, or a non-finite reward, logit or LSTM state (one NaN would make every parameter
+ * NaN after the update).
  */
-export function unrollFromMessage(m: UnrollMessage, want: UnrollShape): { ok: true; unroll: Unroll; episodes: EpisodeStat[] } | { ok: false; error: string } {
+export function unrollFromMessage(m: UnrollMessage, want: UnrollShape): { ok: true; unroll: Unroll; episodes: EpisodeStat[] } | ({ ok: false } & Rejection) {
+  const bad = (reason: Rejection['reason'], detail: string) => ({ ok: false as const, reason, detail });
   const [T1, B, ...obs] = m.observations.shape;
-  if (T1 !== want.T + 1) return { ok: false, error: `unroll of ${T1 - 1} steps from ${m.actorId}, the learner trains on T = ${want.T}` };
-  if (obs.join('x') !== want.obsShape.join('x')) return { ok: false, error: `observations of ${obs.join('x')} from ${m.actorId}, expected ${want.obsShape.join('x')}` };
-  if (m.behaviourLogits.shape[2] !== want.numActions) return { ok: false, error: `${m.behaviourLogits.shape[2]} actions from ${m.actorId}, expected ${want.numActions}` };
-  if (m.initialState.h.shape[1] !== want.lstmSize) return { ok: false, error: `LSTM state of ${m.initialState.h.shape[1]} from ${m.actorId}, expected ${want.lstmSize}` };
+  if (T1 !== want.T + 1) return bad('bad_shape', `unroll of ${T1 - 1} steps, the learner trains on T = ${want.T}`);
+  if (B < 1) return bad('bad_shape', 'unroll of 0 columns');
+  if (obs.join('x') !== want.obsShape.join('x')) return bad('bad_shape', `observations of ${obs.join('x')}, expected ${want.obsShape.join('x')}`);
+  if (m.behaviourLogits.shape[2] !== want.numActions) return bad('bad_shape', `${m.behaviourLogits.shape[2]} actions, expected ${want.numActions}`);
+  if (m.initialState.h.shape[1] !== want.lstmSize) return bad('bad_shape', `LSTM state of ${m.initialState.h.shape[1]}, expected ${want.lstmSize}`);
   const unroll: Unroll = {
     T: want.T,
     B,
@@ -58,11 +63,39 @@ export function unrollFromMessage(m: UnrollMessage, want: UnrollShape): { ok: tr
     behaviourLogits: fromWire(m.behaviourLogits),
     initialState: { h: fromWire(m.initialState.h), c: fromWire(m.initialState.c) },
   };
-  for (const a of [unroll.actions, unroll.prevActions]) {
+  for (const [field, a] of [['actions', unroll.actions], ['prevActions', unroll.prevActions]] as const) {
     const i = a.findIndex((x) => x < 0 || x >= want.numActions);
-    if (i >= 0) return { ok: false, error: `action ${a[i]} outside [0, ${want.numActions}) from ${m.actorId}` };
+    if (i >= 0) return bad('bad_action', `${field}[${i}] = ${a[i]} outside [0, ${want.numActions})`);
+  }
+  const f = unroll.firsts.findIndex((x) => x > 1);
+  if (f >= 0) return bad('bad_flag', `firsts[${f}] = ${unroll.firsts[f]}, expected 0 or 1`);
+  for (const [field, a] of [['prevRewards', unroll.prevRewards], ['behaviourLogits', unroll.behaviourLogits], ['initialState.h', unroll.initialState.h], ['initialState.c', unroll.initialState.c]] as const) {
+    const i = firstNonFinite(a);
+    if (i >= 0) return bad('non_finite', `${field}[${i}] = ${a[i]}`);
   }
   return { ok: true, unroll, episodes: m.episodes };
+}
+
+function firstNonFinite(a: Float32Array): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
+  return -1;
+}
+
+/**
+ * An upper bound of the encoded size of an unroll message of `columns` columns (ZeroMQ's maximum
+ * message size on the learner's socket): the arrays, at most one episode report per step and
+ * column, and the keys, shapes and id.
+ */
+export function maxUnrollBytes(want: UnrollShape, columns: number): number {
+  const { T, numActions: A, lstmSize: L } = want;
+  const obs = want.obsShape.reduce((n, d) => n * d, 1);
+  const arrays = (T + 1) * columns * (obs + 4 + 4 + 1) + T * columns * (4 + 4 * A) + 2 * columns * L * 4;
+  return arrays + T * columns * 64 + 4096;
+}
+
+/** An upper bound of the encoded size of a params message of these tensors (the actor's socket limit). */
+export function maxParamsBytes(shapes: Record<string, readonly number[]>): number {
+  return Object.entries(shapes).reduce((n, [name, shape]) => n + 4 * shape.reduce((a, d) => a * d, 1) + name.length + 64 + 10 * shape.length, 4096);
 }
 
 /** Concatenates unrolls of the same T along the batch axis (time-major arrays interleave per step). */

@@ -69,10 +69,20 @@ export function decode(bytes: Uint8Array, opts: DecodeOptions = {}): DecodeResul
     return fail('oversized', `frame of ${bytes.byteLength} bytes exceeds the limit of ${maxBytes}`);
   }
   let raw: unknown;
+  let consumed = 0;
   try {
-    raw = unpackr.unpack(bytes);
+    // Read one value and check the consumed length here: msgpackr's own check for trailing bytes
+    // JSON-stringifies the whole decoded value to build its error text (seconds for a large frame).
+    unpackr.unpackMultiple(bytes, (value: unknown, _start?: number, end?: number) => {
+      raw = value;
+      consumed = end ?? 0;
+      return false;
+    });
   } catch (e) {
-    return fail('not_msgpack', `not msgpack: ${(e as Error).message}`);
+    return fail('not_msgpack', `not msgpack: ${String((e as Error).message).slice(0, 200)}`);
+  }
+  if (consumed !== bytes.byteLength) {
+    return fail('not_msgpack', `not msgpack: ${bytes.byteLength - consumed} bytes after the message`);
   }
   if (!isRecord(raw) || typeof raw.type !== 'string') {
     return fail('no_type', 'not a map with a string `type` field');

@@ -7,6 +7,7 @@
 import { Reply } from 'zeromq';
 import type { EnvSpec, Environment } from '../../envs/types.js';
 import { decode, encode, toWire } from './codec.js';
+import { isLoopbackEndpoint } from './endpoint.js';
 import type { EnvReply, ErrorCode, Message } from './messages.js';
 
 /** Env requests are tiny; anything near this is garbage. */
@@ -38,12 +39,9 @@ export interface EnvServer {
   close(): Promise<void>;
 }
 
-/** Env servers always run beside their actor: TCP binds are refused unless on a loopback address. */
+/** Env servers always run beside their actor: binds other machines could reach are refused. */
 export function assertLocalEndpoint(endpoint: string): void {
-  const m = /^tcp:\/\/([^:/]+|\[[^\]]+\]):/.exec(endpoint);
-  if (m && !['127.0.0.1', 'localhost', '[::1]'].includes(m[1])) {
-    throw new Error(`refusing to bind env server to ${endpoint}: use 127.0.0.1, ipc:// or inproc://`);
-  }
+  if (!isLoopbackEndpoint(endpoint)) throw new Error(`refusing to bind env server to ${endpoint}: use ipc:// (the default), 127.0.0.1 or inproc://`);
 }
 
 /** Log every error of a kind up to this many, then one in `LOG_EVERY`, so a flood cannot fill a disk. */

@@ -154,12 +154,19 @@ export const errorReply = z.strictObject({
 // ---------------------------------------------------------------------------------------------
 // Actor <-> learner
 
-/** First message of a peer on a learner socket. */
+/**
+ * First message of a peer on a learner socket; the learner ignores every other message of a peer
+ * until a valid hello (its `token` the run's, its `id` the socket's routing id).
+ */
 export const hello = z.strictObject({
   type: z.literal('hello'),
   role: z.enum(['actor', 'learner', 'envServer']),
   id: name,
   pid: nonNegInt,
+  /** The run's secret token (`<runDir>/run-token`); empty when CURVE keys authenticate peers instead. */
+  token: z.string().max(256),
+  /** Unroll columns (environments) in every unroll this peer will send. */
+  columns: posInt,
 });
 
 /** Sent periodically by every peer; a peer silent past its timeout is declared dead. */

@@ -86,8 +86,8 @@ describe('supervised training (processes)', () => {
     const finished = await superviseTraining(config, opts);
     await attacking;
     const log = lines.join('\n');
-    expect(log).toMatch(/actor-1\.\d+: environment \d failed .*starting a new one/);
-    expect(log).toMatch(/learner: dropped a message from intruder: not_msgpack/);
+    expect(log).toMatch(/actor-1\.\d+\.[0-9a-f]+: environment \d failed .*starting a new one/);
+    expect(log).toMatch(/learner: dropped a message from intruder: malformed: not_msgpack/);
     expectEveryBatchOnce(runDir, finished.frames);
   });
 

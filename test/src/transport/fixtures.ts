@@ -39,7 +39,7 @@ export function sampleMessages(): { [T in MessageType]: MessageOf<T> } {
     'env.step.reply': { type: 'env.step.reply', obs, reward: -0.25, done: true, episodeReturn: 12.5, episodeLength: 300 },
     'env.close.reply': { type: 'env.close.reply' },
     error: { type: 'error', code: 'env_error', message: 'Failed to init environment', requestType: 'env.reset' },
-    hello: { type: 'hello', role: 'actor', id: 'actor-3', pid: 4242 },
+    hello: { type: 'hello', role: 'actor', id: 'actor-3', pid: 4242, token: 'ab'.repeat(24), columns: 4 },
     heartbeat: { type: 'heartbeat', role: 'learner', id: 'learner', seq: 99, sentAt: 1_700_000_000_123 },
     unroll: unrollMessage(),
     params: {

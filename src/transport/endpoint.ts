@@ -1,0 +1,14 @@
+/**
+ * Whether a ZeroMQ endpoint is reachable from this machine only: `ipc://` and `inproc://`, or a
+ * network transport (tcp, ws, wss, udp, ...) bound to a loopback address. Everything else,
+ * wildcards (`*`, `0.0.0.0`) and interface names included, is reachable from other machines.
+ */
+export function isLoopbackEndpoint(endpoint: string): boolean {
+  const m = /^([a-z0-9+]+):\/\/(.*)$/i.exec(endpoint);
+  if (!m) return false;
+  const transport = m[1].toLowerCase();
+  if (transport === 'ipc' || transport === 'inproc') return true;
+  // host[:port][/path]; an IPv6 host is bracketed
+  const host = /^(\[[^\]]*\]|[^:/]*)/.exec(m[2])![1].toLowerCase();
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
