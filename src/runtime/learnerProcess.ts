@@ -137,6 +137,16 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
       await learner.checkpoint(rng(), true);
       report({ type: 'updated', updates: learner.updates });
     }
+    await learner.checkpoint(rng());
+    report({
+      type: 'finished',
+      frames: learner.frames,
+      updates: learner.updates,
+      episodes: learner.returns.count,
+      meanReturn: Number.isNaN(learner.returns.mean()) ? null : learner.returns.mean(),
+      checkpoint: learner.checkpointFile,
+      cpcAccuracy: learner.last?.cpcAccuracy?.map((a) => (Number.isNaN(a) ? null : a)),
+    });
   } finally {
     router.close();
     zap?.close();
