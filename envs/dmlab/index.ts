@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { privateEndpoint } from '../../src/transport/endpoint.js';
 import { connectProcessEnv, spawnEnvServer, type ProcessEnv } from '../../src/transport/envProcess.js';
 import type { EnvOptions } from '../types.js';
 import { DMLAB_FPS, episodeSteps, resolveDmlabLevel } from './levels.js';
@@ -114,7 +115,8 @@ export async function makeDmlabEnv(level: string, opts: DmlabOptions = {}): Prom
   const { preset } = resolveDmlabLevel(level);
   const proc = await spawnEnvServer({
     command: resolvePython(opts.python),
-    args: [bridgeScript(), ...bridgeArgs(level, opts)],
+    // a private ipc:// endpoint: no other user's process can drive or close this environment
+    args: [bridgeScript(), ...bridgeArgs(level, opts), '--endpoint', privateEndpoint('dmlab')],
     env: bridgeEnv(resolveDmlabPath(opts.dmlabPath)),
     label: `DeepMind Lab bridge (dmlab:${level})`,
     startupTimeoutMs: opts.startupTimeoutMs ?? 120_000,

@@ -264,6 +264,8 @@ class Server(object):
     self._ctx = zmq.Context.instance()
     self._sock = self._ctx.socket(zmq.REP)
     self._sock.setsockopt(zmq.LINGER, 1000)
+    # ZeroMQ drops a peer whose frame exceeds this before buffering it (as the TypeScript env server)
+    self._sock.setsockopt(zmq.MAXMSGSIZE, max(max_bytes * 16, 1 << 20))
     self._sock.bind(endpoint)
     self.endpoint = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
     self.errors = {}
@@ -277,7 +279,7 @@ class Server(object):
       sys.stderr.flush()
     reply = {'type': 'error', 'code': code, 'message': message[:16384]}
     if request_type:
-      reply['requestType'] = request_type
+      reply['requestType'] = request_type[:256]
     return reply
 
   def _handle(self, frames):
@@ -325,6 +327,19 @@ def _exit_on_stdin_close():
   os._exit(0)
 
 
+def is_loopback_endpoint(endpoint):
+  """Whether only this machine reaches `endpoint` (as isLoopbackEndpoint in src/transport/endpoint.ts)."""
+  transport, sep, rest = endpoint.partition('://')
+  if not sep:
+    return False
+  if transport.lower() in ('ipc', 'inproc'):
+    return True
+  host = rest[:rest.index(']') + 1] if rest.startswith('[') else rest.split(':')[0].split('/')[0]
+  host = host.lower()
+  parts = host.split('.')
+  return host in ('localhost', '[::1]') or (len(parts) == 4 and parts[0] == '127' and all(p.isdigit() for p in parts))
+
+
 def _interrupt(signum, frame):
   raise KeyboardInterrupt()
 
@@ -356,9 +371,8 @@ def main(argv=None):
   p.add_argument('--exit-on-stdin-close', action='store_true', help='exit when the parent closes our stdin')
   args = p.parse_args(argv)
 
-  if args.endpoint.startswith('tcp://') and \
-      args.endpoint[len('tcp://'):].rsplit(':', 1)[0] not in ('127.0.0.1', 'localhost', '[::1]'):
-    fail_startup('bad_arguments', 'refusing to bind %s: env servers bind to 127.0.0.1 or ipc://' % args.endpoint)
+  if not is_loopback_endpoint(args.endpoint):
+    fail_startup('bad_arguments', 'refusing to bind %s: env servers bind to ipc://, 127.0.0.1 or inproc://' % args.endpoint)
 
   try:
     import deepmind_lab

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { EnvSpec, Environment, StepResult } from '../../envs/types.js';
 import { RemoteEnv } from './envClient.js';
+import { privateEndpoint } from './endpoint.js';
 import { envSpecSchema } from './messages.js';
 
 export const READY_MARKER = 'CPC_LAB_READY ';
@@ -238,7 +239,7 @@ export async function connectProcessEnv(proc: EnvServerProcess, opts: { timeoutM
 
 export interface TsEnvServerOptions {
   episodeLength?: number;
-  /** Endpoint to bind (default a free loopback TCP port). */
+  /** Endpoint to bind (default an ipc:// endpoint in this process's private folder). */
   endpoint?: string;
   startupTimeoutMs?: number;
   timeoutMs?: number;
@@ -254,7 +255,7 @@ export async function spawnTsEnvServer(envSpec: string, opts: TsEnvServerOptions
   // From source the child needs tsx's loader; from the build it is plain JavaScript.
   const loader = main.pathname.endsWith('.ts') ? ['--import', 'tsx'] : [];
   const args = [...loader, fileURLToPath(main), '--env', envSpec];
-  if (opts.endpoint) args.push('--endpoint', opts.endpoint);
+  args.push('--endpoint', opts.endpoint ?? privateEndpoint('env'));
   if (opts.episodeLength !== undefined) args.push('--episode-length', String(opts.episodeLength));
   const proc = await spawnEnvServer({
     command: process.execPath,

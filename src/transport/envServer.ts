@@ -78,7 +78,8 @@ export async function serveEnv(env: Environment, endpoint: string, opts: EnvServ
     if (n <= LOG_FIRST || n % LOG_EVERY === 0) {
       log(`[env-server ${bound}] ${code}${requestType ? ` (${requestType})` : ''}: ${message} [${n} so far]`);
     }
-    return { type: 'error', code, message, requestType };
+    // truncated to the schema's bounds, so the reply to any request (a long unknown type) decodes
+    return { type: 'error', code, message: message.slice(0, 16_384), requestType: requestType?.slice(0, 256) };
   };
 
   const handle = async (msg: Message): Promise<EnvReply> => {
