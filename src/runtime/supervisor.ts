@@ -24,6 +24,8 @@ interface Slot {
   restarts: number;
   lastAlive: number;
   startedAt: number;
+  /** It reported ready since it was (re)started. */
+  ready: boolean;
 }
 
 const BACKOFF_MS = [250, 1000, 2000, 5000, 10_000, 30_000];
@@ -56,12 +58,15 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
     slot.child = child;
     slot.lastAlive = Date.now();
     slot.startedAt = Date.now();
+    slot.ready = false;
     opts.onSpawn?.(slot.name, child);
     child.on('message', (m: unknown) => {
       const r = childReport.safeParse(m);
       if (!r.success) return log(`supervisor: ignored a malformed report from ${slot.name}`);
       slot.lastAlive = Date.now();
-      if (r.data.type === 'updated' || (r.data.type === 'ready' && spec.role === 'learner')) progressAt = Date.now();
+      if (r.data.type === 'ready') slot.ready = true;
+      // the stall clock starts when the last process became ready (environments can take minutes to start)
+      if (r.data.type === 'updated' || r.data.type === 'ready') progressAt = Date.now();
       if (r.data.type === 'updated') stalls = 0;
       if (r.data.type === 'ready' && spec.role === 'learner' && r.data.endpoint) resolveReady(r.data.endpoint);
       if (r.data.type === 'finished') {
@@ -88,8 +93,8 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
     });
   };
 
-  const learnerSlot: Slot = { name: 'learner', child: null, restarts: 0, lastAlive: 0, startedAt: 0 };
-  const actorSlots: Slot[] = Array.from({ length: config.actors }, (_, i) => ({ name: `actor-${i}`, child: null, restarts: 0, lastAlive: 0, startedAt: 0 }));
+  const learnerSlot: Slot = { name: 'learner', child: null, restarts: 0, lastAlive: 0, startedAt: 0, ready: false };
+  const actorSlots: Slot[] = Array.from({ length: config.actors }, (_, i) => ({ name: `actor-${i}`, child: null, restarts: 0, lastAlive: 0, startedAt: 0, ready: false }));
   let incarnation = 0;
   const start = (slot: Slot) => {
     if (slot === learnerSlot) {
@@ -118,7 +123,7 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
         slot.child.kill('SIGKILL');
       }
     }
-    const everyoneUp = [learnerSlot, ...actorSlots].every((s) => s.child);
+    const everyoneUp = [learnerSlot, ...actorSlots].every((s) => s.child && s.ready);
     if (!stopping && endpoint && everyoneUp && Date.now() - progressAt > config.heartbeatTimeout * 1000) {
       stalls++;
       progressAt = Date.now();

@@ -86,7 +86,12 @@ export class UnrollQueue {
       n += e.unroll.B;
       if (n === this.opts.batch) break;
     }
-    if (n < this.opts.batch) return undefined;
+    if (n < this.opts.batch) {
+      // peers of different column counts can hold a batch's worth that no subset completes: the
+      // oldest goes, or the receiver (paused while full) would wait forever
+      if (this.full) onStale(this.entries[0].from, { reason: 'stale', detail: `its ${this.entries.shift()!.unroll.B} columns complete no batch of ${this.opts.batch}` });
+      return undefined;
+    }
     this.entries = this.entries.filter((e) => !taken.includes(e));
     const episodes: EpisodeStat[] = [];
     let col = 0;

@@ -92,6 +92,16 @@ describe('UnrollQueue.takeBatch: exactly B columns within the lag bound, checked
     expect(q.columns).toBe(0);
   });
 
+  it('columns that complete no batch do not block the queue', () => {
+    const q = queue({ batch: 6, maxPolicyLag: 0 });
+    for (const B of [3, 2, 2]) q.accept('a', unrollMessage(validUnroll(B)), B, 0);
+    const dropped: string[] = [];
+    expect(q.takeBatch(0, (_, r) => dropped.push(r.detail))).toBeUndefined();
+    expect(dropped).toEqual(['its 3 columns complete no batch of 6']);
+    q.accept('b', unrollMessage(validUnroll(2)), 2, 0);
+    expect(q.takeBatch(0, () => {})?.unroll.B).toBe(6);
+  });
+
   it('sync: an unroll of version v queued during the update v -> v+1 is dropped, not trained at v+1', () => {
     const q = queue({ batch: 4, maxPolicyLag: 0 });
     q.accept('a', unrollMessage(validUnroll(2), { paramsVersion: 7 }), 2, 7);
