@@ -124,11 +124,11 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
       }
     }
     const everyoneUp = [learnerSlot, ...actorSlots].every((s) => s.child && s.ready);
-    if (!stopping && endpoint && everyoneUp && Date.now() - progressAt > config.heartbeatTimeout * 1000) {
+    if (!stopping && endpoint && everyoneUp && Date.now() - progressAt > config.stallTimeout * 1000) {
       stalls++;
       progressAt = Date.now();
       const which = stalls === 1 ? actorSlots : [learnerSlot];
-      log(`supervisor: no update for ${config.heartbeatTimeout} s though every process is alive; restarting ${stalls === 1 ? 'the actors' : 'the learner'}`);
+      log(`supervisor: no update for ${config.stallTimeout} s though every process is alive; restarting ${stalls === 1 ? 'the actors' : 'the learner'}`);
       for (const slot of which) slot.child?.kill('SIGKILL');
     }
   }, 1000);

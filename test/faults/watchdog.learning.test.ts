@@ -4,13 +4,13 @@ import { superviseTraining } from '../../src/runtime/supervisor.js';
 import { supervisedRun } from './helpers.js';
 
 /**
- * Issue 10 item 5: every process alive (heartbeats flowing) but no update for the heartbeat timeout
+ * Issue 10 item 5: every process alive (heartbeats flowing) but no update for `stallTimeout` seconds
  * (here: every actor's environments frozen) is noticed; the supervisor restarts the actors and the
  * run finishes.
  */
 describe('supervisor watchdog', () => {
   it('restarts the actors when all are alive but nothing trains', async () => {
-    const { config, lines, children, opts } = supervisedRun({ mode: 'sync', heartbeatTimeout: 8, frames: 10 * 160 });
+    const { config, lines, children, opts } = supervisedRun({ mode: 'sync', stallTimeout: 8, frames: 10 * 160 });
     const frozen: number[] = [];
     const freezing = (async () => {
       while (!lines.some((l) => l.startsWith('[cpc'))) await new Promise((r) => setTimeout(r, 100));
