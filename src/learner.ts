@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createAgent, trainStep, type Agent, type TrainStepMetrics, type Unroll } from '../agents/agent.js';
 import { rmsprop, type RMSProp } from '../agents/rmsprop.js';
 import type { EnvSpec } from '../envs/types.js';
-import type { EpisodeStat } from './actor.js';
+import type { ActorState, EpisodeStat } from './actor.js';
 import { initBackend, type BackendInfo } from './backend/index.js';
 import { saveCheckpoint, type Checkpoint } from './checkpoint.js';
 import { resolveConfig, runName, type Config, type ConfigInput } from './config.js';
@@ -85,6 +85,7 @@ export class Learner {
       this.agent.setWeights(resume.params);
       this.optimizer.setState(resume.optimizer, this.agent.params);
       ({ frames: this.frames, updates: this.updates } = resume);
+      if (resume.returns) this.returns.setState(resume.returns);
       log(`resumed from the checkpoint at ${this.frames} frames (update ${this.updates}, saved ${resume.savedAt})`);
     }
     this.framesAtStart = this.frames;
@@ -133,9 +134,17 @@ export class Learner {
     this.log(formatProgress({ label, frames: this.frames, totalFrames: this.config.frames, fps: this.fps(), returns: this.returns, last: this.last, extra }));
   }
 
-  /** Writes a checkpoint now, or only when `checkpointEvery` seconds have passed (`due`). */
-  async checkpoint(rng: Record<string, RngState>, due = false): Promise<void> {
-    if (due && this.seconds() - this.lastCheckpointAt < this.config.checkpointEvery) return;
+  /** Whether `checkpointEvery` seconds have passed since the last checkpoint. */
+  get checkpointDue(): boolean {
+    return this.seconds() - this.lastCheckpointAt >= this.config.checkpointEvery;
+  }
+
+  /**
+   * Writes a checkpoint now, or only when it is due (`due`). `actor` is the single-process actor's
+   * whole state, for a bit-exact resume.
+   */
+  async checkpoint(rng: Record<string, RngState>, due = false, actor?: ActorState): Promise<void> {
+    if (due && !this.checkpointDue) return;
     const state = {
       frames: this.frames,
       updates: this.updates,
@@ -143,6 +152,8 @@ export class Learner {
       params: await this.agent.getWeights(),
       optimizer: await this.optimizer.getState(),
       rng,
+      returns: this.returns.getState(),
+      ...(actor ? { actor } : {}),
     };
     this.checkpointFile = saveCheckpoint(this.runDir, state, this.config.keepCheckpoints);
     this.lastCheckpointAt = this.seconds();

@@ -44,6 +44,16 @@ export class ReturnWindow {
   mean(): number {
     return this.values.length ? this.values.reduce((a, b) => a + b, 0) / this.values.length : Number.NaN;
   }
+
+  /** The window and the count, for checkpoints. */
+  getState(): { values: number[]; count: number } {
+    return { values: [...this.values], count: this.count };
+  }
+
+  setState(s: { values: number[]; count: number }): void {
+    this.values.splice(0, this.values.length, ...s.values.slice(-this.window));
+    this.count = s.count;
+  }
 }
 
 /** 1234567 -> "1.23M". */

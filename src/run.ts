@@ -32,16 +32,51 @@ export function createRunDir(dir: string, record: RunRecord): void {
   writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(record, null, 2) + '\n');
 }
 
-/** Writes through a temp file, fsync and rename, so a crash never leaves a half-written file. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+/** `fs.writeSync`'s shape (tests inject a failing disk). */
+export type WriteSync = (fd: number, buffer: Uint8Array, offset: number, length: number) => number;
+
+/**
+ * Writes through a temp file, fsync and rename, so a crash never leaves a half-written file. Short
+ * writes are continued; if the write fails (a full disk: ENOSPC) the temp file is removed, `file`
+ * keeps its old content and the error says so.
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array, write: WriteSync = fs.writeSync): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
+  let fd: number;
   try {
-    if (typeof data === 'string') fs.writeSync(fd, data);
-    else fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    fd = fs.openSync(tmp, 'w');
+  } catch (err) {
+    throw fileError(err, `cannot write ${file}`);
   }
-  fs.renameSync(tmp, file);
+  try {
+    for (let done = 0; done < bytes.byteLength; ) {
+      const n = write(fd, bytes, done, bytes.byteLength - done);
+      if (!(n > 0)) throw Object.assign(new Error('the disk accepted no more bytes'), { code: 'ENOSPC' });
+      done += n;
+    }
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // already closed
+    }
+    fs.rmSync(tmp, { force: true });
+    throw fileError(err, `cannot write ${file}${fs.existsSync(file) ? ' (its previous version is kept)' : ''}`);
+  }
+}
+
+/** A file-system error as one actionable line: what failed, and the reason in words. */
+export function fileError(err: unknown, what: string): Error {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  const reason =
+    code === 'ENOSPC' ? 'no space left on device' :
+    code === 'EACCES' || code === 'EPERM' ? 'permission denied (is the folder read-only?)' :
+    code === 'EROFS' ? 'read-only file system' :
+    code === 'ENAMETOOLONG' ? 'the name is too long' :
+    err instanceof Error ? err.message : String(err);
+  return Object.assign(new Error(`${what}: ${reason}`), { code });
 }

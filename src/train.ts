@@ -50,21 +50,19 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
   const envs = await makeEnvs(config.env, config.batch, envOptions(config));
   const learner = new Learner(config, runDir, envs[0].spec, log, hooks.resumeFrom);
   const actor = new Actor(envs, learner.agent, { unrollLength: config.unroll, actionRepeat: config.actionRepeat, seed: config.seed + 1 });
-  // restored before start(), so a resumed run reseeds its episodes as it would have
-  if (hooks.resumeFrom) actor.setRngState(hooks.resumeFrom.rng.actor);
-  const rng = () => ({ actor: actor.getRngState() });
+  const checkpoint = async () => learner.checkpoint({ actor: actor.getRngState() }, false, actor.canSaveState ? await actor.getState() : undefined);
   try {
-    await actor.start();
+    await startActor(actor, hooks.resumeFrom, log);
     while (!learner.done && !hooks.signal?.aborted) {
       const collected = await actor.collect();
       const metrics = await learner.update(collected.unroll, collected.episodes, { policyLag: 0 });
       hooks.onUpdate?.({ frames: learner.frames, metrics, meanReturn: learner.returns.mean() });
       learner.progress();
-      await learner.checkpoint(rng(), true);
+      if (learner.checkpointDue) await checkpoint();
       // in-process environments never wait on I/O: yield so Ctrl-C and other events get through
       await new Promise((r) => setImmediate(r));
     }
-    await learner.checkpoint(rng());
+    await checkpoint();
     if (hooks.signal?.aborted) log(`stopped at ${learner.frames} frames; checkpoint ${learner.checkpointFile}; continue with: cpc-lab train --resume ${runDir}`);
   } finally {
     learner.close();
@@ -85,9 +83,28 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
 }
 
 /**
+ * Starts the actor, or continues it from a checkpoint: exactly where it was when the checkpoint holds
+ * its whole state (built-in and mock levels); otherwise its generator is restored and the
+ * environments start new episodes with the seeds the saved run would have drawn next.
+ */
+async function startActor(actor: Actor, resume: Checkpoint | undefined, log: (line: string) => void): Promise<void> {
+  if (resume?.actor && actor.canSaveState) {
+    try {
+      actor.setState(resume.actor);
+      return;
+    } catch (err) {
+      log(`cannot continue the saved episodes (${err instanceof Error ? err.message : String(err)}); the environments start new ones`);
+    }
+  }
+  if (resume?.rng.actor) actor.setRngState(resume.rng.actor);
+  await actor.start();
+}
+
+/**
  * Continues a run from its newest checkpoint with the configuration it was started with
- * (`overrides`, e.g. more `frames`, take precedence). Frames, parameters, optimizer state and the
- * actor's generator continue exactly; environments start new episodes.
+ * (`overrides`, e.g. more `frames`, take precedence). Frames, parameters, optimizer state and
+ * generators continue exactly; on built-in and mock levels so do the environments' episodes and
+ * the LSTM state, so the resumed run is bit-exact with one that never stopped.
  */
 export async function resumeRun(runDir: string, overrides: Partial<ConfigInput> = {}, hooks: TrainHooks = {}): Promise<TrainSummary> {
   const { config, checkpoint } = readRunForResume(runDir);
