@@ -9,38 +9,63 @@ import { saveCheckpoint, type Checkpoint } from './checkpoint.js';
 import { resolveConfig, runName, type Config, type ConfigInput } from './config.js';
 import { formatProgress, MetricsWriter, ReturnWindow, truncateMetrics } from './metrics.js';
 import type { RngState } from './rng.js';
-import { createRunDir, gitCommit } from './run.js';
+import { createRunDir, gitCommit, lockFolder, preflight, RUN_LOCK } from './run.js';
 
 export interface OpenedRun {
   config: Config;
   runDir: string;
   backend: BackendInfo;
+  /** Releases the run folder's lock (a no-op when `lock` was false). */
+  unlock: () => void;
 }
 
 /**
- * Resolves the configuration, picks the tensor backend and creates (or, resuming, reopens) the run
- * directory with its `config.json`. Refuses to start a fresh run over an existing one.
+ * Resolves the configuration, checks what can be checked (`preflight`), picks the tensor backend,
+ * locks the run directory (`lock`: the supervisor holds it for its learner) and creates (or,
+ * resuming, reopens) it with its `config.json`. Refuses to start a fresh run over an existing one.
  */
-export async function openRun(input: ConfigInput | Config, resuming: boolean, log: (line: string) => void): Promise<OpenedRun> {
+export async function openRun(input: ConfigInput | Config, resuming: boolean, log: (line: string) => void, { lock = true } = {}): Promise<OpenedRun> {
   const config = resolveConfig(input);
+  await preflight(config);
   const backend = await initBackend(config.backend);
   const name = runName(config);
   const runDir = config.runDir ?? path.join('runs', name);
-  if (!resuming && fs.existsSync(path.join(runDir, 'metrics.jsonl'))) {
-    throw new Error(`${runDir} already holds a run: continue it with --resume ${runDir}, or choose another --name / --run-dir`);
+  const unlock = lock ? lockFolder(runDir, RUN_LOCK, 'cpc-lab train') : () => {};
+  try {
+    if (!resuming && fs.existsSync(path.join(runDir, 'metrics.jsonl'))) {
+      throw new Error(`${runDir} already holds a run: continue it with --resume ${runDir}, or choose another --name / --run-dir`);
+    }
+    createRunDir(runDir, {
+      config: { ...config, runDir },
+      name,
+      seed: config.seed,
+      gitCommit: gitCommit(),
+      backend: { name: backend.name, detail: backend.detail },
+      createdAt: new Date().toISOString(),
+      node: process.version,
+    });
+  } catch (err) {
+    unlock();
+    throw err;
   }
-  createRunDir(runDir, {
-    config: { ...config, runDir },
-    name,
-    seed: config.seed,
-    gitCommit: gitCommit(),
-    backend: { name: backend.name, detail: backend.detail },
-    createdAt: new Date().toISOString(),
-    node: process.version,
-  });
   log(`cpc-lab: ${config.agent} agent on ${config.env}, ${config.frames} frames, backend ${backend.name} (${backend.detail}), run dir ${runDir}`);
-  return { config, runDir, backend };
+  return { config, runDir, backend, unlock };
 }
+
+/**
+ * Training diverged: `maxSkippedUpdates` updates in a row were non-finite. Not worth a restart (it
+ * would diverge again from the same checkpoint): the supervisor stops the run with this message.
+ */
+export class TrainingDivergedError extends Error {
+  override readonly name = 'TrainingDivergedError';
+  readonly fatal = true;
+}
+
+/**
+ * Value loss per (t, b) above which the value estimates are off by ~1e4: with rewards clipped to
+ * [-1, 1] returns stay within 1 / (1 - discount) = 100, so this is divergence, not learning.
+ */
+const EXPLODING_VALUE_LOSS = 1e8;
 
 /** Extra fields of the progress line and the update metrics (distributed runs). */
 export interface RuntimeStats {
@@ -61,6 +86,10 @@ export class Learner {
   updates = 0;
   last: TrainStepMetrics | undefined;
   checkpointFile = '';
+  /** Non-finite updates skipped in all, and in a row. */
+  skippedUpdates = 0;
+  private skippedInARow = 0;
+  private lastExplosionWarning = -Infinity;
   private readonly metrics: MetricsWriter;
   private readonly start = Date.now();
   private readonly framesAtStart: number;
@@ -122,8 +151,30 @@ export class Learner {
     }
     this.last = await trainStep(this.agent, this.optimizer, batch, { ...this.config, frames: framesBefore, totalFrames: this.config.frames });
     this.updates++;
-    this.metrics.write({ kind: 'update', frames: this.frames, time: this.seconds(), update: this.updates, fps: this.fps(), ...stats, ...this.last });
+    this.watchStability(this.last, batch.T * batch.B);
+    this.metrics.write({ kind: 'update', frames: this.frames, time: this.seconds(), update: this.updates, fps: this.fps(), ...stats, ...this.last, skippedUpdates: this.skippedUpdates });
+    if (this.skippedInARow >= this.config.maxSkippedUpdates) {
+      throw new TrainingDivergedError(
+        `training diverged: ${this.skippedInARow} updates in a row had a non-finite loss or gradient (none was applied; the parameters are those of update ${this.updates - this.skippedInARow}). ` +
+          `The last checkpoint holds finite parameters; lower --learning-rate (now ${this.config.learningRate}) or set --grad-clip 40, then continue with --resume ${this.runDir}`,
+      );
+    }
     return this.last;
+  }
+
+  /** Counts skipped (non-finite) updates and warns about a value loss that is exploding. */
+  private watchStability(m: TrainStepMetrics, columns: number): void {
+    if (m.skipped) {
+      this.skippedUpdates++;
+      this.skippedInARow++;
+      this.log(`learner: update ${this.updates} skipped: non-finite loss or gradient (${this.skippedInARow} in a row, ${this.skippedUpdates} in all; the run stops at ${this.config.maxSkippedUpdates} in a row)`);
+      return;
+    }
+    this.skippedInARow = 0;
+    if (m.baselineLoss / columns > EXPLODING_VALUE_LOSS && this.updates - this.lastExplosionWarning >= 100) {
+      this.lastExplosionWarning = this.updates;
+      this.log(`learner: warning: the value loss is exploding (${m.baselineLoss.toExponential(2)} at update ${this.updates}); the learning rate (${this.config.learningRate}) is probably too high`);
+    }
   }
 
   /** Prints the progress line when `progressEvery` seconds have passed (or `force`). */

@@ -5,7 +5,7 @@ import type { TrainStepMetrics } from '../agents/agent.js';
 /** One line of `metrics.jsonl`. Every line carries the frame count it was taken at. */
 export type MetricsRecord =
   | { kind: 'episode'; frames: number; time: number; episodeReturn: number; episodeLength: number }
-  | ({ kind: 'update'; frames: number; time: number; update: number; fps: number; policyLag: number; queueDepth?: number; actorsAlive?: number } & TrainStepMetrics);
+  | ({ kind: 'update'; frames: number; time: number; update: number; fps: number; policyLag: number; queueDepth?: number; actorsAlive?: number; skippedUpdates: number } & TrainStepMetrics);
 
 /** Appends records to `metrics.jsonl`, one JSON object a line. */
 export class MetricsWriter {

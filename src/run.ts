@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Config } from './config.js';
+import { makeEnv } from '../envs/index.js';
+import { envOptions, type Config } from './config.js';
 
 /** What `config.json` of a run holds: every setting, plus where and how it ran. */
 export interface RunRecord {
@@ -24,6 +25,50 @@ export function gitCommit(): string | null {
   } catch {
     return null;
   }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes a folder's lock file `name` holding this process's pid (a stale one, of a dead process, is
+ * taken over) so two processes of the same kind (`what`: "search", "train") never share the
+ * folder; returns its release.
+ */
+export function lockFolder(dir: string, name: string, what: string): () => void {
+  const file = path.join(dir, name);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fileError(err, `cannot lock ${dir}`);
+    const pid = Number(fs.readFileSync(file, 'utf8'));
+    if (alive(pid)) throw new Error(`another ${what} (pid ${pid}) is running on ${dir}; stop it first, or remove ${file} if that is not a cpc-lab ${what}`);
+    fs.writeFileSync(file, String(process.pid));
+  }
+  return () => {
+    // released only by its holder: a lock taken over since stays
+    if (fs.existsSync(file) && Number(fs.readFileSync(file, 'utf8')) === process.pid) fs.rmSync(file, { force: true });
+  };
+}
+
+/** Held by the `cpc-lab train` using a run folder (its pid): a second one refuses to start. */
+export const RUN_LOCK = 'train.lock';
+
+/**
+ * What can be checked before a run folder exists, so a corrected command never meets "already holds
+ * a run": the CURVE key file and the environment (mock and built-in ones are made once; a DeepMind
+ * Lab level is checked when its bridge starts). The endpoint's syntax is checked with the settings.
+ */
+export async function preflight(config: Config): Promise<void> {
+  if (config.curveKeys) (await import('./runtime/curve.js')).readCurveKeys(config.curveKeys);
+  if (!config.env.startsWith('dmlab:')) await (await makeEnv(config.env, envOptions(config))).close();
 }
 
 /** Creates the run directory and writes `config.json`. */
