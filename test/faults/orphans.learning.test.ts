@@ -43,7 +43,7 @@ const roleOf = (pid: number) => /"role":"(\w+)"/.exec(fs.readFileSync(`/proc/${p
 describe('orphans checkpoint before they exit', () => {
   it('supervisor killed -9: the learner writes a checkpoint with every update it trained', async () => {
     const runDir = tmp();
-    const supervisor = start(['src/cli.ts', 'train', '--env', 'mock:memory', '--agent', 'baseline', '--actors', '1', '--batch', '2', '--unroll', '5', '--frames', '10000000', '--checkpoint-every', '3600', '--backend', 'wasm', '--run-dir', runDir]);
+    const supervisor = start(['src/cli.ts', 'train', '--env', 'mock:memory', '--agent', 'baseline', '--actors', '1', '--batch', '2', '--unroll', '5', '--frames', '10000000', '--checkpoint-every', '3600', '--progress-every', '0.01', '--backend', 'wasm', '--run-dir', runDir]);
     await until(() => updatesIn(runDir) >= 3);
     const learner = childrenOf(supervisor.pid!).find((pid) => roleOf(pid) === 'learner')!;
     supervisor.kill('SIGKILL');
