@@ -29,9 +29,11 @@ export interface Checkpoint {
   /** The episode returns behind the reported mean return. */
   returns?: { values: number[]; count: number };
   savedAt: string;
+  /** The file it was read from (set by `loadCheckpoint`, not stored). */
+  file?: string;
 }
 
-export type CheckpointState = Omit<Checkpoint, 'version' | 'savedAt'>;
+export type CheckpointState = Omit<Checkpoint, 'version' | 'savedAt' | 'file'>;
 
 const CHECKPOINT_VERSION = 2;
 /** What the file holds: the packed checkpoint and its SHA-256, so corrupted bytes are never loaded. */
@@ -94,9 +96,10 @@ export function checkpointDir(runDir: string): string {
 /** The bytes of a checkpoint file: the packed state wrapped with its SHA-256. */
 export function encodeCheckpoint(c: CheckpointState): Uint8Array {
   for (const [k, v] of Object.entries(c.params)) assertFinite(v, `parameter '${k}'`);
+  const { file: _file, ...state } = c as Checkpoint;
   // a copy: packr may reuse its buffer for the next pack
   const body = new Uint8Array(packr.pack({
-    ...c,
+    ...state,
     version: CHECKPOINT_VERSION,
     savedAt: new Date().toISOString(),
     params: packFloats(c.params),
@@ -160,6 +163,7 @@ export function loadCheckpoint(file: string): Checkpoint {
       ...(c.actor ? { actor: unpackActor(c.actor as Record<string, unknown>) } : {}),
       ...(returns ? { returns } : {}),
       savedAt: String(c.savedAt),
+      file,
     };
   } catch (err) {
     throw fail(err instanceof Error ? err.message : String(err));

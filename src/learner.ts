@@ -62,10 +62,10 @@ export class TrainingDivergedError extends Error {
 }
 
 /**
- * Value loss per (t, b) above which the value estimates are off by ~1e4: with rewards clipped to
- * [-1, 1] returns stay within 1 / (1 - discount) = 100, so this is divergence, not learning.
+ * Value loss per (t, b) (0.25 x error²) above which the value estimates are off by ~2000: with
+ * rewards clipped to [-1, 1] returns stay within 1 / (1 - discount) = 100, so this is divergence.
  */
-const EXPLODING_VALUE_LOSS = 1e8;
+const EXPLODING_VALUE_LOSS = 1e6;
 
 /** Extra fields of the progress line and the update metrics (distributed runs). */
 export interface RuntimeStats {
@@ -115,6 +115,7 @@ export class Learner {
       this.optimizer.setState(resume.optimizer, this.agent.params);
       ({ frames: this.frames, updates: this.updates } = resume);
       if (resume.returns) this.returns.setState(resume.returns);
+      this.checkpointFile = resume.file ?? '';
       log(`resumed from the checkpoint at ${this.frames} frames (update ${this.updates}, saved ${resume.savedAt})`);
     }
     this.framesAtStart = this.frames;
@@ -155,8 +156,9 @@ export class Learner {
     this.metrics.write({ kind: 'update', frames: this.frames, time: this.seconds(), update: this.updates, fps: this.fps(), ...stats, ...this.last, skippedUpdates: this.skippedUpdates });
     if (this.skippedInARow >= this.config.maxSkippedUpdates) {
       throw new TrainingDivergedError(
-        `training diverged: ${this.skippedInARow} updates in a row had a non-finite loss or gradient (none was applied; the parameters are those of update ${this.updates - this.skippedInARow}). ` +
-          `The last checkpoint holds finite parameters; lower --learning-rate (now ${this.config.learningRate}) or set --grad-clip 40, then continue with --resume ${this.runDir}`,
+        `training diverged: ${this.skippedInARow} updates in a row had a non-finite loss or gradient (none was applied). ` +
+          `The newest checkpoint (${this.checkpointFile || 'none was written yet'}) is kept as it was; lower --learning-rate (now ${this.config.learningRate}) or set --grad-clip 40` +
+          (this.checkpointFile ? `, then continue with --resume ${this.runDir}` : ', then start again with another --name'),
       );
     }
     return this.last;
