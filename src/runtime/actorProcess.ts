@@ -100,6 +100,7 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
   try {
     await send(encode({ type: 'hello', role: 'actor', id: opts.actorId, pid: process.pid }));
     let params = await nextParams(-1);
+    if (!params) return; // stopped before the learner answered
     let applied = -1;
     await actor.start();
     report({ type: 'ready' });
@@ -115,6 +116,8 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
     }
   } finally {
     clearInterval(heartbeat);
+    // a heartbeat still queued fails on the closed socket: that is expected, not an error
+    void sending.catch(() => {});
     dealer.close();
     await receiving;
     actor.dispose();
