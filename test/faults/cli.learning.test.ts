@@ -70,6 +70,22 @@ describe('CLI: paths, files and endpoints', () => {
     }
   });
 
+  it('a read-only run folder: the message says permission denied, and nothing is changed', () => {
+    const dir = tmp();
+    const runDir = path.join(dir, 'run');
+    expect(run(['train', ...quick, '--run-dir', runDir]).status).toBe(0);
+    const before = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8');
+    fs.chmodSync(dir, 0o755);
+    fs.chmodSync(runDir, 0o555);
+    // root ignores file modes: run as nobody there
+    const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'env', 'HOME=/tmp'] : [];
+    const r = spawnSync(asUser[0] ?? process.execPath, [...asUser.slice(1), ...(asUser.length ? [process.execPath] : []), '--import', tsx, cli, 'train', '--resume', runDir, '--frames', '80'], { cwd: root, encoding: 'utf8' });
+    fs.chmodSync(runDir, 0o755);
+    expect(r.status).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(new RegExp(`cannot lock ${runDir}: permission denied \\(is the folder read-only\\?\\)`));
+    expect(fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')).toBe(before);
+  });
+
   for (const learnerAnswers of [false, true]) {
     it(`cpc-lab actor stops cleanly on Ctrl-C ${learnerAnswers ? 'while it plays' : 'while it waits for the learner'} (exit status 0, no EBADF)`, async () => {
       const router = new zmq.Router();

@@ -45,9 +45,13 @@ describe('orphans checkpoint before they exit', () => {
     const runDir = tmp();
     const supervisor = start(['src/cli.ts', 'train', '--env', 'mock:memory', '--agent', 'baseline', '--actors', '1', '--batch', '2', '--unroll', '5', '--frames', '10000000', '--checkpoint-every', '3600', '--progress-every', '0.01', '--backend', 'wasm', '--run-dir', runDir]);
     await until(() => updatesIn(runDir) >= 3);
-    const learner = childrenOf(supervisor.pid!).find((pid) => roleOf(pid) === 'learner')!;
+    const children = childrenOf(supervisor.pid!);
+    const learner = children.find((pid) => roleOf(pid) === 'learner')!;
+    const envServers = children.filter((pid) => roleOf(pid) === 'actor').flatMap(childrenOf);
+    expect(envServers.length).toBe(2);
     supervisor.kill('SIGKILL');
-    await until(() => !running(learner));
+    // no orphan stays: learner, actor and its environment servers all exit
+    await until(() => ![...children, ...envServers].some(running));
     const u = readUpdates(runDir);
     const checkpoint = loadLatestCheckpoint(runDir)!;
     expect(checkpoint.frames).toBeGreaterThanOrEqual(3 * 2 * 5 * 4);
