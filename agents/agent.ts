@@ -207,6 +207,8 @@ export interface TrainStepMetrics {
   cpcLoss?: number;
   /** Per k = 1..K: fraction of counted anchors whose positive wins. */
   cpcAccuracy?: number[];
+  /** The loss, a gradient or a new parameter was not finite: nothing was changed. */
+  skipped?: true;
 }
 
 /** One learner update: loss, gradients, optional clipping, TF1 RMSProp with the annealed rate. */
@@ -231,7 +233,8 @@ export async function trainStep(agent: Agent, optimizer: RMSProp, batch: Unroll,
     tf.dispose([clipped.globalNorm, ...Object.values(grads)]);
     applied = clipped.grads;
   }
-  optimizer.applyGradients(agent.params, applied, learningRate);
+  // a non-finite loss, gradient or result is never applied: parameters and optimizer stay finite
+  const finite = await optimizer.applyGradientsIfFinite(agent.params, applied, learningRate, [value]);
   tf.dispose(Object.values(applied));
   const read = async (x: tf.Tensor) => (await x.data())[0];
   const metrics: TrainStepMetrics = {
@@ -242,6 +245,7 @@ export async function trainStep(agent: Agent, optimizer: RMSProp, batch: Unroll,
     learningRate,
   };
   if (gradNorm !== undefined) metrics.gradNorm = gradNorm;
+  if (!finite) metrics.skipped = true;
   if (t.cpc && t.cpcCounted && t.cpcCorrect) {
     metrics.cpcLoss = await read(t.cpc);
     metrics.cpcAccuracy = perStepAccuracy(await t.cpcCounted.data(), await t.cpcCorrect.data());

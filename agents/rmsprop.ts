@@ -41,21 +41,50 @@ export class RMSProp {
 
   /** One update of every variable in `vars` that has a gradient in `grads` (matched by name). */
   applyGradients(vars: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>, learningRate = this.learningRate): void {
+    const next = this.nextValues(vars, grads, learningRate);
+    this.assign(next);
+  }
+
+  /**
+   * `applyGradients` only if every new value (variables and slots) and every `guards` tensor (e.g.
+   * the loss) is finite; otherwise variables and slots stay as they were and it resolves false.
+   */
+  async applyGradientsIfFinite(vars: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>, learningRate = this.learningRate, guards: tf.Tensor[] = []): Promise<boolean> {
+    const next = this.nextValues(vars, grads, learningRate);
+    const finite = tf.tidy(() => tf.stack([...next.map((n) => n.value), ...guards].map((t) => tf.all(tf.isFinite(t)))).all());
+    const ok = (await finite.data())[0] === 1;
+    finite.dispose();
+    if (ok) this.assign(next);
+    else tf.dispose(next.map((n) => n.value));
+    return ok;
+  }
+
+  /** The new value of each variable and slot (TF1 RMSProp), not yet assigned. */
+  private nextValues(vars: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>, learningRate: number): { target: tf.Variable; value: tf.Tensor }[] {
+    const next: { target: tf.Variable; value: tf.Tensor }[] = [];
     for (const [name, g] of Object.entries(grads)) {
       const v = vars[name];
       if (!v) throw new Error(`rmsprop: gradient for unknown variable '${name}'`);
       const ms = this.slot(this.ms, name, v, 1);
+      const mom = this.momentum > 0 ? this.slot(this.mom, name, v, 0) : undefined;
       tf.tidy(() => {
         const newMs = ms.mul(this.decay).add(tf.square(g).mul(1 - this.decay));
-        ms.assign(newMs);
+        next.push({ target: ms, value: tf.keep(newMs) });
         let step = g.mul(learningRate).div(tf.sqrt(newMs.add(this.epsilon)));
-        if (this.momentum > 0) {
-          const mom = this.slot(this.mom, name, v, 0);
+        if (mom) {
           step = mom.mul(this.momentum).add(step);
-          mom.assign(step);
+          next.push({ target: mom, value: tf.keep(step) });
         }
-        v.assign(v.sub(step));
+        next.push({ target: v, value: tf.keep(v.sub(step)) });
       });
+    }
+    return next;
+  }
+
+  private assign(next: { target: tf.Variable; value: tf.Tensor }[]): void {
+    for (const { target, value } of next) {
+      target.assign(value);
+      value.dispose();
     }
   }
 

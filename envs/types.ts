@@ -40,7 +40,19 @@ export interface Environment {
   reset(seed: number): Awaitable<Uint8Array>;
   step(action: number, repeat: number): Awaitable<StepResult>;
   close(): Awaitable<void>;
+  /**
+   * In-process environments only: everything that decides what the environment does next (its
+   * generators, the episode so far, the level's state), as plain msgpack-able data, so a
+   * checkpoint can resume it bit-exactly. Environments in other processes (env servers, DeepMind
+   * Lab) have none: a resumed run starts new episodes there.
+   */
+  getState?(): EnvState;
+  /** Continues from a `getState()` of an environment of the same spec; a mismatch throws. */
+  setState?(state: EnvState): void;
 }
+
+/** What `Environment.getState` returns: plain data, checked by the environment that reads it. */
+export type EnvState = Record<string, unknown>;
 
 /** Options every environment factory accepts. */
 export interface EnvOptions {

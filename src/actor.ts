@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Agent, Unroll } from '../agents/agent.js';
 import type { CoreState } from '../agents/network.js';
 import { sampleActions } from '../agents/policy.js';
-import type { Environment, StepResult } from '../envs/types.js';
+import type { EnvState, Environment, StepResult } from '../envs/types.js';
 import { Rng, type RngState } from './rng.js';
 
 /** An episode that ended during an unroll. */
@@ -19,6 +19,23 @@ export interface CollectedUnroll {
   episodes: EpisodeStat[];
   /** Agent steps taken (T x E). */
   steps: number;
+}
+
+/**
+ * Everything that decides what an actor plays next, for a bit-exact resume: its generator, the LSTM
+ * state `[E, L]`, the last observation, action, reward and episode-start flag of each environment,
+ * and each environment's own state.
+ */
+export interface ActorState {
+  rng: RngState;
+  h: Float32Array;
+  c: Float32Array;
+  /** One `[H, W, 3]` observation per environment. */
+  obs: Uint8Array[];
+  prevActions: Int32Array;
+  prevRewards: Float32Array;
+  firsts: Uint8Array;
+  envs: EnvState[];
 }
 
 /**
@@ -71,13 +88,67 @@ export class Actor {
     this.firsts.fill(1);
   }
 
-  /** Generator state, for checkpoints (environment states are not checkpointed: episodes restart). */
+  /** Generator state, for checkpoints of actors whose environments cannot save theirs (episodes restart). */
   getRngState(): RngState {
     return this.rng.getState();
   }
 
+  /** Restores the generator before `start()`, which then reseeds the environments as the saved run would have. */
   setRngState(s: RngState): void {
     this.rng.setState(s);
+  }
+
+  /** Whether `getState` can capture every environment (in-process ones can; env servers and DeepMind Lab cannot). */
+  get canSaveState(): boolean {
+    return this.envs.every((e) => e.getState && e.setState);
+  }
+
+  /** The whole state between two unrolls (after `start()`), for a bit-exact resume; see `canSaveState`. */
+  async getState(): Promise<ActorState> {
+    if (!this.state) throw new Error('Actor.getState called before start()');
+    return {
+      rng: this.rng.getState(),
+      h: (await this.state.h.data()) as Float32Array,
+      c: (await this.state.c.data()) as Float32Array,
+      obs: this.obs.map((o) => o.slice()),
+      prevActions: this.prevActions.slice(),
+      prevRewards: this.prevRewards.slice(),
+      firsts: this.firsts.slice(),
+      envs: this.envs.map((e, i) => {
+        if (!e.getState) throw new Error(`environment ${i} (${e.spec.level}) cannot save its state`);
+        return e.getState();
+      }),
+    };
+  }
+
+  /** Continues from `getState()` of an actor with the same environments and agent; replaces `start()`. */
+  setState(s: ActorState): void {
+    const E = this.numEnvs;
+    const L = this.agent.spec.lstmSize;
+    const sizes: [string, number, number][] = [
+      ['h', s.h.length, E * L],
+      ['c', s.c.length, E * L],
+      ['obs', s.obs.length, E],
+      ['prevActions', s.prevActions.length, E],
+      ['prevRewards', s.prevRewards.length, E],
+      ['firsts', s.firsts.length, E],
+      ['envs', s.envs.length, E],
+    ];
+    for (const [what, got, want] of sizes) if (got !== want) throw new Error(`actor state: ${what} has ${got} entries, this actor needs ${want} (${E} environments, LSTM ${L})`);
+    s.obs.forEach((o, i) => {
+      if (o.length !== this.obsSize) throw new Error(`actor state: observation ${i} has ${o.length} bytes, expected ${this.obsSize}`);
+    });
+    this.envs.forEach((e, i) => {
+      if (!e.setState) throw new Error(`environment ${i} (${e.spec.level}) cannot restore a state`);
+      e.setState(s.envs[i]);
+    });
+    this.rng.setState(s.rng);
+    this.obs = s.obs.map((o) => o.slice());
+    this.prevActions.set(s.prevActions);
+    this.prevRewards.set(s.prevRewards);
+    this.firsts.set(s.firsts);
+    if (this.state) tf.dispose([this.state.h, this.state.c]);
+    this.state = { h: tf.tensor2d(s.h, [E, L]), c: tf.tensor2d(s.c, [E, L]) };
   }
 
   /** Plays T steps with the agent's current parameters. */

@@ -15,7 +15,10 @@ addConfigOptions(
     .command('train')
     .description('train an agent: a learner and --actors actor processes (each environment in its own process), or all in this process with --local')
     .option('--local', 'actor and learner in this process (same as --actors 0)')
-    .option('--resume <runDir>', 'continue a run from its last checkpoint (other flags given override its settings)'),
+    .option(
+      '--resume <runDir>',
+      'continue a run from its last checkpoint (other flags given override its settings); bit-exact in a single process on builtin: and mock: levels; with --actors or on dmlab: levels environments start new episodes and the LSTM state starts at zero',
+    ),
 ).action(async (opts: Record<string, unknown>) => {
   const flags = configFromOptions(opts);
   if (opts.local) flags.actors = 0;
@@ -34,6 +37,7 @@ addConfigOptions(
     stop.abort();
     process.once('SIGINT', () => process.exit(130));
   });
+  process.once('SIGTERM', () => stop.abort());
   const s =
     config.actors > 0
       ? await superviseTraining(config, { resumeDir, signal: stop.signal })
@@ -53,6 +57,7 @@ addConfigOptions(
   const config = resolveConfig(configFromOptions(opts));
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
+  process.once('SIGTERM', () => stop.abort());
   const { runActor } = await import('./runtime/actorProcess.js');
   const { readRunToken } = await import('./runtime/runToken.js');
   if (!config.curveKeys && typeof opts.runToken !== 'string') throw new Error('cpc-lab actor needs --run-token <runDir>/run-token (or --curve-keys)');

@@ -14,7 +14,13 @@ export const ConfigSchema = z
     agent: z.enum(['baseline', 'cpc']).default('cpc').describe('baseline A2C/IMPALA agent, or with the CPC auxiliary loss'),
     frames: z.number().int().positive().default(200_000).describe('environment frames to train for (agent steps x action repeat)'),
     seed: z.number().int().nonnegative().default(1).describe('seed of every random choice of the run'),
-    name: z.string().regex(/^[\w.-]+$/, 'letters, digits, ".", "_" and "-" only').optional().describe('run name (default <agent>-<level>-s<seed>)'),
+    name: z
+      .string()
+      .regex(/^[\w.-]+$/, 'letters, digits, ".", "_" and "-" only')
+      .max(100, 'at most 100 characters')
+      .refine((n) => n !== '.' && n !== '..', 'must name a folder inside runs/, not "." or ".."')
+      .optional()
+      .describe('run name (default <agent>-<level>-s<seed>)'),
     runDir: z.string().optional().describe('run directory (default runs/<name>)'),
     backend: z.enum(BACKEND_CHOICES).default('auto').describe('tensor backend; auto picks the best available'),
     actors: z.number().int().nonnegative().default(0).describe('actor processes; 0 = actor and learner in this process (--local)'),
@@ -47,6 +53,7 @@ export const ConfigSchema = z
     gradClip: z.number().nonnegative().default(0).describe('global-norm gradient clip; 0 = off (40 is the usual value)'),
     python: z.string().optional().describe('Python 3 for dmlab: levels (default $CPC_LAB_PYTHON, else python3)'),
     dmlabPath: z.string().optional().describe('directory holding the deepmind_lab module of your build (default $CPC_LAB_DMLAB_PATH)'),
+    maxSkippedUpdates: z.number().int().positive().default(5).describe('non-finite updates in a row (skipped, never applied) after which training stops with an error'),
     checkpointEvery: z.number().positive().default(600).describe('seconds between checkpoints (one is also written at the end and on Ctrl-C)'),
     keepCheckpoints: z.number().int().positive().default(3).describe('checkpoints kept (older ones are deleted)'),
     progressEvery: z.number().positive().default(5).describe('seconds between progress lines'),
@@ -56,6 +63,9 @@ export const ConfigSchema = z
 
 export type ConfigInput = z.input<typeof ConfigSchema>;
 export type Config = z.output<typeof ConfigSchema>;
+
+/** What the learner can bind: TCP with a host and a port (or * for any free one), or an ipc:// path. */
+const ENDPOINT = /^(tcp:\/\/(\[[0-9a-fA-F:.]+\]|[\w.-]+|\*):(\d{1,5}|\*)|ipc:\/\/\S+)$/;
 
 export type VerifyResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
@@ -79,6 +89,9 @@ export function verifyConfig(input: unknown): VerifyResult {
       errors.push(`mode: sync trains every batch on unrolls of the latest parameters, so actors x envsPerActor (${c.actors} x ${E}) must equal batch (${c.batch})`);
     }
   }
+  if (!ENDPOINT.test(c.learnerEndpoint)) {
+    errors.push(`learnerEndpoint: '${c.learnerEndpoint}' is not a ZeroMQ endpoint; expected tcp://HOST:PORT (PORT may be *), e.g. tcp://127.0.0.1:5555, or ipc://PATH`);
+  }
   if (!/^(mock|builtin|dmlab):.+/.test(c.env)) errors.push(`env: '${c.env}' must look like mock:<name>, builtin:<level> or dmlab:<level>`);
   return errors.length ? { ok: false, errors } : { ok: true, config: c };
 }
@@ -88,6 +101,11 @@ export function resolveConfig(input: unknown): Config {
   const r = verifyConfig(input);
   if (!r.ok) throw new Error(`invalid configuration:\n  ${r.errors.join('\n  ')}`);
   return r.config;
+}
+
+/** Options every environment of a run is made with. */
+export function envOptions(config: Config) {
+  return { episodeLength: config.episodeLength, dmlab: { python: config.python, dmlabPath: config.dmlabPath, actionRepeat: config.actionRepeat } };
 }
 
 /** Environments per actor process. */

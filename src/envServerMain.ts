@@ -5,7 +5,8 @@
  *
  * Prints the start-up handshake of `transport/envProcess.ts` (`CPC_LAB_READY {...}` with the bound
  * endpoint, or `CPC_LAB_ERROR {...}` and exit status 2), then serves until `env.close`, SIGINT or
- * SIGTERM (or, with `--exit-on-stdin-close`, until the parent goes away).
+ * SIGTERM (with `--exit-on-stdin-close`: until the parent closes stdin or sends SIGTERM; Ctrl-C is
+ * the parent's to handle).
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { makeEnv } from '../envs/index.js';
@@ -40,10 +41,13 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${READY_MARKER}${JSON.stringify(ready)}\n`);
 
   const stop = (): void => void server.close();
-  process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   if (opts.exitOnStdinClose) {
+    // Ctrl-C reaches the whole process group: the parent that owns this server decides when it ends
+    process.on('SIGINT', () => {});
     process.stdin.on('end', stop).resume();
+  } else {
+    process.once('SIGINT', stop);
   }
   await server.done;
   process.exit(0);

@@ -3,44 +3,69 @@ import path from 'node:path';
 import { createAgent, trainStep, type Agent, type TrainStepMetrics, type Unroll } from '../agents/agent.js';
 import { rmsprop, type RMSProp } from '../agents/rmsprop.js';
 import type { EnvSpec } from '../envs/types.js';
-import type { EpisodeStat } from './actor.js';
+import type { ActorState, EpisodeStat } from './actor.js';
 import { initBackend, type BackendInfo } from './backend/index.js';
 import { saveCheckpoint, type Checkpoint } from './checkpoint.js';
 import { resolveConfig, runName, type Config, type ConfigInput } from './config.js';
 import { formatProgress, MetricsWriter, ReturnWindow, truncateMetrics } from './metrics.js';
 import type { RngState } from './rng.js';
-import { createRunDir, gitCommit } from './run.js';
+import { createRunDir, gitCommit, lockFolder, preflight, RUN_LOCK } from './run.js';
 
 export interface OpenedRun {
   config: Config;
   runDir: string;
   backend: BackendInfo;
+  /** Releases the run folder's lock (a no-op when `lock` was false). */
+  unlock: () => void;
 }
 
 /**
- * Resolves the configuration, picks the tensor backend and creates (or, resuming, reopens) the run
- * directory with its `config.json`. Refuses to start a fresh run over an existing one.
+ * Resolves the configuration, checks what can be checked (`preflight`), picks the tensor backend,
+ * locks the run directory (`lock`: the supervisor holds it for its learner) and creates (or,
+ * resuming, reopens) it with its `config.json`. Refuses to start a fresh run over an existing one.
  */
-export async function openRun(input: ConfigInput | Config, resuming: boolean, log: (line: string) => void): Promise<OpenedRun> {
+export async function openRun(input: ConfigInput | Config, resuming: boolean, log: (line: string) => void, { lock = true } = {}): Promise<OpenedRun> {
   const config = resolveConfig(input);
+  await preflight(config);
   const backend = await initBackend(config.backend);
   const name = runName(config);
   const runDir = config.runDir ?? path.join('runs', name);
-  if (!resuming && fs.existsSync(path.join(runDir, 'metrics.jsonl'))) {
-    throw new Error(`${runDir} already holds a run: continue it with --resume ${runDir}, or choose another --name / --run-dir`);
+  const unlock = lock ? lockFolder(runDir, RUN_LOCK, 'cpc-lab train') : () => {};
+  try {
+    if (!resuming && fs.existsSync(path.join(runDir, 'metrics.jsonl'))) {
+      throw new Error(`${runDir} already holds a run: continue it with --resume ${runDir}, or choose another --name / --run-dir`);
+    }
+    createRunDir(runDir, {
+      config: { ...config, runDir },
+      name,
+      seed: config.seed,
+      gitCommit: gitCommit(),
+      backend: { name: backend.name, detail: backend.detail },
+      createdAt: new Date().toISOString(),
+      node: process.version,
+    });
+  } catch (err) {
+    unlock();
+    throw err;
   }
-  createRunDir(runDir, {
-    config: { ...config, runDir },
-    name,
-    seed: config.seed,
-    gitCommit: gitCommit(),
-    backend: { name: backend.name, detail: backend.detail },
-    createdAt: new Date().toISOString(),
-    node: process.version,
-  });
   log(`cpc-lab: ${config.agent} agent on ${config.env}, ${config.frames} frames, backend ${backend.name} (${backend.detail}), run dir ${runDir}`);
-  return { config, runDir, backend };
+  return { config, runDir, backend, unlock };
 }
+
+/**
+ * Training diverged: `maxSkippedUpdates` updates in a row were non-finite. Not worth a restart (it
+ * would diverge again from the same checkpoint): the supervisor stops the run with this message.
+ */
+export class TrainingDivergedError extends Error {
+  override readonly name = 'TrainingDivergedError';
+  readonly fatal = true;
+}
+
+/**
+ * Value loss per (t, b) (0.25 x error²) above which the value estimates are off by ~2000: with
+ * rewards clipped to [-1, 1] returns stay within 1 / (1 - discount) = 100, so this is divergence.
+ */
+const EXPLODING_VALUE_LOSS = 1e6;
 
 /** Extra fields of the progress line and the update metrics (distributed runs). */
 export interface RuntimeStats {
@@ -64,6 +89,10 @@ export class Learner {
   updates = 0;
   last: TrainStepMetrics | undefined;
   checkpointFile = '';
+  /** Non-finite updates skipped in all, and in a row. */
+  skippedUpdates = 0;
+  private skippedInARow = 0;
+  private lastExplosionWarning = -Infinity;
   private readonly metrics: MetricsWriter;
   private readonly start = Date.now();
   private readonly framesAtStart: number;
@@ -88,6 +117,8 @@ export class Learner {
       this.agent.setWeights(resume.params);
       this.optimizer.setState(resume.optimizer, this.agent.params);
       ({ frames: this.frames, updates: this.updates } = resume);
+      if (resume.returns) this.returns.setState(resume.returns);
+      this.checkpointFile = resume.file ?? '';
       log(`resumed from the checkpoint at ${this.frames} frames (update ${this.updates}, saved ${resume.savedAt})`);
     }
     this.framesAtStart = this.frames;
@@ -124,8 +155,31 @@ export class Learner {
     }
     this.last = await trainStep(this.agent, this.optimizer, batch, { ...this.config, frames: framesBefore, totalFrames: this.config.frames });
     this.updates++;
-    this.metrics.write({ kind: 'update', frames: this.frames, time: this.seconds(), update: this.updates, fps: this.fps(), ...stats, ...this.last });
+    this.watchStability(this.last, batch.T * batch.B);
+    this.metrics.write({ kind: 'update', frames: this.frames, time: this.seconds(), update: this.updates, fps: this.fps(), ...stats, ...this.last, skippedUpdates: this.skippedUpdates });
+    if (this.skippedInARow >= this.config.maxSkippedUpdates) {
+      throw new TrainingDivergedError(
+        `training diverged: ${this.skippedInARow} updates in a row had a non-finite loss or gradient (none was applied). ` +
+          `The newest checkpoint (${this.checkpointFile || 'none was written yet'}) is kept as it was; lower --learning-rate (now ${this.config.learningRate}) or set --grad-clip 40` +
+          (this.checkpointFile ? `, then continue with --resume ${this.runDir}` : ', then start again with another --name'),
+      );
+    }
     return this.last;
+  }
+
+  /** Counts skipped (non-finite) updates and warns about a value loss that is exploding. */
+  private watchStability(m: TrainStepMetrics, columns: number): void {
+    if (m.skipped) {
+      this.skippedUpdates++;
+      this.skippedInARow++;
+      this.log(`learner: update ${this.updates} skipped: non-finite loss or gradient (${this.skippedInARow} in a row, ${this.skippedUpdates} in all; the run stops at ${this.config.maxSkippedUpdates} in a row)`);
+      return;
+    }
+    this.skippedInARow = 0;
+    if (m.baselineLoss / columns > EXPLODING_VALUE_LOSS && this.updates - this.lastExplosionWarning >= 100) {
+      this.lastExplosionWarning = this.updates;
+      this.log(`learner: warning: the value loss is exploding (${m.baselineLoss.toExponential(2)} at update ${this.updates}); the learning rate (${this.config.learningRate}) is probably too high`);
+    }
   }
 
   /** Prints the progress line when `progressEvery` seconds have passed (or `force`). */
@@ -136,9 +190,17 @@ export class Learner {
     this.log(formatProgress({ label, frames: this.frames, totalFrames: this.config.frames, fps: this.fps(), returns: this.returns, last: this.last, extra }));
   }
 
-  /** Writes a checkpoint now, or only when `checkpointEvery` seconds have passed (`due`). */
-  async checkpoint(rng: Record<string, RngState>, due = false): Promise<void> {
-    if (due && this.seconds() - this.lastCheckpointAt < this.config.checkpointEvery) return;
+  /** Whether `checkpointEvery` seconds have passed since the last checkpoint. */
+  get checkpointDue(): boolean {
+    return this.seconds() - this.lastCheckpointAt >= this.config.checkpointEvery;
+  }
+
+  /**
+   * Writes a checkpoint now, or only when it is due (`due`). `actor` is the single-process actor's
+   * whole state, for a bit-exact resume.
+   */
+  async checkpoint(rng: Record<string, RngState>, due = false, actor?: ActorState): Promise<void> {
+    if (due && !this.checkpointDue) return;
     const state = {
       frames: this.frames,
       updates: this.updates,
@@ -146,6 +208,8 @@ export class Learner {
       params: await this.agent.getWeights(),
       optimizer: await this.optimizer.getState(),
       rng,
+      returns: this.returns.getState(),
+      ...(actor ? { actor } : {}),
     };
     this.checkpointFile = saveCheckpoint(this.runDir, state, this.config.keepCheckpoints);
     this.lastCheckpointAt = this.seconds();

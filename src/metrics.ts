@@ -5,7 +5,7 @@ import type { TrainStepMetrics } from '../agents/agent.js';
 /** One line of `metrics.jsonl`. Every line carries the frame count it was taken at. */
 export type MetricsRecord =
   | { kind: 'episode'; frames: number; time: number; episodeReturn: number; episodeLength: number }
-  | ({ kind: 'update'; frames: number; time: number; update: number; fps: number; policyLag: number; policyLagMax?: number; queueDepth?: number; actorsAlive?: number; dropped?: Record<string, number> } & TrainStepMetrics);
+  | ({ kind: 'update'; frames: number; time: number; update: number; fps: number; policyLag: number; policyLagMax?: number; queueDepth?: number; actorsAlive?: number; dropped?: Record<string, number>; skippedUpdates: number } & TrainStepMetrics);
 
 /** Appends records to `metrics.jsonl`, one JSON object a line. */
 export class MetricsWriter {
@@ -43,6 +43,16 @@ export class ReturnWindow {
 
   mean(): number {
     return this.values.length ? this.values.reduce((a, b) => a + b, 0) / this.values.length : Number.NaN;
+  }
+
+  /** The window and the count, for checkpoints. */
+  getState(): { values: number[]; count: number } {
+    return { values: [...this.values], count: this.count };
+  }
+
+  setState(s: { values: number[]; count: number }): void {
+    this.values.splice(0, this.values.length, ...s.values.slice(-this.window));
+    this.count = s.count;
   }
 }
 

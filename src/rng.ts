@@ -1,9 +1,15 @@
+import { z } from 'zod';
+
 /**
  * A small seeded PRNG (sfc32, seeded through splitmix32) whose whole state is four uint32s, so it can
  * be saved in a checkpoint and restored exactly. Every source of randomness in cpc-lab (environment
  * layouts, action sampling, weight init, the random search) draws from one of these.
  */
 export type RngState = [number, number, number, number];
+
+const uint32 = z.number().int().min(0).max(0xffffffff);
+/** A saved `RngState` (checkpoints check what they read back). */
+export const rngStateSchema = z.tuple([uint32, uint32, uint32, uint32]);
 
 function splitmix32(seed: number): () => number {
   let s = seed >>> 0;

@@ -1,5 +1,6 @@
-import { Rng } from '../../src/rng.js';
-import type { EnvOptions, EnvSpec, Environment, StepResult } from '../types.js';
+import { z } from 'zod';
+import { Rng, rngStateSchema } from '../../src/rng.js';
+import type { EnvOptions, EnvSpec, EnvState, Environment, StepResult } from '../types.js';
 
 /**
  * Tiny deterministic environments for tests and quick runs. They tick once per agent step (the
@@ -88,12 +89,22 @@ function predictable(): MockLevel {
   };
 }
 
+/** A mock's state: its seed generator, the episode's seed (the level redraws its layout from it), the step and return so far. */
+const mockEnvState = z.strictObject({
+  level: z.string(),
+  seeds: rngStateSchema,
+  episodeSeed: z.number().int().min(0).max(0xffffffff),
+  t: z.number().int().nonnegative(),
+  episodeReturn: z.number(),
+});
+
 export const MOCK_LEVELS = { bandit, memory, predictable } as const;
 export type MockName = keyof typeof MOCK_LEVELS;
 
 class MockEnv implements Environment {
   readonly spec: EnvSpec;
   private rng = new Rng(0);
+  private episodeSeed = 0;
   private t = 0;
   private episodeReturn = 0;
   private readonly size: number;
@@ -130,10 +141,29 @@ class MockEnv implements Environment {
 
   close(): void {}
 
+  getState(): EnvState {
+    return { level: this.spec.level, seeds: this.rng.getState(), episodeSeed: this.episodeSeed, t: this.t, episodeReturn: this.episodeReturn };
+  }
+
+  setState(state: EnvState): void {
+    const parsed = mockEnvState.safeParse(state);
+    const bad = (why: string) => new Error(`${this.spec.level}: cannot restore environment state: ${why}`);
+    if (!parsed.success) throw bad(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const s = parsed.data;
+    if (s.level !== this.spec.level) throw bad(`it is a state of ${s.level}`);
+    if (s.t >= this.level.episodeLength) throw bad(`step ${s.t} of an episode of ${this.level.episodeLength}`);
+    this.rng = new Rng(s.seeds);
+    this.episodeSeed = s.episodeSeed;
+    this.level.begin(new Rng(s.episodeSeed));
+    this.t = s.t;
+    this.episodeReturn = s.episodeReturn;
+  }
+
   private begin(): Uint8Array {
     this.t = 0;
     this.episodeReturn = 0;
-    this.level.begin(new Rng(this.rng.seed()));
+    this.episodeSeed = this.rng.seed();
+    this.level.begin(new Rng(this.episodeSeed));
     return this.observe();
   }
 

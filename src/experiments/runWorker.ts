@@ -27,7 +27,9 @@ const stop = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stop.abort());
 process.on('disconnect', () => stop.abort());
 
-const send = (m: WorkerMessage) => process.connected && process.send?.(m);
+// an orphan (the search was killed) sends nothing: a failed send must not kill it before its checkpoint
+const send = (m: WorkerMessage) => process.connected && process.send?.(m, undefined, undefined, () => {});
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 
 const parent = process.ppid;
 

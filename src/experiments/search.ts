@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadLatestCheckpoint } from '../checkpoint.js';
 import { formatCount, formatDuration } from '../metrics.js';
+import { lockFolder } from '../run.js';
 import type { RunJob, WorkerMessage } from './runWorker.js';
 import { openStudy, planRuns, SearchConfigSchema, verifyPlan, type PlannedRun, type SearchConfig, type SearchConfigInput, type Study } from './study.js';
 
@@ -52,28 +53,9 @@ const STOP_FILE = 'stop-requested';
 /** Held by the search running on a study folder (its pid), so two never train the same runs. */
 export const LOCK_FILE = 'search.lock';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Takes the study folder's lock (a stale one, of a dead process, is taken over); returns its release. */
 export function lockStudy(outDir: string): () => void {
-  fs.mkdirSync(outDir, { recursive: true });
-  const file = path.join(outDir, LOCK_FILE);
-  try {
-    fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const pid = Number(fs.readFileSync(file, 'utf8'));
-    if (alive(pid)) throw new Error(`another search (pid ${pid}) is running on ${outDir}; stop it first, or remove ${file} if that is not a search`);
-    fs.writeFileSync(file, String(process.pid));
-  }
-  return () => fs.rmSync(file, { force: true });
+  return lockFolder(outDir, LOCK_FILE, 'search');
 }
 
 /** Where a run stands: finished, resumable from a checkpoint, or to be started afresh. */

@@ -19,15 +19,29 @@ export const childReport = z.discriminatedUnion('type', [
     checkpoint: z.string(),
     cpcAccuracy: z.array(z.number().nullable()).optional(),
   }),
+  // the run cannot go on (training diverged): the supervisor stops it instead of restarting the child
+  z.strictObject({ type: z.literal('fatal'), error: z.string() }),
 ]);
 export type ChildReport = z.infer<typeof childReport>;
 
 export const supervisorOrder = z.discriminatedUnion('type', [z.strictObject({ type: z.literal('stop') })]);
 export type SupervisorOrder = z.infer<typeof supervisorOrder>;
 
-/** Sends a report to the supervisor, when this process has one (children print their logs themselves). */
+/**
+ * Sends a report to the supervisor, when this process has one (children print their logs
+ * themselves). An orphan (its supervisor was killed) sends nothing: a failed send is dropped, never
+ * an `error` event that would kill the process before its final checkpoint.
+ */
 export function report(r: ChildReport): void {
-  process.send?.(r);
+  if (process.connected) process.send?.(r, undefined, undefined, () => {});
+}
+
+/**
+ * Makes writes to a closed stdout/stderr (the supervisor that read them is gone) harmless, so an
+ * orphan still finishes its work (the learner's final checkpoint) instead of dying on EPIPE.
+ */
+export function surviveLostOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 }
 
 /** Calls `onStop` when the supervisor orders a stop or the process gets SIGINT/SIGTERM. */

@@ -31,7 +31,8 @@ export interface LearnerProcessOptions {
  */
 export async function runLearner(input: Config, opts: LearnerProcessOptions): Promise<void> {
   const { log } = opts;
-  const { config, runDir } = await openRun(input, !!opts.resume, log);
+  // the supervisor holds the run folder's lock
+  const { config, runDir } = await openRun(input, !!opts.resume, log, { lock: false });
   // the learner owns no environment: one is made briefly to learn the observation shape
   const probe = await makeEnv(config.env, envOptions(config));
   const spec = probe.spec;

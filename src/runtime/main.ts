@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ConfigSchema } from '../config.js';
 import { readRunForResume } from '../train.js';
 import { runActor } from './actorProcess.js';
-import { onStopOrder, report } from './ipc.js';
+import { onStopOrder, report, surviveLostOutput } from './ipc.js';
 import { runLearner } from './learnerProcess.js';
 
 export const childSpec = z.discriminatedUnion('role', [
@@ -18,6 +18,7 @@ export type ChildSpec = z.input<typeof childSpec>;
 async function main(): Promise<void> {
   const spec = childSpec.parse(JSON.parse(process.env.CPC_LAB_CHILD ?? 'null'));
   const stop = new AbortController();
+  surviveLostOutput();
   onStopOrder(() => stop.abort());
   // an orphan (the supervisor was killed) stops too: the learner still writes its checkpoint
   process.once('disconnect', () => stop.abort());
@@ -36,7 +37,11 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    console.error(`cpc-lab ${process.env.CPC_LAB_CHILD ? JSON.parse(process.env.CPC_LAB_CHILD).role : 'child'}: ${err instanceof Error ? err.stack : String(err)}`);
-    process.exit(1);
+    const message = err instanceof Error ? err.message : String(err);
+    // the message says what to do; a stack trace only where it helps (CPC_LAB_DEBUG=1)
+    console.error(`cpc-lab ${process.env.CPC_LAB_CHILD ? JSON.parse(process.env.CPC_LAB_CHILD).role : 'child'}: ${process.env.CPC_LAB_DEBUG && err instanceof Error ? err.stack : message}`);
+    if ((err as { fatal?: boolean }).fatal) report({ type: 'fatal', error: message });
+    // exit once the report is out (or there is no supervisor to read it)
+    setImmediate(() => process.exit(1));
   },
 );

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { envsPerActor, runName, type Config } from '../config.js';
+import { lockFolder, preflight, RUN_LOCK } from '../run.js';
 import { childReport, type ChildReport } from './ipc.js';
 import type { ChildSpec } from './main.js';
 import { readRunToken, runTokenFile } from './runToken.js';
@@ -42,8 +43,13 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
   const execArgv = main.pathname.endsWith('.ts') ? ['--import', 'tsx'] : [];
   const runDir = config.runDir ?? `runs/${runName(config)}`;
   const learnerConfig: Config = { ...config, runDir };
+  await preflight(config);
+  // held for the learner and its restarts: a second train on this folder refuses to start
+  const unlock = lockFolder(runDir, RUN_LOCK, 'cpc-lab train');
   let stopping = false;
   let finished: FinishedReport | undefined;
+  /** Why the learner gave up (training diverged); a restart would not help. */
+  let fatal: string | undefined;
   let endpoint: string | undefined;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
@@ -71,6 +77,11 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
       if (r.data.type === 'ready' && spec.role === 'learner' && r.data.endpoint) resolveReady(r.data.endpoint);
       if (r.data.type === 'finished') {
         finished = r.data;
+        stopping = true;
+        resolveDone();
+      }
+      if (r.data.type === 'fatal') {
+        fatal = r.data.error;
         stopping = true;
         resolveDone();
       }
@@ -155,7 +166,9 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
     opts.signal?.removeEventListener('abort', onAbort);
     stopAll();
     await Promise.all([learnerSlot, ...actorSlots].map((s) => exited(s.child)));
+    unlock();
   }
+  if (fatal) throw new Error(fatal);
   if (!finished) throw new Error('training stopped before the learner reported its end');
   return finished;
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import * as zmq from 'zeromq';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig, type ConfigInput } from '../../../src/config.js';
+import { listCheckpoints } from '../../../src/checkpoint.js';
 import { superviseTraining } from '../../../src/runtime/supervisor.js';
 import { encode } from '../../../src/transport/codec.js';
 import { readUpdates } from '../../helpers/metrics.js';
@@ -46,14 +47,33 @@ function expectEveryBatchOnce(runDir: string, finishedFrames: number) {
   expect(u[u.length - 1].frames).toBe(finishedFrames);
 }
 
-const after = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Resolves once `check` holds, testing it every 50 ms: these tests wait on events (an update
+ * recorded, a checkpoint written), never on a fixed time, so a loaded machine only makes them slower.
+ */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 50));
+}
 
-describe('supervised training (processes)', () => {
+/** Update records written so far (the file may not exist yet, or end in a line being written). */
+function updatesWritten(runDir: string): number {
+  const file = path.join(runDir, 'metrics.jsonl');
+  return fs.existsSync(file) ? (fs.readFileSync(file, 'utf8').match(/"kind":"update".*\n/g) ?? []).length : 0;
+}
+
+/** Frames of the newest checkpoint file (by name), 0 if none. */
+function checkpointedFrames(runDir: string): number {
+  return Math.max(0, ...listCheckpoints(runDir).map((f) => Number(/ckpt-(\d+)/.exec(f)![1])));
+}
+
+/** Whole runs of real processes: bounded generously (a loaded machine is slow), never timed. */
+const PROCESS_TEST = { timeout: 600_000 };
+
+describe('supervised training (processes)', PROCESS_TEST, () => {
   it('a killed actor is restarted and training goes on; sync batches have policy lag 0', async () => {
     const { config, runDir, lines, children, opts } = setup();
     const killing = (async () => {
-      while (!children.get('actor-0')) await after(50);
-      await after(4000);
+      await until(() => updatesWritten(runDir) >= 3);
       children.get('actor-0')![0].kill('SIGKILL');
     })();
     const finished = await superviseTraining(config, opts);
@@ -68,8 +88,7 @@ describe('supervised training (processes)', () => {
   it('a killed environment server is replaced by its actor; malformed messages to the learner are dropped', async () => {
     const { config, runDir, lines, children, opts } = setup();
     const attacking = (async () => {
-      while (!lines.some((l) => l.includes('connected to'))) await after(50);
-      await after(1000);
+      await until(() => lines.filter((l) => l.includes('connected to')).length === 2 && updatesWritten(runDir) >= 1);
       // the actor's env servers are its child processes
       const actorPid = children.get('actor-1')![0].pid!;
       const envPids = execFileSync('pgrep', ['-P', String(actorPid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
@@ -94,8 +113,8 @@ describe('supervised training (processes)', () => {
   it('a killed learner is restarted from its last checkpoint and the actors carry on', async () => {
     const { config, runDir, lines, children, opts } = setup();
     const killing = (async () => {
-      while (!lines.some((l) => l.startsWith('[cpc'))) await after(50);
-      await after(3000);
+      // killed once it has checkpointed some updates (and is training on)
+      await until(() => checkpointedFrames(runDir) >= 3 * UPDATE_FRAMES);
       children.get('learner')![0].kill('SIGKILL');
     })();
     const finished = await superviseTraining(config, opts);
