@@ -5,6 +5,8 @@ export default {
   vitest: { configFile: 'vitest.mutation.config.ts' },
   mutate: ['agents/**/*.ts', 'src/runtime/wire.ts', 'src/transport/messages.ts'],
   coverageAnalysis: 'perTest',
+  // module-level constants would need every test per mutant; they are pinned by the reference values
+  ignoreStatic: true,
   concurrency: 1,
   timeoutMS: 60_000,
   // TypeScript 7 has no JavaScript API, which Stryker's rewriting of tsconfig paths for its sandbox

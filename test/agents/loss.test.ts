@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createAgent, type LossHyperparameters, type Unroll } from '../../agents/agent.js';
+import { createAgent, trainStep, type LossHyperparameters, type Unroll } from '../../agents/agent.js';
 import { actionLogProbs, baselineLoss, entropyLoss, policyGradientLoss } from '../../agents/losses.js';
 import { clipReward } from '../../agents/ops.js';
+import { rmsprop } from '../../agents/rmsprop.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -100,6 +101,34 @@ describe('Agent.loss against the float64 reference (every term, the total, the t
       agent.dispose();
     });
   }
+});
+
+describe('trainStep', () => {
+  it('reports the reference loss terms, anneals the learning rate, clips, and releases every tensor', async () => {
+    const c = cases[2];
+    const agent = createAgent({ kind: c.kind, obsShape: c.spec.obsShape, numActions: c.spec.numActions, seed: 1, cpcSteps: c.cpcSteps, network: c.spec });
+    agent.setWeights(Object.fromEntries(Object.entries(c.params).map(([n, v]) => [n, Float32Array.from(v)])));
+    const optimizer = rmsprop({ learningRate: 0.01 });
+    const o = { ...c.hp, learningRate: 0.01, frames: 250, totalFrames: 1000, gradClip: 0.5 };
+    const m = await trainStep(agent, optimizer, unrollOf(c), o);
+    const e = c.expected;
+    expectNear(m.loss, e.total, 'loss');
+    expectNear(m.policyGradientLoss, e.policyGradient, 'policy gradient');
+    expectNear(m.baselineLoss, e.baseline, 'baseline');
+    expectNear(m.entropyLoss, e.entropy, 'entropy');
+    expectNear(m.cpcLoss!, e.cpc!, 'cpc');
+    expect(m.learningRate).toBeCloseTo(0.0075, 12);
+    expect(m.cpcAccuracy).toHaveLength(2);
+    m.cpcAccuracy!.forEach((a) => expect(a >= 0 && a <= 1).toBe(true));
+    expect(m.gradNorm).toBeGreaterThan(0.5); // so the clip was active
+    // the parameters moved, and a second step starts from them
+    const before = tf.memory().numTensors;
+    const m2 = await trainStep(agent, optimizer, unrollOf(c), { ...o, gradClip: 0 });
+    expect(m2.loss).not.toBeCloseTo(m.loss, 4);
+    expect(m2.gradNorm).toBeUndefined();
+    expect(tf.memory().numTensors).toBe(before);
+    agent.dispose();
+  });
 });
 
 describe('loss terms (agents/losses.ts) on hand-computed values', () => {
