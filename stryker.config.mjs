@@ -1,11 +1,11 @@
-// Mutation testing (`npm run test:mutation`): the learning math in agents/ and the wire validation.
+// Mutation testing of the learning math (`npm run test:mutation` runs this, then stryker.wire.config.mjs).
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutation.config.ts' },
-  mutate: ['agents/**/*.ts', 'src/runtime/wire.ts', 'src/transport/messages.ts'],
+  mutate: ['agents/**/*.ts'],
   coverageAnalysis: 'perTest',
-  // module-level constants would need every test per mutant; they are pinned by the reference values
+  // module-level constants would need every test per mutant; the reference values pin them
   ignoreStatic: true,
   concurrency: 1,
   timeoutMS: 60_000,
@@ -13,6 +13,7 @@ export default {
   // needs; tsconfig.json has no `extends` or `references` to rewrite, so that step is skipped.
   tsconfigFile: 'no-such-tsconfig.json',
   reporters: ['clear-text', 'progress-append-only', 'json'],
-  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
-  thresholds: { high: 95, low: 90, break: null },
+  jsonReporter: { fileName: 'reports/mutation/agents.json' },
+  incrementalFile: 'test/mutation/agents.incremental.json',
+  thresholds: { high: 95, low: 90, break: 90 },
 };

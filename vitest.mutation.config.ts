@@ -1,11 +1,11 @@
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
-// The tests that pin the mutated files (stryker.config.mjs): the learning math in agents/ and the
-// wire validation. Stryker runs, per mutant, only the tests that cover it and stops at the first
-// failure, so the files with slow tests (an actor collecting unrolls, 100 training steps, a
-// learner resuming from a checkpoint) run last: most mutants die before them.
-const SLOW_LAST = ['test/agents/agent.test.ts', 'test/src/runtime/wire.test.ts'];
+// The tests Stryker runs against mutants (stryker.config.mjs, stryker.wire.config.mjs). Per mutant it
+// runs only the tests that cover it and stops at the first failure, so the slow file (an actor
+// collecting unrolls, 100 training steps) runs last: most mutants die before it. MUTATE_TESTS=wire
+// selects the wire tests, whose slow learner-resume test covers no wire code and so runs only once.
+const SLOW_LAST = ['test/agents/agent.test.ts'];
 
 class FastFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -14,11 +14,15 @@ class FastFirst extends BaseSequencer {
   }
 }
 
+const TESTS = {
+  agents: ['test/agents/**/*.test.ts'],
+  wire: ['test/src/runtime/wire.test.ts', 'test/src/transport/codec.test.ts'],
+};
+
 export default defineConfig({
   test: {
-    include: ['test/agents/**/*.test.ts', 'test/src/runtime/wire.test.ts', 'test/src/transport/codec.test.ts'],
-    exclude: ['test/**/*.learning.test.ts'],
-    testTimeout: 60_000,
+    include: TESTS[process.env.MUTATE_TESTS === 'wire' ? 'wire' : 'agents'],
+    testTimeout: 300_000,
     hookTimeout: 60_000,
     sequence: { sequencer: FastFirst },
   },
