@@ -103,6 +103,31 @@ describe('Agent.loss against the float64 reference (every term, the total, the t
   }
 });
 
+describe('Agent.loss gradients', () => {
+  it('the V-trace targets are constants: the gradient equals that with the targets held fixed', async () => {
+    const c = cases[2];
+    const agent = createAgent({ kind: c.kind, obsShape: c.spec.obsShape, numActions: c.spec.numActions, seed: 1, cpcSteps: c.cpcSteps, network: c.spec });
+    agent.setWeights(Object.fromEntries(Object.entries(c.params).map(([n, v]) => [n, Float32Array.from(v)])));
+    const u = unrollOf(c);
+    const vars = Object.values(agent.params);
+    const gradients = (f: () => tf.Scalar) =>
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(f, vars);
+        return vars.map((v) => Array.from(grads[v.name].dataSync()));
+      });
+    const targets = tf.tidy(() => {
+      const t = agent.loss(u, c.hp);
+      return { vs: tf.keep(t.vs), pgAdvantages: tf.keep(t.pgAdvantages) };
+    });
+    const free = gradients(() => agent.loss(u, c.hp).total);
+    const fixed = gradients(() => agent.loss(u, c.hp, targets).total);
+    free.forEach((g, i) => g.forEach((x, j) => expect(x).toBeCloseTo(fixed[i][j], 5)));
+    expect(Math.max(...free.flat().map(Math.abs))).toBeGreaterThan(1e-2);
+    tf.dispose([targets.vs, targets.pgAdvantages]);
+    agent.dispose();
+  });
+});
+
 describe('trainStep', () => {
   it('reports the reference loss terms, anneals the learning rate, clips, and releases every tensor', async () => {
     const c = cases[2];
