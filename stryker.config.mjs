@@ -8,7 +8,9 @@ export default {
   // module-level constants would need every test per mutant; the reference values pin them
   ignoreStatic: true,
   concurrency: 1,
-  timeoutMS: 60_000,
+  // reuse the committed results for mutants whose code and covering tests did not change
+  incremental: true,
+  timeoutMS: 10_000,
   // TypeScript 7 has no JavaScript API, which Stryker's rewriting of tsconfig paths for its sandbox
   // needs; tsconfig.json has no `extends` or `references` to rewrite, so that step is skipped.
   tsconfigFile: 'no-such-tsconfig.json',

@@ -15,6 +15,9 @@ export default defineConfig({
   test: {
     include: TESTS[process.env.MUTATE_TESTS === 'wire' ? 'wire' : 'agents'],
     exclude: ['test/agents/agent.test.ts'],
+    // one worker keeps tfjs and the test modules loaded from one mutant's run to the next (Stryker
+    // switches mutants at run time, so reloading gains nothing and costs seconds per mutant)
+    isolate: false,
     testTimeout: 300_000,
     hookTimeout: 60_000,
   },
