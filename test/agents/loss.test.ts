@@ -146,12 +146,35 @@ describe('trainStep', () => {
     expect(m.cpcAccuracy).toHaveLength(2);
     m.cpcAccuracy!.forEach((a) => expect(a >= 0 && a <= 1).toBe(true));
     expect(m.gradNorm).toBeGreaterThan(0.5); // so the clip was active
-    // the parameters moved, and a second step starts from them
+    // the parameters moved, and the next steps start from them; clipped or not, no tensor is left behind
     const before = tf.memory().numTensors;
     const m2 = await trainStep(agent, optimizer, unrollOf(c), { ...o, gradClip: 0 });
     expect(m2.loss).not.toBeCloseTo(m.loss, 4);
     expect(m2.gradNorm).toBeUndefined();
+    await trainStep(agent, optimizer, unrollOf(c), o);
     expect(tf.memory().numTensors).toBe(before);
+    agent.dispose();
+  });
+
+  it('trains a baseline agent (no CPC metrics) with the reference terms', async () => {
+    const c = cases[1];
+    const agent = createAgent({ kind: 'baseline', obsShape: c.spec.obsShape, numActions: c.spec.numActions, seed: 1, network: c.spec });
+    const { 'cpc/W': _, ...params } = c.params;
+    agent.setWeights(Object.fromEntries(Object.entries(params).map(([n, v]) => [n, Float32Array.from(v)])));
+    const optimizer = rmsprop({ learningRate: 0.01 });
+    const o = { ...c.hp, learningRate: 0.01, frames: 0, totalFrames: 1000, gradClip: 0 };
+    await trainStep(agent, optimizer, unrollOf(c), o); // creates the optimizer's slots
+    agent.setWeights(Object.fromEntries(Object.entries(params).map(([n, v]) => [n, Float32Array.from(v)])));
+    const before = tf.memory().numTensors;
+    const m = await trainStep(agent, optimizer, unrollOf(c), o);
+    expect(tf.memory().numTensors).toBe(before);
+    const e = c.expected;
+    // the baseline agent's total is the reference's without the CPC term (0 here: no anchor counts)
+    expectNear(m.loss, e.total, 'loss');
+    expectNear(m.entropyLoss, e.entropy, 'entropy');
+    expect(m.learningRate).toBe(0.01);
+    expect(m.cpcLoss).toBeUndefined();
+    expect(m.cpcAccuracy).toBeUndefined();
     agent.dispose();
   });
 });

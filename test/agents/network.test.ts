@@ -82,6 +82,9 @@ describe('network parameters and shapes', () => {
     const baseline = createAgent({ kind: 'baseline', obsShape: SPEC.obsShape, numActions: 3, seed: 2, network: SPEC });
     expect(baseline.params['cpc/W']).toBeUndefined();
     baseline.dispose();
+    const paperK = createAgent({ kind: 'cpc', obsShape: SPEC.obsShape, numActions: 3, seed: 2, network: SPEC });
+    expect(paperK.params['cpc/W'].shape).toEqual([30, 4, 3]); // K = 30 unless told
+    paperK.dispose();
     const weights = await agent.getWeights();
     weights['value/b'] = Float32Array.from([1.5]);
     agent.setWeights(weights);
@@ -92,7 +95,9 @@ describe('network parameters and shapes', () => {
     // one actor step: logits [N, A], values [N], a new state
     const rng = new Rng(3);
     const inputs = { observations: Uint8Array.from({ length: 800 }, () => rng.int(256)), prevActions: Int32Array.from([0, 2]), prevRewards: Float32Array.from([0, 1]), firsts: Uint8Array.from([1, 0]) };
+    const before = tf.memory().numTensors;
     const out = await agent.step(inputs, 2, s);
+    expect(tf.memory().numTensors).toBe(before + 2); // the new state only
     expect(out.logits).toHaveLength(6);
     expect(out.values).toHaveLength(2);
     expect(out.state.h.shape).toEqual([2, 4]);
