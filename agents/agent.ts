@@ -12,8 +12,9 @@ import {
   type Params,
   variableFrom,
 } from './network.js';
-import { clipReward, stopGradient, type RewardClipping } from './ops.js';
+import { stopGradient, type RewardClipping } from './ops.js';
 import { annealedLearningRate, clipByGlobalNorm, type RMSProp } from './rmsprop.js';
+import { alignTransitions } from './transitions.js';
 import { vtrace } from './vtrace.js';
 
 export type AgentKind = 'baseline' | 'cpc';
@@ -60,6 +61,8 @@ export interface LossTerms {
   /** The V-trace targets used, [T, B] (constants for the gradient). */
   vs: tf.Tensor2D;
   pgAdvantages: tf.Tensor2D;
+  /** log pi(a_t|x_t) - log mu(a_t|x_t) of the actions taken, [T, B]: 0 where the learner's policy is the actor's. */
+  logRhos: tf.Tensor2D;
   policyGradient: tf.Scalar;
   baseline: tf.Scalar;
   entropy: tf.Scalar;
@@ -125,16 +128,10 @@ export class Agent {
     const logits = out.logits.slice([0, 0, 0], [T, B, A]);
     const values = out.values.slice([0, 0], [T, B]);
     const bootstrapValue = out.values.slice([T, 0], [1, B]).reshape([B]);
-    // Step t's reward and episode end arrive with observation t + 1.
-    const rewards = new Float32Array(T * B);
-    const discounts = new Float32Array(T * B);
-    for (let i = 0; i < T * B; i++) {
-      rewards[i] = clipReward(u.prevRewards[B + i], hp.rewardClipping);
-      discounts[i] = u.firsts[B + i] ? 0 : hp.discount;
-    }
+    const { rewards, discounts, dones } = alignTransitions(u.prevRewards, u.firsts, T, B, hp.discount, hp.rewardClipping);
     const actions = tf.tensor2d(u.actions, [T, B], 'int32');
     const behaviourLogits = tf.tensor3d(u.behaviourLogits, [T, B, A]);
-    const logRhos = actionLogProbs(logits, actions).sub(actionLogProbs(behaviourLogits, actions));
+    const logRhos = actionLogProbs(logits, actions).sub(actionLogProbs(behaviourLogits, actions)) as tf.Tensor2D;
     const { vs, pgAdvantages } = fixedTargets ?? vtrace({
       logRhos: stopGradient(logRhos),
       discounts: tf.tensor2d(discounts, [T, B]),
@@ -146,14 +143,13 @@ export class Agent {
     const baseline = baselineLoss(vs, values);
     const entropy = entropyLoss(logits);
     let total = policyGradient.add(baseline.mul(hp.baselineCost)).add(entropy.mul(hp.entropyCost)) as tf.Scalar;
-    const terms: LossTerms = { policyGradient, baseline, entropy, total, vs, pgAdvantages };
+    const terms: LossTerms = { policyGradient, baseline, entropy, total, vs, pgAdvantages, logRhos };
     if (this.kind === 'cpc') {
-      const dones = tf.tensor2d(u.firsts.subarray(B, (T + 1) * B), [T, B]);
       const nce = infoNCETerms({
         z: out.z.slice([0, 0, 0], [T, B, this.spec.latentSize]),
         c: out.c.slice([0, 0, 0], [T, B, L]),
         W: this.params['cpc/W'],
-        dones,
+        dones: tf.tensor2d(dones, [T, B]),
         negatives: hp.cpcNegatives,
         stopGradientTargets: hp.cpcStopGradient,
       });

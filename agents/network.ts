@@ -122,14 +122,14 @@ export function encode(params: Params, frames: Uint8Array, n: number, obsShape: 
 
 /**
  * The non-latent part of the core's input: onehot(previous action) and the previous reward clipped to
- * [-1, 1], [N, numActions + 1]. Both are zero at an episode's first step, which has no previous step
- * of its own (the arrays still hold the ended episode's last action and reward: the loss needs them).
+ * [-1, 1], [N, numActions + 1]. At an episode's first step these are the ended episode's last action
+ * and reward, as in scalable_agent, whose torso feeds them unchanged and only resets the core state
+ * there (`coreStep`).
  */
-export function coreExtras(prevActions: Int32Array, prevRewards: Float32Array, firsts: Uint8Array, numActions: number): Float32Array {
+export function coreExtras(prevActions: Int32Array, prevRewards: Float32Array, numActions: number): Float32Array {
   const n = prevActions.length;
   const out = new Float32Array(n * (numActions + 1));
   for (let i = 0; i < n; i++) {
-    if (firsts[i]) continue;
     out[i * (numActions + 1) + prevActions[i]] = 1;
     out[i * (numActions + 1) + numActions] = Math.max(-1, Math.min(1, prevRewards[i]));
   }
@@ -169,9 +169,9 @@ export function heads(params: Params, out: tf.Tensor2D): { logits: tf.Tensor2D; 
 export interface CoreInputs {
   /** uint8 [S, N, H, W, C]. */
   observations: Uint8Array;
-  /** int32 [S, N]: the action of the step before (ignored where `firsts`). */
+  /** int32 [S, N]: the action of the step before (at an episode's first step, the ended episode's last). */
   prevActions: Int32Array;
-  /** float32 [S, N]: the raw reward of the step before, clipped inside (ignored where `firsts`). */
+  /** float32 [S, N]: the raw reward of the step before, clipped inside (likewise). */
   prevRewards: Float32Array;
   /** uint8 [S, N], 1 where the observation is the first of an episode. */
   firsts: Uint8Array;
@@ -195,7 +195,7 @@ export interface ForwardOutputs {
 export function forward(spec: NetworkSpec, params: Params, inputs: CoreInputs, S: number, N: number, initial: CoreState): ForwardOutputs {
   return tf.tidy(() => {
     const z = encode(params, inputs.observations, S * N, spec.obsShape);
-    const extras = tf.tensor2d(coreExtras(inputs.prevActions, inputs.prevRewards, inputs.firsts, spec.numActions), [S * N, spec.numActions + 1]);
+    const extras = tf.tensor2d(coreExtras(inputs.prevActions, inputs.prevRewards, spec.numActions), [S * N, spec.numActions + 1]);
     const xw = coreInputProjection(params, z, extras);
     const keepData = new Float32Array(S * N);
     for (let i = 0; i < S * N; i++) keepData[i] = inputs.firsts[i] ? 0 : 1;

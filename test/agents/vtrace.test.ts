@@ -45,24 +45,39 @@ function closedForm(
 }
 
 describe('vtrace', () => {
-  for (const T of [1, 5, 100]) {
-    it(`equals the closed-form sum of the IMPALA paper with clipping active (T = ${T})`, async () => {
+  /** Random inputs with log rhos spread over [-2, 2], so rho > rho-bar (clipped) and rho < 1 (c_s < 1) both occur. */
+  function randomInputs(T: number, B: number, seed: number) {
+    const rng = new Rng(seed);
+    const gen = (f: () => number) => Array.from({ length: T * B }, f);
+    return {
+      logRhos: gen(() => rng.uniform(-2, 2)),
+      discounts: gen(() => (rng.next() < 0.1 ? 0 : 0.99)),
+      rewards: gen(() => rng.uniform(-1, 1)),
+      values: gen(() => rng.normal()),
+      bootstrap: Array.from({ length: B }, () => rng.normal()),
+    };
+  }
+
+  const cases = [
+    { T: 1, rhoBar: 1, pgRhoBar: 1 },
+    { T: 5, rhoBar: 1, pgRhoBar: 1 },
+    { T: 100, rhoBar: 1, pgRhoBar: 1 },
+    { T: 5, rhoBar: 2.5, pgRhoBar: 0.5 },
+    { T: 20, rhoBar: 0.6, pgRhoBar: 3 },
+  ];
+  for (const { T, rhoBar, pgRhoBar } of cases) {
+    it(`equals the closed-form sum of the IMPALA paper with clipping active (T = ${T}, rho-bar ${rhoBar}, pg rho-bar ${pgRhoBar})`, async () => {
       const B = 4;
-      const rng = new Rng(T);
-      const gen = (f: () => number) => Array.from({ length: T * B }, f);
-      // log rhos spread over [-2, 2] so both rho > 1 (clipped) and rho < 1 (c_s < 1) occur
-      const logRhos = gen(() => rng.uniform(-2, 2));
-      const discounts = gen(() => (rng.next() < 0.1 ? 0 : 0.99));
-      const rewards = gen(() => rng.uniform(-1, 1));
-      const values = gen(() => rng.normal());
-      const bootstrap = Array.from({ length: B }, () => rng.normal());
-      const expected = closedForm(T, B, logRhos, discounts, rewards, values, bootstrap, 1, 1);
+      const x = randomInputs(T, B, T + 10 * rhoBar);
+      const expected = closedForm(T, B, x.logRhos, x.discounts, x.rewards, x.values, x.bootstrap, rhoBar, pgRhoBar);
       const out = vtrace({
-        logRhos: tf.tensor2d(logRhos, [T, B]),
-        discounts: tf.tensor2d(discounts, [T, B]),
-        rewards: tf.tensor2d(rewards, [T, B]),
-        values: tf.tensor2d(values, [T, B]),
-        bootstrapValue: tf.tensor1d(bootstrap),
+        logRhos: tf.tensor2d(x.logRhos, [T, B]),
+        discounts: tf.tensor2d(x.discounts, [T, B]),
+        rewards: tf.tensor2d(x.rewards, [T, B]),
+        values: tf.tensor2d(x.values, [T, B]),
+        bootstrapValue: tf.tensor1d(x.bootstrap),
+        ...(rhoBar === 1 ? {} : { clipRhoThreshold: rhoBar }),
+        ...(pgRhoBar === 1 ? {} : { clipPgRhoThreshold: pgRhoBar }),
       });
       const vs = Array.from(await out.vs.data());
       const pg = Array.from(await out.pgAdvantages.data());
@@ -70,9 +85,43 @@ describe('vtrace', () => {
         expect(vs[i]).toBeCloseTo(expected.vs[i], 3);
         expect(pg[i]).toBeCloseTo(expected.pg[i], 3);
       }
-      expect(logRhos.some((x) => x > 0) && logRhos.some((x) => x < 0)).toBe(true);
+      // the thresholds change the result: without clipping it would differ
+      const unclipped = closedForm(T, B, x.logRhos, x.discounts, x.rewards, x.values, x.bootstrap, Infinity, Infinity);
+      expect(Math.max(...pg.map((p, i) => Math.abs(p - unclipped.pg[i])))).toBeGreaterThan(1e-2);
+      if (T > 1) expect(Math.max(...vs.map((v, i) => Math.abs(v - unclipped.vs[i])))).toBeGreaterThan(1e-2);
     });
   }
+
+  it('one unroll across an episode end equals its two halves computed apart (rlax)', async () => {
+    // T = 7, B = 3: every column's episode ends at step 3 (discount 0), so steps 0..3 and 4..6
+    // are separate episodes; the first half's bootstrap value is irrelevant.
+    const [T, B, cut] = [7, 3, 4];
+    const x = randomInputs(T, B, 77);
+    for (let b = 0; b < B; b++) {
+      x.discounts[(cut - 1) * B + b] = 0;
+      for (let t = 0; t < T; t++) if (t !== cut - 1) x.discounts[t * B + b] = 0.9;
+    }
+    const run = (from: number, to: number, bootstrap: number[]) => {
+      const part = (a: number[]) => tf.tensor2d(a.slice(from * B, to * B), [to - from, B]);
+      return tf.tidy(() => {
+        const out = vtrace({
+          logRhos: part(x.logRhos),
+          discounts: part(x.discounts),
+          rewards: part(x.rewards),
+          values: part(x.values),
+          bootstrapValue: tf.tensor1d(bootstrap),
+          clipRhoThreshold: 1.5,
+        });
+        return { vs: Array.from(out.vs.dataSync()), pg: Array.from(out.pgAdvantages.dataSync()) };
+      });
+    };
+    const whole = run(0, T, x.bootstrap);
+    const first = run(0, cut, [100, -100, 5]);
+    const second = run(cut, T, x.bootstrap);
+    const joined = { vs: [...first.vs, ...second.vs], pg: [...first.pg, ...second.pg] };
+    whole.vs.forEach((v, i) => expect(v).toBeCloseTo(joined.vs[i], 5));
+    whole.pg.forEach((p, i) => expect(p).toBeCloseTo(joined.pg[i], 5));
+  });
 
   it('on-policy, it is the discounted n-step return bootstrapped from V(x_T)', async () => {
     // T = 3, B = 1, gamma = 0.5, rewards 1, 2, 3, bootstrap 8: v_0 = 1 + .5*2 + .25*3 + .125*8 = 3.75

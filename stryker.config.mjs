@@ -1,0 +1,21 @@
+// Mutation testing of the learning math (`npm run test:mutation` runs this, then stryker.wire.config.mjs).
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutation.config.ts' },
+  mutate: ['agents/**/*.ts'],
+  coverageAnalysis: 'perTest',
+  // module-level constants would need every test per mutant; the reference values pin them
+  ignoreStatic: true,
+  concurrency: 1,
+  // reuse the committed results for mutants whose code and covering tests did not change
+  incremental: true,
+  timeoutMS: 10_000,
+  // TypeScript 7 has no JavaScript API, which Stryker's rewriting of tsconfig paths for its sandbox
+  // needs; tsconfig.json has no `extends` or `references` to rewrite, so that step is skipped.
+  tsconfigFile: 'no-such-tsconfig.json',
+  reporters: ['clear-text', 'progress-append-only', 'json'],
+  jsonReporter: { fileName: 'reports/mutation/agents.json' },
+  incrementalFile: 'test/mutation/agents.incremental.json',
+  thresholds: { high: 95, low: 90, break: 90 },
+};

@@ -1,0 +1,106 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createAgent } from '../../agents/agent.js';
+import { coreExtras, encode, encoderOutputSize, forward, initNetworkParams, type NetworkSpec } from '../../agents/network.js';
+import { Rng } from '../../src/rng.js';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const rms = (w: ArrayLike<number>) => Math.sqrt(Array.from(w).reduce((a, x) => a + x * x, 0) / w.length);
+const maxAbs = (w: ArrayLike<number>) => Array.from(w).reduce((a, x) => Math.max(a, Math.abs(x)), 0);
+
+const SPEC: NetworkSpec = { obsShape: [20, 20, 1], numActions: 3, conv1Filters: 2, conv2Filters: 2, latentSize: 3, lstmSize: 4 };
+
+describe('the core input at an episode start (as scalable_agent)', () => {
+  it('coreExtras is onehot(previous action) and the previous reward clipped to [-1, 1]', () => {
+    expect(Array.from(coreExtras(Int32Array.from([2, 0]), Float32Array.from([-4, 0.5]), 3))).toEqual([0, 0, 1, -1, 1, 0, 0, 0.5]);
+  });
+
+  it("at a first step the LSTM sees the ended episode's action and reward; only its state is reset", async () => {
+    const params = initNetworkParams(SPEC, new Rng(3));
+    const rng = new Rng(4);
+    const observations = Uint8Array.from({ length: 400 }, () => rng.int(256));
+    const core = (prevAction: number, prevReward: number, h: number[]) =>
+      tf.tidy(() => {
+        const inputs = { observations, prevActions: Int32Array.from([prevAction]), prevRewards: Float32Array.from([prevReward]), firsts: Uint8Array.from([1]) };
+        return Array.from(forward(SPEC, params, inputs, 1, 1, { h: tf.tensor2d([h]), c: tf.tensor2d([h]) }).c.dataSync());
+      });
+    const zeros = [0, 0, 0, 0];
+    const base = core(1, 0.5, zeros);
+    // the state before the first step does not matter: it is reset
+    expect(core(1, 0.5, [3, -2, 1, 5])).toEqual(base);
+    // the ended episode's last reward (clipped) and action do
+    const maxDiff = (a: number[]) => Math.max(...a.map((x, i) => Math.abs(x - base[i])));
+    expect(maxDiff(core(1, -0.5, zeros))).toBeGreaterThan(1e-4);
+    expect(maxDiff(core(2, 0.5, zeros))).toBeGreaterThan(1e-4);
+    expect(core(1, 7, zeros)).toEqual(core(1, 1, zeros));
+    for (const v of Object.values(params)) v.dispose();
+  });
+});
+
+describe('network parameters and shapes', () => {
+  it('initialises weights as truncated normals of std 1/sqrt(fan in) (cut at 2 std), biases at 0, the same for a seed', async () => {
+    const spec: NetworkSpec = { obsShape: [72, 96, 3], numActions: 9, conv1Filters: 16, conv2Filters: 32, latentSize: 256, lstmSize: 256 };
+    const params = initNetworkParams(spec, new Rng(1));
+    const fanIn: Record<string, number> = { 'encoder/conv1/w': 8 * 8 * 3, 'encoder/conv2/w': 4 * 4 * 16, 'encoder/fc/w': 7 * 10 * 32, 'core/wx': 256 + 10 + 256, 'policy/w': 256 };
+    for (const [name, n] of Object.entries(fanIn)) {
+      const w = await params[name].data();
+      const std = 1 / Math.sqrt(n);
+      expect(maxAbs(w), name).toBeLessThanOrEqual(2 * std * (1 + 1e-6));
+      // a normal truncated at 2 std has std 0.8796 of the untruncated one
+      expect(rms(w) / std, name).toBeCloseTo(0.8796, 1);
+    }
+    expect(params['core/wx'].shape).toEqual([256 + 9 + 1, 4 * 256]);
+    expect(params['encoder/fc/w'].shape).toEqual([7 * 10 * 32, 256]);
+    for (const b of ['encoder/conv1/b', 'core/b', 'value/b']) expect(Array.from(await params[b].data()).every((x) => x === 0)).toBe(true);
+    const again = initNetworkParams(spec, new Rng(1));
+    expect(Array.from(await again['core/wh'].data())).toEqual(Array.from(await params['core/wh'].data()));
+    for (const v of [...Object.values(params), ...Object.values(again)]) v.dispose();
+  });
+
+  it('gives specific errors for small observations and wrong byte counts', () => {
+    expect(encoderOutputSize([72, 96, 3])).toEqual([7, 10]);
+    expect(encoderOutputSize([20, 20, 1])).toEqual([1, 1]);
+    expect(() => encoderOutputSize([19, 40, 3])).toThrow(/19x40 are too small for the encoder \(at least 20x20\)/);
+    expect(() => encoderOutputSize([40, 19, 3])).toThrow(/too small/);
+    const params = initNetworkParams(SPEC, new Rng(1));
+    expect(() => encode(params, new Uint8Array(399), 1, SPEC.obsShape)).toThrow(/expected 1x20x20x1 = 400 bytes, got 399/);
+    for (const v of Object.values(params)) v.dispose();
+  });
+
+  it('the agent: zero initial state, one CPC map per step ahead, weights round-trip and are checked', async () => {
+    const agent = createAgent({ kind: 'cpc', obsShape: SPEC.obsShape, numActions: 3, seed: 2, cpcSteps: 4, network: SPEC });
+    const s = agent.initialState(2);
+    expect(s.h.shape).toEqual([2, 4]);
+    expect(Array.from(await s.c.data()).every((x) => x === 0) && Array.from(await s.h.data()).every((x) => x === 0)).toBe(true);
+    expect(agent.params['cpc/W'].shape).toEqual([4, 4, 3]);
+    const W = await agent.params['cpc/W'].data();
+    expect(rms(W)).toBeGreaterThan(0.3); // std 1/sqrt(L) = 0.5
+    expect(rms(W)).toBeLessThan(0.75);
+    const baseline = createAgent({ kind: 'baseline', obsShape: SPEC.obsShape, numActions: 3, seed: 2, network: SPEC });
+    expect(baseline.params['cpc/W']).toBeUndefined();
+    baseline.dispose();
+    const paperK = createAgent({ kind: 'cpc', obsShape: SPEC.obsShape, numActions: 3, seed: 2, network: SPEC });
+    expect(paperK.params['cpc/W'].shape).toEqual([30, 4, 3]); // K = 30 unless told
+    paperK.dispose();
+    const weights = await agent.getWeights();
+    weights['value/b'] = Float32Array.from([1.5]);
+    agent.setWeights(weights);
+    expect(Array.from(await agent.params['value/b'].data())).toEqual([1.5]);
+    const { 'core/b': _, ...missing } = weights;
+    expect(() => agent.setWeights(missing)).toThrow(/missing 'core\/b'/);
+    expect(() => agent.setWeights({ ...weights, 'policy/b': new Float32Array(2) })).toThrow(/'policy\/b' has 2 values, expected 3/);
+    // one actor step: logits [N, A], values [N], a new state
+    const rng = new Rng(3);
+    const inputs = { observations: Uint8Array.from({ length: 800 }, () => rng.int(256)), prevActions: Int32Array.from([0, 2]), prevRewards: Float32Array.from([0, 1]), firsts: Uint8Array.from([1, 0]) };
+    const before = tf.memory().numTensors;
+    const out = await agent.step(inputs, 2, s);
+    expect(tf.memory().numTensors).toBe(before + 2); // the new state only
+    expect(out.logits).toHaveLength(6);
+    expect(out.values).toHaveLength(2);
+    expect(out.state.h.shape).toEqual([2, 4]);
+    agent.dispose();
+  });
+});
