@@ -62,7 +62,7 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
   const maxQueued = 2 * config.batch; // columns; beyond this the learner stops reading and actors block
   let rejected = 0;
   const shapes = Object.fromEntries(Object.entries(learner.agent.params).map(([k, v]) => [k, v.shape]));
-  let paramsFrame = encode(paramsToMessage(await learner.agent.getWeights(), shapes, learner.version));
+  let paramsFrame = encode(paramsToMessage(await learner.agent.getWeights(learner.agent.actingParamNames), shapes, learner.version));
 
   // one owner of the socket's sends, so a broadcast and a reply never overlap
   let sending = Promise.resolve();
@@ -151,7 +151,7 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
         offsetEpisodes(batch),
         { policyLag, queueDepth, actorsAlive: alive() },
       );
-      paramsFrame = encode(paramsToMessage(await learner.agent.getWeights(), shapes, learner.version));
+      paramsFrame = encode(paramsToMessage(await learner.agent.getWeights(learner.agent.actingParamNames), shapes, learner.version));
       for (const p of peers.values()) void send(p.routingId, paramsFrame);
       learner.progress({ actors: alive(), lag: policyLag.toFixed(2), queue: queueDepth, dropped: rejected });
       await learner.checkpoint(rng(), true);
