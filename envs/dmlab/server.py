@@ -339,7 +339,7 @@ def parse_config(pairs):
   return config
 
 
-def main(argv=None):
+def parse_args(argv=None):
   p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
   p.add_argument('--level', required=True, help='DeepMind Lab level path, e.g. contributed/dmlab30/rooms_watermaze')
   p.add_argument('--name', help='level name reported in the spec (default: --level)')
@@ -354,12 +354,12 @@ def main(argv=None):
   p.add_argument('--max-episode-steps', type=int, default=0, help='end episodes after this many agent steps (0: the level decides)')
   p.add_argument('--max-bytes', type=int, default=DEFAULT_MAX_BYTES)
   p.add_argument('--exit-on-stdin-close', action='store_true', help='exit when the parent closes our stdin')
-  args = p.parse_args(argv)
+  return p.parse_args(argv)
 
-  if args.endpoint.startswith('tcp://') and \
-      args.endpoint[len('tcp://'):].rsplit(':', 1)[0] not in ('127.0.0.1', 'localhost', '[::1]'):
-    fail_startup('bad_arguments', 'refusing to bind %s: env servers bind to 127.0.0.1 or ipc://' % args.endpoint)
 
+def open_lab(args):
+  """The `deepmind_lab.Lab` the arguments describe; a start-up error (CPC_LAB_ERROR, exit 2) if it cannot be
+  made. Also used by scripts/bench-transport.ts to step the same level directly."""
   try:
     import deepmind_lab
   except ImportError as e:
@@ -375,9 +375,8 @@ def main(argv=None):
   config.update(parse_config(args.config))
   try:
     level_cache = DirectoryLevelCache(args.level_cache) if args.level_cache else None
-    lab = deepmind_lab.Lab(args.level, ['RGB_INTERLEAVED'], config=config, renderer=args.renderer,
-                           level_cache=level_cache)
-    env = DmLabEnv(lab, args.name or args.level, args.max_episode_steps)
+    return deepmind_lab, deepmind_lab.Lab(args.level, ['RGB_INTERLEAVED'], config=config, renderer=args.renderer,
+                                          level_cache=level_cache)
   except Exception as e:
     text = '%s: %s' % (type(e).__name__, e)
     if 'Level not found' in text or "Can't find" in text:
@@ -385,6 +384,19 @@ def main(argv=None):
                    'use a level path relative to game_scripts/levels, e.g. contributed/dmlab30/rooms_watermaze; '
                    'the five paper levels also work by short name (dmlab:rooms_watermaze)')
     fail_startup('lab_init_failed', text)
+
+
+def main(argv=None):
+  args = parse_args(argv)
+  if args.endpoint.startswith('tcp://') and \
+      args.endpoint[len('tcp://'):].rsplit(':', 1)[0] not in ('127.0.0.1', 'localhost', '[::1]'):
+    fail_startup('bad_arguments', 'refusing to bind %s: env servers bind to 127.0.0.1 or ipc://' % args.endpoint)
+
+  deepmind_lab, lab = open_lab(args)
+  try:
+    env = DmLabEnv(lab, args.name or args.level, args.max_episode_steps)
+  except Exception as e:
+    fail_startup('lab_init_failed', '%s: %s' % (type(e).__name__, e))
 
   try:
     server = Server(env, args.endpoint, args.max_bytes, args.exit_on_stdin_close)
