@@ -33,6 +33,7 @@ import json
 import os
 import shutil
 import signal
+import struct
 import sys
 import tempfile
 import threading
@@ -196,6 +197,28 @@ def wire_array(a):
   return {'dtype': a.dtype.name, 'shape': list(a.shape), 'data': a.tobytes()}  # tobytes: C order
 
 
+class StepReplyFrame(object):
+  """The msgpack frame of a not-done `env.step.reply`, preallocated for one observation shape: a step copies
+  its observation into place and patches the reward, so the reply costs one copy and no allocation."""
+
+  def __init__(self, shape):
+    n = int(np.prod(shape))
+    # `obs.data` is the last field, so the observation's bytes end the frame.
+    template = msgpack.packb({'v': PROTOCOL_VERSION, 'type': 'env.step.reply', 'done': False, 'reward': 0.0,
+                              'obs': {'dtype': 'uint8', 'shape': list(shape), 'data': bytes(n)}}, use_bin_type=True)
+    marker = msgpack.packb('reward') + b'\xcb'  # float64
+    self._reward_at = template.index(marker) + len(marker)
+    self.frame = bytearray(template)
+    self._obs = np.frombuffer(self.frame, np.uint8, n, len(self.frame) - n).reshape(shape)
+
+  def fill(self, obs, reward):
+    if obs.shape != self._obs.shape:  # copyto would broadcast some
+      raise ValueError('observation of shape %r, the spec says %r' % (obs.shape, self._obs.shape))
+    struct.pack_into('>d', self.frame, self._reward_at, reward)
+    np.copyto(self._obs, obs, casting='no')  # another dtype raises too (env_error)
+    return self.frame
+
+
 class DmLabEnv(object):
   """A `deepmind_lab.Lab` with cpc-lab's env semantics (action table, repeat, auto-reset with a
   fresh seed, episode return and length, optional truncation)."""
@@ -217,6 +240,7 @@ class DmLabEnv(object):
     if len(lab.action_spec()) != len(ACTION_SET[0]):
       raise RuntimeError('expected %d action components, DeepMind Lab has %d' % (len(ACTION_SET[0]), len(lab.action_spec())))
     self.spec = {'observationShape': shape, 'numActions': len(ACTION_SET), 'level': name}
+    self._frame = StepReplyFrame(shape)
     if max_episode_steps:
       self.spec['episodeLength'] = max_episode_steps
 
@@ -242,11 +266,11 @@ class DmLabEnv(object):
     self._return += reward
     self._length += 1
     done = not self._lab.is_running() or (self._max_steps and self._length >= self._max_steps)
-    reply = {'type': 'env.step.reply', 'reward': reward, 'done': bool(done)}
-    if done:
-      reply['episodeReturn'] = self._return
-      reply['episodeLength'] = self._length
-      self._begin()
+    if not done:
+      return self._frame.fill(self._lab.observations()['RGB_INTERLEAVED'], reward)
+    reply = {'type': 'env.step.reply', 'reward': reward, 'done': True,
+             'episodeReturn': self._return, 'episodeLength': self._length}
+    self._begin()
     reply['obs'] = self._obs()
     return reply
 
@@ -281,7 +305,7 @@ class Server(object):
     return reply
 
   def _handle(self, frames):
-    """Returns (reply, stop)."""
+    """Returns (reply, stop); reply is a message, or a finished frame (`StepReplyFrame`)."""
     if len(frames) != 1:
       return self._error('multipart', 'expected 1 frame, got %d' % len(frames)), False
     request_type = None
@@ -307,8 +331,10 @@ class Server(object):
     try:
       while True:
         reply, stop = self._handle(self._sock.recv_multipart())
-        reply['v'] = PROTOCOL_VERSION
-        self._sock.send(packer.pack(reply))
+        if not isinstance(reply, bytearray):
+          reply['v'] = PROTOCOL_VERSION
+          reply = packer.pack(reply)
+        self._sock.send(reply)  # copies: a StepReplyFrame is reused by the next step
         if stop:
           return
     finally:
