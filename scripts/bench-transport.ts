@@ -115,7 +115,8 @@ const actionAt = (seed: number, i: number) => (seed + 7 * i + Math.floor(i / 5))
 /**
  * Steps a `deepmind_lab.Lab` directly, opened by the bridge's own `open_lab` from the bridge's arguments: for each
  * stdin line `SEED N` it resets as the bridge does (seeded generator, fresh seed per episode), times N steps of
- * `actionAt` + observation, and prints `wallUs cpuUs` per step.
+ * `actionAt` + observation, and prints `wallUs cpuUs` per step and, to check that both sides played the same
+ * steps, the summed reward and the byte sum of the last observation.
  */
 const DIRECT_SCRIPT = `
 import sys, time, numpy as np
@@ -128,13 +129,15 @@ for line in sys.stdin:
     seed, n = map(int, line.split())
     rng = np.random.RandomState(seed)
     lab.reset(seed=int(rng.randint(0, 2 ** 31 - 1)))
+    total = 0.0
     w, c = time.perf_counter(), time.process_time()
     for i in range(n):
-        lab.step(acts[(seed + 7 * i + i // 5) % 9], num_steps=4)
+        total += lab.step(acts[(seed + 7 * i + i // 5) % 9], num_steps=4)
         if not lab.is_running():
             lab.reset(seed=int(rng.randint(0, 2 ** 31 - 1)))
-        lab.observations()['RGB_INTERLEAVED']
-    print((time.perf_counter() - w) / n * 1e6, (time.process_time() - c) / n * 1e6, flush=True)
+        obs = lab.observations()['RGB_INTERLEAVED']
+    w, c = (time.perf_counter() - w) / n * 1e6, (time.process_time() - c) / n * 1e6
+    print(w, c, total, int(obs.sum(dtype=np.int64)), flush=True)
 `;
 
 export interface BridgeVsDirect {
@@ -170,7 +173,7 @@ export async function benchBridgeVsDirect(opts: { python?: string; dmlabPath?: s
     for (;;) {
       const r = await lines.next();
       if (r.done) throw new Error(`direct DeepMind Lab process exited (status ${direct.exitCode}); see its output above`);
-      if (/^(ready|[\d.e+-]+ [\d.e+-]+)$/.test(r.value.trim())) return r.value.trim(); // DeepMind Lab prints too
+      if (/^(ready|[\d.e+-]+( [\d.e+-]+){3})$/.test(r.value.trim())) return r.value.trim(); // DeepMind Lab prints too
     }
   };
   const env = await makeDmlabEnv(level, { ...dmlab, startupTimeoutMs: 300_000 });
@@ -181,15 +184,24 @@ export async function benchBridgeVsDirect(opts: { python?: string; dmlabPath?: s
     for (let r = 0; r <= rounds; r++) {
       const seed = 1000 + r;
       direct.stdin.write(`${seed} ${steps}\n`);
-      const [dw, dc] = (await nextLine()).split(' ').map(Number);
-      await env.reset(seed);
+      const [dw, dc, directReturn, directObsSum] = (await nextLine()).split(' ').map(Number);
+      let obs = await env.reset(seed);
+      let bridgeReturn = 0;
       const cpu0 = process.cpuUsage();
       const child0 = childCpuUs(pid);
       const t0 = process.hrtime.bigint();
-      for (let i = 0; i < steps; i++) await env.step(actionAt(seed, i), 4);
+      for (let i = 0; i < steps; i++) {
+        const s = await env.step(actionAt(seed, i), 4);
+        bridgeReturn += s.reward;
+        obs = s.obs;
+      }
       const wall = Number(process.hrtime.bigint() - t0) / 1e3 / steps;
       const cpu = process.cpuUsage(cpu0);
       const node = (cpu.user + cpu.system) / steps;
+      const obsSum = obs.reduce((a, x) => a + x, 0);
+      if (bridgeReturn !== directReturn || obsSum !== directObsSum) {
+        throw new Error(`bridge and direct steps diverged (seed ${seed}): return ${bridgeReturn} vs ${directReturn}, last observation byte sum ${obsSum} vs ${directObsSum}`);
+      }
       if (r === 0) continue; // warm-up round
       rows.directWallUs.push(dw);
       rows.directCpuUs.push(dc);

@@ -17,6 +17,7 @@ import { decode, encode } from '../../../src/transport/codec.js';
 import { EnvRemoteError } from '../../../src/transport/envClient.js';
 import { EnvServerExitedError, EnvServerStartError, type ProcessEnv } from '../../../src/transport/envProcess.js';
 import { ERROR_CODES, MESSAGE_TYPES, PROTOCOL_VERSION, type Message } from '../../../src/transport/messages.js';
+import { benchBridgeVsDirect } from '../../../scripts/bench-transport.js';
 
 const PYTHON = '/usr/bin/python3';
 const dir = mkdtempSync(join(tmpdir(), 'cpc-dmlab-'));
@@ -297,5 +298,13 @@ print(' '.join(out))
       expect(lean).toEqual(generic);
     }
     expect(decode(Buffer.from(out[0], 'hex'))).not.toEqual(decode(Buffer.from(out[2], 'hex')));
+  });
+
+  it('bench-transport --dmlab-path plays the same seeds and actions directly and through the bridge', async () => {
+    // it throws if the two sides' returns or last observations differ
+    const m = await benchBridgeVsDirect({ python: PYTHON, dmlabPath: fakeDmlabPath(), steps: 25, rounds: 2 });
+    expect(m.level).toBe('rooms_watermaze');
+    for (const v of [m.directWallUs, m.directCpuUs, m.bridgeWallUs, m.bridgeCpuUs, m.nodeCpuUs]) expect(Number.isFinite(v) && v >= 0).toBe(true);
+    expect(m.bridgeWallUs).toBeGreaterThan(0);
   });
 });
