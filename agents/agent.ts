@@ -43,7 +43,12 @@ export interface AgentOptions {
   cpcSteps?: number;
   /** Smaller networks for tests; default IMPALA's shallow network. */
   network?: Partial<typeof IMPALA_SHALLOW>;
+  /** Only the parameters `step` uses (an actor's copy): no CPC head, which only the learner's loss reads. */
+  actingOnly?: boolean;
 }
+
+/** The CPC head's parameter: W_k for k = 1..K, [K, L, Z]. */
+const CPC_HEAD = 'cpc/W';
 
 /** Loss settings: plain numbers, passed per call. */
 export interface LossHyperparameters {
@@ -85,6 +90,8 @@ export class Agent {
   readonly spec: NetworkSpec;
   readonly cpcSteps: number;
   readonly params: Params;
+  /** The parameters `step` uses, i.e. all but the CPC head: what actors are sent. */
+  readonly actingParamNames: string[];
 
   constructor(options: AgentOptions) {
     this.kind = options.kind;
@@ -92,13 +99,14 @@ export class Agent {
     this.cpcSteps = options.cpcSteps ?? 30;
     const rng = new Rng(options.seed);
     this.params = initNetworkParams(this.spec, rng);
-    if (this.kind === 'cpc') {
+    this.actingParamNames = Object.keys(this.params);
+    if (this.kind === 'cpc' && !options.actingOnly) {
       // One linear map W_k per step ahead, no bias (CPC paper, section 2).
       const L = this.spec.lstmSize;
       const Z = this.spec.latentSize;
       const w = new Float32Array(this.cpcSteps * L * Z);
       for (let i = 0; i < w.length; i++) w[i] = rng.normal() / Math.sqrt(L);
-      this.params['cpc/W'] = variableFrom(tf.tensor3d(w, [this.cpcSteps, L, Z]));
+      this.params[CPC_HEAD] = variableFrom(tf.tensor3d(w, [this.cpcSteps, L, Z]));
     }
   }
 
@@ -145,10 +153,12 @@ export class Agent {
     let total = policyGradient.add(baseline.mul(hp.baselineCost)).add(entropy.mul(hp.entropyCost)) as tf.Scalar;
     const terms: LossTerms = { policyGradient, baseline, entropy, total, vs, pgAdvantages, logRhos };
     if (this.kind === 'cpc') {
+      const W = this.params[CPC_HEAD];
+      if (!W) throw new Error('Agent.loss: this agent was made actingOnly and has no CPC head');
       const nce = infoNCETerms({
         z: out.z.slice([0, 0, 0], [T, B, this.spec.latentSize]),
         c: out.c.slice([0, 0, 0], [T, B, L]),
-        W: this.params['cpc/W'],
+        W,
         dones: tf.tensor2d(dones, [T, B]),
         negatives: hp.cpcNegatives,
         stopGradientTargets: hp.cpcStopGradient,
@@ -160,12 +170,18 @@ export class Agent {
     return terms;
   }
 
-  async getWeights(): Promise<Record<string, Float32Array>> {
+  /** The values of the named parameters (default: all). */
+  async getWeights(names: readonly string[] = Object.keys(this.params)): Promise<Record<string, Float32Array>> {
     const out: Record<string, Float32Array> = {};
-    for (const [name, v] of Object.entries(this.params)) out[name] = (await v.data()) as Float32Array;
+    for (const name of names) {
+      const v = this.params[name];
+      if (!v) throw new Error(`getWeights: no parameter '${name}'`);
+      out[name] = (await v.data()) as Float32Array;
+    }
     return out;
   }
 
+  /** Sets every parameter of this agent from `weights` (extra entries are ignored). */
   setWeights(weights: Record<string, Float32Array>): void {
     for (const [name, v] of Object.entries(this.params)) {
       const w = weights[name];

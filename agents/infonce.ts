@@ -51,43 +51,82 @@ export function infoNCETerms({
   assertShape(W, [K, Dc, D], 'infoNCE: W');
   assertShape(dones, [T, B], 'infoNCE: dones');
   if (K >= T) throw new Error(`infoNCE: K = ${K} steps ahead needs an unroll longer than K, got T = ${T}`);
+  const J = T - 1; // target steps 1..T-1: anchor (t, k) predicts step t + k = j + 1
   return tf.tidy(() => {
     const target = stopGradientTargets ? stopGradient(z) : z;
     // endedBefore[t] = number of episode ends in steps 0..t-1, so steps t..t+k-1 are clean iff
     // endedBefore[t+k] == endedBefore[t].
     const endedBefore = tf.concat([tf.zeros([1, B]), tf.cumsum(dones.toFloat(), 0)], 0);
-    const flatTarget = target.reshape([T * B, D]);
     // one Unpack (gradient: one Pack) instead of K slices (gradient: K pads to [K, Dc, D] and K - 1 adds)
     const Ws = tf.unstack(W);
-    const sums: tf.Tensor[] = [];
-    const counted: tf.Tensor[] = [];
-    const correct: tf.Tensor[] = [];
+    // Predictions grouped by target step: A[j, k-1, b] = c_{j+1-k}^b W_k, zero where that anchor does not exist.
+    // One [n*B, Dc] x [Dc, D] product per k (on wasm K of these beat one [T*B, Dc] x [Dc, K*D], which also
+    // computes the ~K/2T of anchors that have no target).
+    const preds: tf.Tensor[] = [];
+    const masks: tf.Tensor[] = [];
     for (let k = 1; k <= K; k++) {
       const n = T - k;
-      const pred = c.slice([0, 0, 0], [n, B, Dc]).reshape([n * B, Dc]).matMul(Ws[k - 1]);
-      const positives = target.slice([k, 0, 0], [n, B, D]);
-      const mask = tf.equal(endedBefore.slice([k, 0], [n, B]), endedBefore.slice([0, 0], [n, B])).toFloat();
-      // scores[row, col]: rows are anchors (t, b); the positive column is (t + k, b).
-      let scores: tf.Tensor;
-      let positiveIndex: tf.Tensor;
-      if (negatives === 'batch') {
-        scores = tf.matMul(pred.reshape([n, B, D]), positives, false, true); // [n, B, B]
-        positiveIndex = tf.range(0, B, 1, 'int32').reshape([1, B]).tile([n, 1]);
-      } else {
-        scores = tf.matMul(pred, flatTarget, false, true).reshape([n, B, T * B]); // [n, B, T*B]
-        positiveIndex = tf.range(k * B, T * B, 1, 'int32').reshape([n, B]);
-      }
-      const positiveScore = tf.sum(pred.reshape([n, B, D]).mul(positives), -1); // [n, B]
-      const anchorLoss = tf.logSumExp(scores, -1).sub(positiveScore);
-      sums.push(tf.sum(anchorLoss.mul(mask)));
-      counted.push(tf.sum(mask));
-      correct.push(tf.sum(tf.equal(tf.argMax(scores, -1), positiveIndex).toFloat().mul(mask)));
+      const pred = c.slice([0, 0, 0], [n, B, Dc]).reshape([n * B, Dc]).matMul(Ws[k - 1]).reshape([n, B, D]);
+      preds.push(tf.pad(pred, [[k - 1, 0], [0, 0], [0, 0]]));
+      // the window's count of episode ends is a whole number >= 0: 1 - it, clipped at 0, is 1 iff it is 0
+      const ends = endedBefore.slice([k, 0], [n, B]).sub(endedBefore.slice([0, 0], [n, B]));
+      masks.push(tf.pad(tf.relu(tf.sub(1, ends)), [[k - 1, 0], [0, 0]]));
     }
-    const countedK = tf.stack(counted) as tf.Tensor1D;
-    const sum = tf.addN(sums) as tf.Scalar;
-    const loss = sum.div(tf.maximum(tf.sum(countedK), 1)) as tf.Scalar;
-    return { loss, sum, counted: countedK, correct: tf.stack(correct) as tf.Tensor1D };
+    const A = tf.stack(preds, 1); // [J, K, B, D]
+    const mask = tf.stack(masks, 1); // [J, K, B]
+    // every target step's K*B predictions meet its candidates in one product
+    const targets = target.slice([1, 0, 0], [J, B, D]);
+    const { scores, positiveScore, positiveIndex } =
+      negatives === 'batch' ? batchScores(A, targets) : batchTimeScores(A, targets, target.reshape([T * B, D]));
+    const anchorLoss = logSumExp(scores).sub(positiveScore); // -log softmax(row)[positive]
+    const sum = tf.sum(anchorLoss.mul(mask)) as tf.Scalar;
+    const counted = tf.sum(mask, [0, 2]) as tf.Tensor1D;
+    const correct = tf.sum(tf.equal(tf.argMax(scores, -1), positiveIndex).toFloat().mul(mask), [0, 2]) as tf.Tensor1D;
+    const loss = sum.div(tf.maximum(tf.sum(counted), 1)) as tf.Scalar;
+    return { loss, sum, counted, correct };
   });
+}
+
+/**
+ * log(sum(exp(x), -1)) with the softmax as its gradient. tf.logSumExp's gradient goes through Max's, whose
+ * broadcast Equal over all of x is most of the CPC head's non-matmul time on wasm.
+ */
+const logSumExp = tf.customGrad((x, save) => {
+  const t = x as tf.Tensor;
+  const max = tf.max(t, -1, true);
+  const e = tf.exp(t.sub(max));
+  const total = tf.sum(e, -1, true);
+  (save as tf.GradSaveFunc)([e.div(total)]);
+  return { value: tf.log(total).add(max).squeeze([-1]), gradFunc: (dy, [softmax]) => softmax.mul((dy as tf.Tensor).expandDims(-1)) };
+}) as (x: tf.Tensor) => tf.Tensor;
+
+interface Scores {
+  /** [J, K, B, candidates] */
+  scores: tf.Tensor;
+  /** [J, K, B] */
+  positiveScore: tf.Tensor;
+  /** int32 [J, K, B]: the positive's column in `scores`. */
+  positiveIndex: tf.Tensor;
+}
+
+/** Negatives are the other unrolls at the target step: per target step one [K*B, D] x [D, B] product. */
+function batchScores(A: tf.Tensor, targets: tf.Tensor): Scores {
+  const [J, K, B, D] = A.shape as [number, number, number, number];
+  const scores = tf.matMul(A.reshape([J, K * B, D]), targets, false, true).reshape([J, K, B, B]);
+  const positiveIndex = tf.range(0, B, 1, 'int32').reshape([1, 1, B]).tile([J, K, 1]);
+  // the positive is the diagonal of each [B, B] block
+  return { scores, positiveScore: tf.sum(scores.mul(tf.eye(B)), -1), positiveIndex };
+}
+
+/** Negatives are every (t', b') of the unroll. */
+function batchTimeScores(A: tf.Tensor, targets: tf.Tensor, flatTarget: tf.Tensor): Scores {
+  const [J, K, B, D] = A.shape as [number, number, number, number];
+  const TB = flatTarget.shape[0];
+  const scores = tf.matMul(A.reshape([J * K * B, D]), flatTarget, false, true).reshape([J, K, B, TB]);
+  const index = new Int32Array(J * K * B);
+  for (let j = 0; j < J; j++) for (let k = 0; k < K; k++) for (let b = 0; b < B; b++) index[(j * K + k) * B + b] = (j + 1) * B + b;
+  const positiveScore = tf.sum(A.mul(targets.reshape([J, 1, B, D])), -1);
+  return { scores, positiveScore, positiveIndex: tf.tensor3d(index, [J, K, B], 'int32') };
 }
 
 /**

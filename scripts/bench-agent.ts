@@ -1,10 +1,17 @@
+/**
+ * Learner and actor throughput of the full-size agent (72x96 observations, T = 100). `npm run bench` imports it;
+ * alone it times learner updates with their kernel profile:
+ *
+ *   npx tsx scripts/bench-agent.ts [--agent cpc] [--batch 16,32] [--updates 2] [--backend wasm]
+ */
+import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { createAgent, trainStep, type AgentKind, type Unroll } from '../agents/agent.js';
 import { rmsprop } from '../agents/rmsprop.js';
-import { formatKernelProfile, profileKernels } from '../src/backend/index.js';
+import { formatKernelProfile, initBackend, profileKernels, type BackendName } from '../src/backend/index.js';
 import { Rng } from '../src/rng.js';
+import { formatTable } from './table.js';
 
-/** Learner and actor throughput of the full-size agent (72x96 observations, T = 100). */
 export const OBS_SHAPE: [number, number, number] = [72, 96, 3];
 const A = 9;
 const HP = {
@@ -80,7 +87,7 @@ export async function benchLearner(kind: AgentKind, B: number, { T = 100, update
     });
     p.result.dispose();
     peakBytes = p.peakBytes;
-    console.log(`\nkernel profile, ${tf.getBackend()} ${kind} B=${B} T=${T}:\n${formatKernelProfile(p, 8)}`);
+    console.log(`\nkernel profile, ${tf.getBackend()} ${kind} B=${B} T=${T}:\n${formatKernelProfile(p, 12)}`);
   }
   const row: LearnerRow = {
     backend: tf.getBackend(),
@@ -130,4 +137,18 @@ export async function benchActorInference(E: number, steps = 50): Promise<ActorR
   tf.dispose([state.h, state.c]);
   agent.dispose();
   return { backend: tf.getBackend(), envs: E, stepsPerSec: (E * steps) / seconds };
+}
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await initBackend((argValue('--backend') ?? 'wasm') as BackendName);
+  const kind = (argValue('--agent') ?? 'cpc') as AgentKind;
+  const updates = Number(argValue('--updates') ?? 2);
+  const rows: LearnerRow[] = [];
+  for (const B of (argValue('--batch') ?? '16,32').split(',').map(Number)) rows.push(await benchLearner(kind, B, { updates }));
+  console.log(formatTable(rows as unknown as Record<string, unknown>[], `Learner updates (T = 100, 72x96, ${tf.getBackend()})`));
 }

@@ -92,7 +92,8 @@ function levelCacheDir(opt: string | false | undefined): string | undefined {
   return opt ?? process.env.CPC_LAB_LEVEL_CACHE ?? join(homedir(), '.cache', 'cpc-lab', 'dmlab-levels');
 }
 
-function bridgeArgs(level: string, opts: DmlabOptions): string[] {
+/** The bridge's command-line arguments for `level` (also what scripts/bench-transport.ts opens a direct Lab with). */
+export function bridgeArgs(level: string, opts: DmlabOptions): string[] {
   const { path } = resolveDmlabLevel(level);
   const args = ['--level', path, '--name', `dmlab:${level}`];
   args.push('--width', String(opts.width ?? 96), '--height', String(opts.height ?? 72), '--fps', String(DMLAB_FPS));

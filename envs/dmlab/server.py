@@ -33,6 +33,7 @@ import json
 import os
 import shutil
 import signal
+import struct
 import sys
 import tempfile
 import threading
@@ -196,6 +197,28 @@ def wire_array(a):
   return {'dtype': a.dtype.name, 'shape': list(a.shape), 'data': a.tobytes()}  # tobytes: C order
 
 
+class StepReplyFrame(object):
+  """The msgpack frame of a not-done `env.step.reply`, preallocated for one observation shape: a step copies
+  its observation into place and patches the reward, so the reply costs one copy and no allocation."""
+
+  def __init__(self, shape):
+    n = int(np.prod(shape))
+    # `obs.data` is the last field, so the observation's bytes end the frame.
+    template = msgpack.packb({'v': PROTOCOL_VERSION, 'type': 'env.step.reply', 'done': False, 'reward': 0.0,
+                              'obs': {'dtype': 'uint8', 'shape': list(shape), 'data': bytes(n)}}, use_bin_type=True)
+    marker = msgpack.packb('reward') + b'\xcb'  # float64
+    self._reward_at = template.index(marker) + len(marker)
+    self.frame = bytearray(template)
+    self._obs = np.frombuffer(self.frame, np.uint8, n, len(self.frame) - n).reshape(shape)
+
+  def fill(self, obs, reward):
+    if obs.shape != self._obs.shape:  # copyto would broadcast some
+      raise ValueError('observation of shape %r, the spec says %r' % (obs.shape, self._obs.shape))
+    struct.pack_into('>d', self.frame, self._reward_at, reward)
+    np.copyto(self._obs, obs, casting='no')  # another dtype raises too (env_error)
+    return self.frame
+
+
 class DmLabEnv(object):
   """A `deepmind_lab.Lab` with cpc-lab's env semantics (action table, repeat, auto-reset with a
   fresh seed, episode return and length, optional truncation)."""
@@ -217,6 +240,7 @@ class DmLabEnv(object):
     if len(lab.action_spec()) != len(ACTION_SET[0]):
       raise RuntimeError('expected %d action components, DeepMind Lab has %d' % (len(ACTION_SET[0]), len(lab.action_spec())))
     self.spec = {'observationShape': shape, 'numActions': len(ACTION_SET), 'level': name}
+    self._frame = StepReplyFrame(shape)
     if max_episode_steps:
       self.spec['episodeLength'] = max_episode_steps
 
@@ -242,11 +266,11 @@ class DmLabEnv(object):
     self._return += reward
     self._length += 1
     done = not self._lab.is_running() or (self._max_steps and self._length >= self._max_steps)
-    reply = {'type': 'env.step.reply', 'reward': reward, 'done': bool(done)}
-    if done:
-      reply['episodeReturn'] = self._return
-      reply['episodeLength'] = self._length
-      self._begin()
+    if not done:
+      return self._frame.fill(self._lab.observations()['RGB_INTERLEAVED'], reward)
+    reply = {'type': 'env.step.reply', 'reward': reward, 'done': True,
+             'episodeReturn': self._return, 'episodeLength': self._length}
+    self._begin()
     reply['obs'] = self._obs()
     return reply
 
@@ -283,7 +307,7 @@ class Server(object):
     return reply
 
   def _handle(self, frames):
-    """Returns (reply, stop)."""
+    """Returns (reply, stop); reply is a message, or a finished frame (`StepReplyFrame`)."""
     if len(frames) != 1:
       return self._error('multipart', 'expected 1 frame, got %d' % len(frames)), False
     request_type = None
@@ -309,8 +333,10 @@ class Server(object):
     try:
       while True:
         reply, stop = self._handle(self._sock.recv_multipart())
-        reply['v'] = PROTOCOL_VERSION
-        self._sock.send(packer.pack(reply))
+        if not isinstance(reply, bytearray):
+          reply['v'] = PROTOCOL_VERSION
+          reply = packer.pack(reply)
+        self._sock.send(reply)  # copies: a StepReplyFrame is reused by the next step
         if stop:
           return
     finally:
@@ -354,7 +380,7 @@ def parse_config(pairs):
   return config
 
 
-def main(argv=None):
+def parse_args(argv=None):
   p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
   p.add_argument('--level', required=True, help='DeepMind Lab level path, e.g. contributed/dmlab30/rooms_watermaze')
   p.add_argument('--name', help='level name reported in the spec (default: --level)')
@@ -369,11 +395,12 @@ def main(argv=None):
   p.add_argument('--max-episode-steps', type=int, default=0, help='end episodes after this many agent steps (0: the level decides)')
   p.add_argument('--max-bytes', type=int, default=DEFAULT_MAX_BYTES)
   p.add_argument('--exit-on-stdin-close', action='store_true', help='exit when the parent closes our stdin')
-  args = p.parse_args(argv)
+  return p.parse_args(argv)
 
-  if not is_loopback_endpoint(args.endpoint):
-    fail_startup('bad_arguments', 'refusing to bind %s: env servers bind to ipc://, 127.0.0.1 or inproc://' % args.endpoint)
 
+def open_lab(args):
+  """The `deepmind_lab.Lab` the arguments describe; a start-up error (CPC_LAB_ERROR, exit 2) if it cannot be
+  made. Also used by scripts/bench-transport.ts to step the same level directly."""
   try:
     import deepmind_lab
   except ImportError as e:
@@ -389,9 +416,8 @@ def main(argv=None):
   config.update(parse_config(args.config))
   try:
     level_cache = DirectoryLevelCache(args.level_cache) if args.level_cache else None
-    lab = deepmind_lab.Lab(args.level, ['RGB_INTERLEAVED'], config=config, renderer=args.renderer,
-                           level_cache=level_cache)
-    env = DmLabEnv(lab, args.name or args.level, args.max_episode_steps)
+    return deepmind_lab, deepmind_lab.Lab(args.level, ['RGB_INTERLEAVED'], config=config, renderer=args.renderer,
+                                          level_cache=level_cache)
   except Exception as e:
     text = '%s: %s' % (type(e).__name__, e)
     if 'Level not found' in text or "Can't find" in text:
@@ -399,6 +425,18 @@ def main(argv=None):
                    'use a level path relative to game_scripts/levels, e.g. contributed/dmlab30/rooms_watermaze; '
                    'the five paper levels also work by short name (dmlab:rooms_watermaze)')
     fail_startup('lab_init_failed', text)
+
+
+def main(argv=None):
+  args = parse_args(argv)
+  if not is_loopback_endpoint(args.endpoint):
+    fail_startup('bad_arguments', 'refusing to bind %s: env servers bind to ipc://, 127.0.0.1 or inproc://' % args.endpoint)
+
+  deepmind_lab, lab = open_lab(args)
+  try:
+    env = DmLabEnv(lab, args.name or args.level, args.max_episode_steps)
+  except Exception as e:
+    fail_startup('lab_init_failed', '%s: %s' % (type(e).__name__, e))
 
   try:
     server = Server(env, args.endpoint, args.max_bytes, args.exit_on_stdin_close)

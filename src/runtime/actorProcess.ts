@@ -45,7 +45,7 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
   const E = envsPerActor(config);
   const envs = await startEnvs(E, () => spawnEnv(config));
   const spec = envs[0].spec;
-  const agent = createAgent({ kind: config.agent, obsShape: spec.observationShape, numActions: spec.numActions, seed: config.seed, cpcSteps: config.cpcSteps });
+  const agent = createAgent({ kind: config.agent, obsShape: spec.observationShape, numActions: spec.numActions, seed: config.seed, cpcSteps: config.cpcSteps, actingOnly: true });
   const actor = new Actor(envs, agent, {
     unrollLength: config.unroll,
     actionRepeat: config.actionRepeat,

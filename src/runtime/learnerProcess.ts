@@ -59,7 +59,7 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
   const queue = new UnrollQueue({ ...want, batch: config.batch, maxPolicyLag, maxEpisodeLength: spec.episodeLength });
   const rejections = new Rejections(log);
   const shapes = Object.fromEntries(Object.entries(learner.agent.params).map(([k, v]) => [k, v.shape]));
-  let paramsFrame = encode(paramsToMessage(await learner.agent.getWeights(), shapes, learner.version));
+  let paramsFrame = encode(paramsToMessage(await learner.agent.getWeights(learner.agent.actingParamNames), shapes, learner.version));
   const send = serialSender(router, (l) => log(`learner: ${l}`));
 
   const handle = (routingId: Buffer, msg: Message): Rejection | undefined => {
@@ -132,7 +132,7 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
         actorsAlive: peers.size,
         dropped: rejections.nonZero(),
       });
-      paramsFrame = encode(paramsToMessage(await learner.agent.getWeights(), shapes, learner.version));
+      paramsFrame = encode(paramsToMessage(await learner.agent.getWeights(learner.agent.actingParamNames), shapes, learner.version));
       for (const p of peers.all()) void send([p.routingId, paramsFrame]);
       learner.progress({ actors: peers.size, lag: `${batch.policyLag.toFixed(2)} (max ${batch.maxLag})`, queue: queueDepth, dropped: formatDropped(rejections) });
       await learner.checkpoint(rng(), true);

@@ -244,7 +244,7 @@ export const unroll = z
 /** One named parameter tensor. */
 export const namedTensor = z.strictObject({ name, array: wireArraySchema('float32') });
 
-/** A full set of network parameters, as published by the learner. */
+/** The parameters of the acting network, as published by the learner (auxiliary heads such as CPC's W_k stay with the learner). */
 export const params = z.strictObject({
   type: z.literal('params'),
   /** Increases by one per learner update; 0 is the initial network. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { infoNCE, infoNCETerms, type CpcNegatives } from '../../agents/infonce.js';
+import { infoNCE, infoNCETerms, type CpcNegatives, type InfoNCEInputs } from '../../agents/infonce.js';
 import { Rng } from '../../src/rng.js';
 
 beforeAll(async () => {
@@ -40,7 +40,82 @@ function reference(T: number, B: number, D: number, K: number, z: number[], c: n
   return { loss: sum / count, sum, counted, accuracy: counted.map((n, i) => correct[i] / n) };
 }
 
+/**
+ * The per-k formulation infoNCETerms had before it made all predictions in one matmul (K products of
+ * [(T-k)*B, D] x [D, D], scores per k): the float32 reference the one-matmul version must reproduce.
+ */
+function perStepTerms({ z, c, W, dones, negatives = 'batch' }: InfoNCEInputs) {
+  const [T, B, D] = z.shape as [number, number, number];
+  const Dc = c.shape[2] as number;
+  const K = W.shape[0] as number;
+  return tf.tidy(() => {
+    const endedBefore = tf.concat([tf.zeros([1, B]), tf.cumsum(dones.toFloat(), 0)], 0);
+    const flatTarget = z.reshape([T * B, D]);
+    const Ws = tf.unstack(W);
+    const sums: tf.Tensor[] = [];
+    const counted: tf.Tensor[] = [];
+    const correct: tf.Tensor[] = [];
+    for (let k = 1; k <= K; k++) {
+      const n = T - k;
+      const pred = c.slice([0, 0, 0], [n, B, Dc]).reshape([n * B, Dc]).matMul(Ws[k - 1]);
+      const positives = z.slice([k, 0, 0], [n, B, D]);
+      const mask = tf.equal(endedBefore.slice([k, 0], [n, B]), endedBefore.slice([0, 0], [n, B])).toFloat();
+      let scores: tf.Tensor;
+      let positiveIndex: tf.Tensor;
+      if (negatives === 'batch') {
+        scores = tf.matMul(pred.reshape([n, B, D]), positives, false, true);
+        positiveIndex = tf.range(0, B, 1, 'int32').reshape([1, B]).tile([n, 1]);
+      } else {
+        scores = tf.matMul(pred, flatTarget, false, true).reshape([n, B, T * B]);
+        positiveIndex = tf.range(k * B, T * B, 1, 'int32').reshape([n, B]);
+      }
+      const positiveScore = tf.sum(pred.reshape([n, B, D]).mul(positives), -1);
+      sums.push(tf.sum(tf.logSumExp(scores, -1).sub(positiveScore).mul(mask)));
+      counted.push(tf.sum(mask));
+      correct.push(tf.sum(tf.equal(tf.argMax(scores, -1), positiveIndex).toFloat().mul(mask)));
+    }
+    return { sum: tf.addN(sums) as tf.Scalar, counted: tf.stack(counted), correct: tf.stack(correct) };
+  });
+}
+
+/** max |a - b| / max(1, max |b|). */
+function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 1;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}
+
 describe('infoNCE', () => {
+  for (const mode of ['batch', 'batch-time'] as const) {
+    it(`equals the per-k formulation, with its gradients (${mode})`, async () => {
+      const [T, B, D, K] = [24, 5, 8, 7];
+      const rng = new Rng(11);
+      const rand = (shape: number[]) => tf.tensor(Float32Array.from({ length: shape.reduce((a, d) => a * d, 1) }, () => rng.normal()), shape);
+      const [z, c, W] = [rand([T, B, D]), rand([T, B, D]), rand([K, D, D]).mul(0.4)];
+      const dones = tf.tensor2d(Float32Array.from({ length: T * B }, () => (rng.next() < 0.08 ? 1 : 0)), [T, B]);
+      const before = tf.memory().numTensors;
+      const evaluate = (terms: typeof perStepTerms) => {
+        const f = (zz: tf.Tensor, cc: tf.Tensor, ww: tf.Tensor) => terms({ z: zz, c: cc, W: ww, dones, negatives: mode }).sum;
+        const { value, grads } = tf.valueAndGrads(f)([z, c, W]);
+        const t = terms({ z, c, W, dones, negatives: mode });
+        return { value, grads, counted: t.counted, correct: t.correct, extra: t };
+      };
+      const ours = evaluate(infoNCETerms);
+      const old = evaluate(perStepTerms);
+      expect(relativeError(await ours.value.data(), await old.value.data())).toBeLessThan(1e-5);
+      for (let i = 0; i < 3; i++) expect(relativeError(await ours.grads[i].data(), await old.grads[i].data())).toBeLessThan(1e-5);
+      expect(Array.from(await ours.counted.data())).toEqual(Array.from(await old.counted.data()));
+      expect(Array.from(await ours.correct.data())).toEqual(Array.from(await old.correct.data()));
+      expect((await old.counted.data())[K - 1]).toBeLessThan((T - K) * B); // episode ends removed anchors
+      tf.dispose([ours, old].flatMap((r) => [r.value, ...r.grads, ...Object.values(r.extra)]));
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+
   it('all-equal scores give log B (batch negatives) and log(T B) (batch-time negatives)', async () => {
     const [T, B, D, K] = [6, 5, 4, 3];
     const args = { z: tf.zeros([T, B, D]), c: tf.randomNormal([T, B, D]), W: tf.randomNormal([K, D, D]), dones: tf.zeros([T, B]) };

@@ -17,6 +17,7 @@ import { decode, encode } from '../../../src/transport/codec.js';
 import { EnvRemoteError } from '../../../src/transport/envClient.js';
 import { EnvServerExitedError, EnvServerStartError, type ProcessEnv } from '../../../src/transport/envProcess.js';
 import { ERROR_CODES, MESSAGE_TYPES, PROTOCOL_VERSION, type Message } from '../../../src/transport/messages.js';
+import { benchBridgeVsDirect } from '../../../scripts/bench-transport.js';
 
 const PYTHON = '/usr/bin/python3';
 const dir = mkdtempSync(join(tmpdir(), 'cpc-dmlab-'));
@@ -269,5 +270,41 @@ describe('bridge protocol', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     expect(out).toBe('');
+  });
+
+  it("the preallocated step reply frame decodes to the message the generic path packs, step after step", () => {
+    // two fills of one frame (the second must overwrite the first completely), each against msgpack of the dict
+    const script = `
+import msgpack, numpy as np, server
+frame = server.StepReplyFrame([4, 5, 3])
+rng = np.random.RandomState(3)
+out = []
+for reward in (-2.5, 1e-7):
+    obs = rng.randint(0, 256, size=(4, 5, 3)).astype(np.uint8)
+    generic = {'type': 'env.step.reply', 'reward': reward, 'done': False, 'obs': server.wire_array(obs), 'v': server.PROTOCOL_VERSION}
+    out += [bytes(frame.fill(obs, reward)).hex(), msgpack.packb(generic, use_bin_type=True).hex()]
+try:
+    frame.fill(np.zeros((1, 5, 3), np.uint8), 0.0)
+except ValueError:
+    out.append('refused')
+print(' '.join(out))
+`;
+    const out = execFileSync(PYTHON, ['-c', script], { cwd: join(bridgeScript(), '..'), encoding: 'utf8' }).trim().split(' ');
+    expect(out[4]).toBe('refused'); // an observation of another shape is an error, not a silent broadcast
+    for (const i of [0, 2]) {
+      const lean = decode(Buffer.from(out[i], 'hex'));
+      const generic = decode(Buffer.from(out[i + 1], 'hex'));
+      expect(lean.ok && generic.ok).toBe(true);
+      expect(lean).toEqual(generic);
+    }
+    expect(decode(Buffer.from(out[0], 'hex'))).not.toEqual(decode(Buffer.from(out[2], 'hex')));
+  });
+
+  it('bench-transport --dmlab-path plays the same seeds and actions directly and through the bridge', async () => {
+    // it throws if the two sides' returns or last observations differ
+    const m = await benchBridgeVsDirect({ python: PYTHON, dmlabPath: fakeDmlabPath(), steps: 25, rounds: 2 });
+    expect(m.level).toBe('rooms_watermaze');
+    for (const v of [m.directWallUs, m.directCpuUs, m.bridgeWallUs, m.bridgeCpuUs, m.nodeCpuUs]) expect(Number.isFinite(v) && v >= 0).toBe(true);
+    expect(m.bridgeWallUs).toBeGreaterThan(0);
   });
 });

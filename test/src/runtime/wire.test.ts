@@ -3,13 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Unroll } from '../../../agents/agent.js';
+import { createAgent, type Unroll } from '../../../agents/agent.js';
 import { MOCK_OBS_SHAPE } from '../../../envs/mock/index.js';
 import { loadLatestCheckpoint } from '../../../src/checkpoint.js';
 import { resolveConfig } from '../../../src/config.js';
 import { Learner } from '../../../src/learner.js';
 import { decode, encode } from '../../../src/transport/codec.js';
-import { concatUnrolls, unrollFromMessage, unrollToMessage } from '../../../src/runtime/wire.js';
+import { concatUnrolls, paramsToMessage, unrollFromMessage, unrollToMessage, weightsFromParams } from '../../../src/runtime/wire.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -83,5 +83,37 @@ describe('runtime wire', () => {
     expect(await resumed.agent.getWeights()).toEqual(params);
     expect(await resumed.optimizer.getState()).toEqual(optimizer);
     resumed.close();
+  });
+
+  it("params messages carry only the acting network: a cpc agent's are a baseline agent's bytes, and its actor acts the same", async () => {
+    const make = (kind: 'baseline' | 'cpc', actingOnly = false) =>
+      createAgent({ kind, obsShape: MOCK_OBS_SHAPE, numActions: 9, seed: 5, cpcSteps: 4, network: { conv1Filters: 4, conv2Filters: 8, latentSize: 16, lstmSize: 16 }, actingOnly });
+    const frame = async (agent: ReturnType<typeof make>, version: number) => {
+      const shapes = Object.fromEntries(Object.entries(agent.params).map(([k, v]) => [k, v.shape]));
+      return encode(paramsToMessage(await agent.getWeights(agent.actingParamNames), shapes, version));
+    };
+    const [cpc, baseline] = [make('cpc'), make('baseline')];
+    expect(cpc.actingParamNames).toEqual(baseline.actingParamNames);
+    expect(cpc.actingParamNames).not.toContain('cpc/W');
+    // same seed, same network: the cpc learner's message is byte for byte the baseline learner's
+    expect(await frame(cpc, 3)).toEqual(await frame(baseline, 3));
+    const full = encode(paramsToMessage(await cpc.getWeights(), Object.fromEntries(Object.entries(cpc.params).map(([k, v]) => [k, v.shape])), 3));
+    expect((await frame(cpc, 3)).byteLength).toBeLessThan(full.byteLength - 4 * 4 * 16 * 16);
+
+    // the learner moves away from the initial weights; an acting-only actor takes its message and acts as it does
+    cpc.setWeights(Object.fromEntries(Object.entries(await cpc.getWeights()).map(([k, w]) => [k, w.map((x, i) => x + 0.01 * Math.sin(i + k.length))])));
+    const actor = make('cpc', true);
+    expect(Object.keys(actor.params)).toEqual(cpc.actingParamNames);
+    const r = decode(await frame(cpc, 4));
+    if (!r.ok || r.msg.type !== 'params') throw new Error('params message did not decode');
+    actor.setWeights(weightsFromParams(r.msg));
+    const u = tagged(1, 2, 3);
+    const inputs = { observations: u.observations.subarray(0, 2 * 1728), prevActions: u.prevActions.subarray(0, 2), prevRewards: u.prevRewards.subarray(0, 2), firsts: u.firsts.subarray(0, 2) };
+    const [a, b] = [await actor.step(inputs, 2, actor.initialState(2)), await cpc.step(inputs, 2, cpc.initialState(2))];
+    expect(a.logits).toEqual(b.logits);
+    expect(a.values).toEqual(b.values);
+    expect(await a.state.h.data()).toEqual(await b.state.h.data());
+    tf.dispose([a.state.h, a.state.c, b.state.h, b.state.c]);
+    for (const agent of [cpc, baseline, actor]) agent.dispose();
   });
 });
