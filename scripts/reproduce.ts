@@ -49,7 +49,7 @@ const SCALES = {
     space: SMALL_RECIPE,
     train: { batch: 16, unroll: 20, cpcSteps: 10, returnWindow: 20 },
   },
-  tiny: { trials: 2, frames: 1_280, evalEpisodes: 2, parallel: 1, space: SMALL_RECIPE, train: { batch: 4, unroll: 40, cpcSteps: 10, episodeLength: 20, returnWindow: 8 } },
+  tiny: { trials: 3, frames: 1_280, evalEpisodes: 2, parallel: 1, space: SMALL_RECIPE, train: { batch: 4, unroll: 40, cpcSteps: 10, episodeLength: 20, returnWindow: 8 } },
   paper: { trials: 24, frames: 1_000_000_000, evalEpisodes: 100, parallel: 1, space: SEARCH_SPACE, train: { batch: 32, unroll: 100, returnWindow: 100 } },
 } as const;
 
