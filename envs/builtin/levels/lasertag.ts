@@ -12,7 +12,7 @@
 
 Calibration: random play (9 actions, repeat 4, 3600 steps) tags nothing on a real DeepMind Lab
 build (0.00 over 8 episodes; DMLab-30 publishes -0.21), where one-hit tags made ours tag 2.2 times an
-episode. Two hits within a second, and a slightly narrower hit, bring it to ~0.2 (test/envs/builtin/
+episode. Two hits within a second, and a slightly narrower hit, bring it to ~0.25 (test/envs/builtin/
 calibration.test.ts) while the aiming oracle still tags ~90 times.
  */
 import { ACTION, type DmlabAction } from '../../actions.js';
