@@ -44,7 +44,7 @@ const SCALES = {
   small: {
     trials: 3,
     frames: 800_000,
-    evalEpisodes: 4,
+    evalEpisodes: 2,
     parallel: 2,
     space: SMALL_RECIPE,
     train: { batch: 16, unroll: 20, cpcSteps: 10, returnWindow: 20 },
