@@ -3,7 +3,7 @@
  * search (baseline and CPC on the same sampled configurations) on the five levels, test-mode
  * evaluation of every run, then the report: figure 6, CPC accuracy against k, tables, HTML.
  *
- *   npm run reproduce                          # built-in levels, about an hour on 2 cores
+ *   npm run reproduce                          # built-in levels, the small-budget protocol (README), ~2 hours on 2 cores
  *   npm run reproduce -- --tiny                # minutes: proves the pipeline, learns nothing
  *   npm run reproduce -- --dmlab [--paper]     # DeepMind Lab levels (--python, --dmlab-path), optionally the paper's scale
  *
@@ -17,27 +17,47 @@ import { DMLAB_LEVELS } from '../envs/dmlab/levels.js';
 import { evaluate, formatEval } from '../src/eval.js';
 import { EVAL_FILE, findRunDirs, readRunRecord, type EvalRecord } from '../src/experiments/results.js';
 import { runSearch } from '../src/experiments/search.js';
-import { SearchConfigSchema } from '../src/experiments/study.js';
+import { type Distribution, SEARCH_SPACE, SearchConfigSchema, type SearchSpace } from '../src/experiments/study.js';
 import { loadLatestCheckpoint } from '../src/checkpoint.js';
 import { formatDuration } from '../src/metrics.js';
 import { writeReport } from '../src/plots/report.js';
 
 /**
- * The scales. `hour`: 4 configurations x 2 agents x 5 levels = 40 runs of 128k frames (20 updates of
- * B = 16, T = 100), 5.12M frames, episodes cut to 300 agent steps (seekavoid's own length) so each
- * run sees ~100 episodes. At the throughput measured on this 2-core machine (below) that is ~46
- * minutes of training, plus ~2 for process starts and ~2.5 for evaluation. `paper`: 24 configurations,
- * B = 32, full-length episodes, 1e9 frames per run (the horizon of the paper's figure 6).
+ * The small-budget protocol (README, "The small-budget protocol"): one fixed recipe instead of the
+ * paper's search, so every run counts in the best-3 statistic; short unrolls (many more updates per
+ * frame), CPC horizon K = 10 < T, full-length (calibrated) episodes. The recipe is the one of the few
+ * tried on seekavoid (README) whose return began to rise; it is not tuned.
+ */
+const SMALL_RECIPE = {
+  entropyCost: { choice: [0.001] },
+  learningRate: { choice: [0.005] },
+  rmspropEpsilon: { choice: [0.1] },
+};
+
+/**
+ * The scales. `small` (the default): 3 seeds of the recipe x 2 agents x 5 levels = 30 runs of 800k
+ * frames (B = 16, T = 20), two at a time: ~1 h 50 min of training at the throughput measured on
+ * this 2-core machine (below), plus a few minutes of evaluation. `tiny`: the pipeline in minutes.
+ * `paper`: IMPALA D.1's search, 24 configurations, B = 32, full-length episodes, 1e9 frames per run
+ * (the horizon of the paper's figure 6).
  */
 const SCALES = {
-  hour: { trials: 4, frames: 128_000, evalEpisodes: 16, train: { batch: 16, unroll: 100, episodeLength: 300, returnWindow: 32 } },
-  tiny: { trials: 2, frames: 1_280, evalEpisodes: 2, train: { batch: 4, unroll: 40, episodeLength: 20, returnWindow: 8 } },
-  paper: { trials: 24, frames: 1_000_000_000, evalEpisodes: 100, train: { batch: 32, unroll: 100, returnWindow: 100 } },
+  small: {
+    trials: 3,
+    frames: 800_000,
+    evalEpisodes: 2,
+    parallel: 2,
+    space: SMALL_RECIPE,
+    train: { batch: 16, unroll: 20, cpcSteps: 10, returnWindow: 20 },
+  },
+  tiny: { trials: 3, frames: 1_280, evalEpisodes: 2, parallel: 1, space: SMALL_RECIPE, train: { batch: 4, unroll: 40, cpcSteps: 10, episodeLength: 20, returnWindow: 8 } },
+  paper: { trials: 24, frames: 1_000_000_000, evalEpisodes: 100, parallel: 1, space: SEARCH_SPACE, train: { batch: 32, unroll: 100, returnWindow: 100 } },
 } as const;
 
 /**
- * Training throughput (frames/s, whole runs) measured on this machine by `--trials 1` of the hour
- * scale (2 cores, wasm, one run at a time; five levels' frames over their seconds); for the estimate.
+ * Training throughput (frames/s, whole runs, one run per core) measured on this machine by a tenth
+ * of the former one-hour study (B = 16, T = 100, 2 cores, wasm, one run at a time); for the estimate.
+ * T = 20 has not been measured apart (the work per frame is the same but for per-update overheads).
  */
 const MEASURED_FPS = { baseline: 2300, cpc: 1560 } as const;
 /** Seconds between one run's end and the next one's first frame (process, tfjs, wasm start). */
@@ -51,7 +71,7 @@ const program = new Command()
   .option('--paper', "the paper's scale: 24 configurations, B = 32, full episodes, 1e9 frames a run")
   .option('--trials <n>', 'sampled configurations (overrides the scale)', Number)
   .option('--frames <n>', 'frames per run (overrides the scale)', Number)
-  .option('--parallel <n>', 'runs at once, each in its own process (default 1: a run keeps one core busy, and this machine has 2)', Number, 1)
+  .option('--parallel <n>', 'runs at once, each in its own process (a run keeps one core busy; default: 2 for the small scale, 1 otherwise)', Number)
   .option('--seed <n>', 'seed of the configurations', Number, 1)
   .option('--eval-episodes <n>', 'test episodes per run (overrides the scale)', Number)
   .option('--out <dir>', 'study folder (default runs/reproduce-<builtin|dmlab>[-tiny|-paper])')
@@ -65,12 +85,22 @@ interface Options {
   paper?: boolean;
   trials?: number;
   frames?: number;
-  parallel: number;
+  parallel?: number;
   seed: number;
   evalEpisodes?: number;
   out?: string;
   python?: string;
   dmlabPath?: string;
+}
+
+/** Whether the space fixes every setting (one value each): the runs differ only in their seeds. */
+function fixedRecipe(space: SearchSpace): boolean {
+  return Object.values(space).every((d) => 'choice' in d && d.choice.length === 1);
+}
+
+function describeRecipe(space: SearchSpace): string {
+  const value = (d: Distribution) => ('choice' in d ? d.choice.join('|') : d.logUniform.join('..'));
+  return `learning rate ${value(space.learningRate)}, entropy cost ${value(space.entropyCost)}, RMSProp ε ${value(space.rmspropEpsilon)}`;
 }
 
 /** Was this run evaluated already with these settings (a restarted reproduce skips it)? */
@@ -83,16 +113,17 @@ function evaluated(runDir: string, episodes: number): boolean {
 
 async function main(o: Options): Promise<number> {
   if (o.tiny && o.paper) throw new Error('--tiny and --paper exclude each other');
-  const scaleName = o.tiny ? 'tiny' : o.paper ? 'paper' : 'hour';
+  const scaleName = o.tiny ? 'tiny' : o.paper ? 'paper' : 'small';
   const scale = SCALES[scaleName];
   const family = o.dmlab ? 'dmlab' : 'builtin';
   const levels = (o.dmlab ? Object.keys(DMLAB_LEVELS) : BUILTIN_LEVEL_NAMES).map((l) => `${family}:${l}`);
-  const out = o.out ?? path.join('runs', `reproduce-${family}${scaleName === 'hour' ? '' : `-${scaleName}`}`);
+  const out = o.out ?? path.join('runs', `reproduce-${family}${scaleName === 'small' ? '' : `-${scaleName}`}`);
   const config = SearchConfigSchema.parse({
     levels,
     trials: o.trials ?? scale.trials,
     seed: o.seed,
-    parallel: o.parallel,
+    parallel: o.parallel ?? scale.parallel,
+    space: scale.space,
     out,
     train: { ...scale.train, frames: o.frames ?? scale.frames, ...(o.dmlab ? { python: o.python, dmlabPath: o.dmlabPath } : {}) },
   });
@@ -101,7 +132,7 @@ async function main(o: Options): Promise<number> {
   const trainSeconds = (runsPerAgent * config.train.frames!) / MEASURED_FPS.baseline + (runsPerAgent * config.train.frames!) / MEASURED_FPS.cpc;
   const estimate = (trainSeconds + 2 * runsPerAgent * PROCESS_START_S) / config.parallel;
   console.log(
-    `reproduce (${scaleName}${o.dmlab ? ', DeepMind Lab' : ''}): ${config.trials} configurations x 2 agents x ${levels.length} levels = ${2 * runsPerAgent} runs of ` +
+    `reproduce (${scaleName}${o.dmlab ? ', DeepMind Lab' : ''}): ${config.trials} ${fixedRecipe(config.space) ? `seeds of one recipe (${describeRecipe(config.space)})` : 'sampled configurations'} x 2 agents x ${levels.length} levels = ${2 * runsPerAgent} runs of ` +
       `${config.train.frames} frames (B = ${config.train.batch}, T = ${config.train.unroll}${config.train.episodeLength ? `, episodes of ${config.train.episodeLength} steps` : ''}), ` +
       `${config.parallel} at a time, into ${out}\n` +
       `estimated training time at this machine's measured ${MEASURED_FPS.baseline} (baseline) / ${MEASURED_FPS.cpc} (cpc) frames/s: ${formatDuration(estimate)}` +

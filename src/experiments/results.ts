@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { humanNormalizedScore } from '../../envs/dmlab/levels.js';
+import { Rng } from '../rng.js';
 import type { RunRecord } from '../run.js';
 
 /** What `cpc-lab eval` stores in a run folder (`eval.json`). */
@@ -216,6 +217,92 @@ export function summaryRows(runs: RunData[], o: ResultsOptions = {}): SummaryRow
   return rows;
 }
 
+/** What a comparison of CPC with the baseline on one level can say, and no more. */
+export interface ComparisonRow {
+  level: string;
+  baselineRuns: number;
+  cpcRuns: number;
+  /** Mean final return of each agent's best `best` runs. */
+  baselineBest: number;
+  cpcBest: number;
+  best: number;
+  /** cpcBest - baselineBest, and its percentile-bootstrap interval. */
+  difference: number;
+  lo: number;
+  hi: number;
+  confidence: number;
+  verdict: string;
+}
+
+export interface ComparisonOptions extends ResultsOptions {
+  /** Bootstrap resamples (default 10000). */
+  resamples?: number;
+  /** Two-sided level of the interval (default 0.95). */
+  confidence?: number;
+  /** Seed of the resampling, so a report is reproducible (default 0). */
+  seed?: number;
+}
+
+/** Mean of the `n` largest values (all of them if fewer). */
+export function bestMean(values: readonly number[], n: number): number {
+  return mean([...values].sort((a, b) => b - a).slice(0, n));
+}
+
+/** The q-quantile of sorted values, linearly interpolated. */
+function quantile(sorted: readonly number[], q: number): number {
+  const i = q * (sorted.length - 1);
+  const lo = Math.floor(i);
+  return lo + 1 < sorted.length ? sorted[lo] + (i - lo) * (sorted[lo + 1] - sorted[lo]) : sorted[lo];
+}
+
+/**
+ * Percentile-bootstrap interval of bestMean(b, n) - bestMean(a, n): each resample draws each
+ * agent's runs with replacement (as many as it has), which is the spread of the statistic over
+ * studies of the same size. Runs with no final return are left out by the caller.
+ */
+export function bootstrapDifference(
+  a: readonly number[],
+  b: readonly number[],
+  n: number,
+  o: { resamples: number; confidence: number; rng: Rng },
+): { difference: number; lo: number; hi: number } {
+  const draw = (xs: readonly number[]) => xs.map(() => xs[o.rng.int(xs.length)]);
+  const diffs: number[] = [];
+  for (let i = 0; i < o.resamples; i++) diffs.push(bestMean(draw(b), n) - bestMean(draw(a), n));
+  diffs.sort((x, y) => x - y);
+  const tail = (1 - o.confidence) / 2;
+  return { difference: bestMean(b, n) - bestMean(a, n), lo: quantile(diffs, tail), hi: quantile(diffs, 1 - tail) };
+}
+
+/**
+ * Per level with both agents: the difference of best-n means (CPC minus baseline) with its bootstrap
+ * interval, and a verdict that claims a difference only where the interval excludes 0. Levels with
+ * fewer than n runs of an agent (with a final return) get no interval: too few runs to compare.
+ */
+export function compareAgents(runs: RunData[], o: ComparisonOptions = {}): ComparisonRow[] {
+  const n = o.best ?? 3;
+  const confidence = o.confidence ?? 0.95;
+  const rng = new Rng(o.seed ?? 0);
+  const rows: ComparisonRow[] = [];
+  for (const [lvl, byAgent] of groupRuns(runs)) {
+    const finals = (ag: string) => (byAgent.get(ag) ?? []).map((r) => finalReturn(r, o.lastEpisodes)).filter((v) => !Number.isNaN(v));
+    const base = finals('baseline');
+    const cpc = finals('cpc');
+    if (!byAgent.has('baseline') || !byAgent.has('cpc')) continue;
+    const row = { level: lvl, baselineRuns: base.length, cpcRuns: cpc.length, baselineBest: bestMean(base, n), cpcBest: bestMean(cpc, n), best: n, confidence };
+    if (base.length < n || cpc.length < n) {
+      rows.push({ ...row, difference: row.cpcBest - row.baselineBest, lo: Number.NaN, hi: Number.NaN, verdict: `too few runs to compare (best ${n} needs ${n} per agent)` });
+      continue;
+    }
+    const d = bootstrapDifference(base, cpc, n, { resamples: o.resamples ?? 10000, confidence, rng });
+    const pct = `${Math.round(confidence * 100)}%`;
+    const verdict =
+      d.lo > 0 ? `CPC higher (the ${pct} interval excludes 0)` : d.hi < 0 ? `baseline higher (the ${pct} interval excludes 0)` : 'no difference detectable at this budget';
+    rows.push({ ...row, ...d, verdict });
+  }
+  return rows;
+}
+
 /** One point of a figure-6 curve: the best runs' mean return at `frames`, and their min and max. */
 export interface CurvePoint {
   level: string;
@@ -308,6 +395,18 @@ const SUMMARY_COLUMNS: [keyof SummaryRow, string][] = [
   ['bestTestReturn', 'test return of best n'],
 ];
 
+const COMPARISON_COLUMNS: [keyof ComparisonRow, string][] = [
+  ['level', 'level'],
+  ['baselineRuns', 'baseline runs'],
+  ['cpcRuns', 'CPC runs'],
+  ['baselineBest', 'baseline, mean of best n'],
+  ['cpcBest', 'CPC, mean of best n'],
+  ['difference', 'CPC - baseline'],
+  ['lo', 'interval low'],
+  ['hi', 'interval high'],
+  ['verdict', 'what the data shows'],
+];
+
 /** Cells as text; numbers with 3 significant digits (4 for hyperparameters). */
 function cells<R>(rows: R[], columns: [keyof R, string][]): string[][] {
   return rows.map((row) => columns.map(([key]) => {
@@ -323,6 +422,16 @@ export interface ResultTable<R> {
 
 export const runTable = (rows: RunRow[]): ResultTable<RunRow> => ({ columns: RUN_COLUMNS, rows });
 export const summaryTable = (rows: SummaryRow[]): ResultTable<SummaryRow> => ({ columns: SUMMARY_COLUMNS, rows });
+export const comparisonTable = (rows: ComparisonRow[]): ResultTable<ComparisonRow> => ({ columns: COMPARISON_COLUMNS, rows });
+
+/** How the comparison is made, for the reports. */
+export function comparisonNote(n: number, confidence = 0.95): string {
+  return (
+    `CPC vs baseline per level: the difference of the means of the best ${n} runs (CPC minus baseline), with a ` +
+    `${Math.round(confidence * 100)}% percentile-bootstrap interval (each agent's runs resampled with replacement). ` +
+    'A difference is claimed only where the interval excludes 0; otherwise none is detectable with these runs at this budget.'
+  );
+}
 
 export function toMarkdown<R>(t: ResultTable<R>): string {
   const header = t.columns.map(([, title]) => title);
@@ -342,23 +451,35 @@ export function tableCells<R>(t: ResultTable<R>): { header: string[]; rows: stri
 }
 
 /**
- * Writes `results.md` (summary, then every run) and `results.csv` (every run) and `summary.csv`
- * into `outDir`; returns the file paths.
+ * Writes `results.md` (CPC vs baseline, summary, then every run), `results.csv` (every run),
+ * `summary.csv` and `comparison.csv` into `outDir`; returns the file paths.
  */
-export function writeResults(runs: RunData[], outDir: string, o: ResultsOptions = {}): { markdown: string; csv: string; summaryCsv: string } {
+export function writeResults(
+  runs: RunData[],
+  outDir: string,
+  o: ComparisonOptions = {},
+): { markdown: string; csv: string; summaryCsv: string; comparisonCsv: string } {
   fs.mkdirSync(outDir, { recursive: true });
   const n = o.best ?? 3;
   const summary = summaryTable(summaryRows(runs, o));
+  const comparison = comparisonTable(compareAgents(runs, o));
   const all = runTable(runRows(runs, o));
-  const files = { markdown: path.join(outDir, 'results.md'), csv: path.join(outDir, 'results.csv'), summaryCsv: path.join(outDir, 'summary.csv') };
+  const files = {
+    markdown: path.join(outDir, 'results.md'),
+    csv: path.join(outDir, 'results.csv'),
+    summaryCsv: path.join(outDir, 'summary.csv'),
+    comparisonCsv: path.join(outDir, 'comparison.csv'),
+  };
   const window = o.lastEpisodes ? `the last ${o.lastEpisodes} episodes` : "the last `returnWindow` episodes of each run";
   fs.writeFileSync(
     files.markdown,
     `# Results\n\nFinal return: mean return of ${window}. Per level and agent: mean of the best ${n} runs by final return ` +
       `(the papers' statistic), with their min and max. Human-normalised: 100 (return - random) / (human - random) with DMLab-30's ` +
-      `scores, for DeepMind Lab levels that have them.\n\n## Best ${n}\n\n${toMarkdown(summary)}\n## Every run\n\n${toMarkdown(all)}`,
+      `scores, for DeepMind Lab levels that have them.\n\n## CPC vs baseline\n\n${comparisonNote(n, o.confidence)}\n\n${toMarkdown(comparison)}\n` +
+      `## Best ${n}\n\n${toMarkdown(summary)}\n## Every run\n\n${toMarkdown(all)}`,
   );
   fs.writeFileSync(files.csv, toCsv(all));
+  fs.writeFileSync(files.comparisonCsv, toCsv(comparison));
   fs.writeFileSync(files.summaryCsv, toCsv(summary));
   return files;
 }

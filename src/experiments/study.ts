@@ -11,12 +11,26 @@ import { ConfigSchema, verifyConfig, type ConfigInput } from '../config.js';
 import { Rng } from '../rng.js';
 import { gitCommit, writeFileAtomic } from '../run.js';
 
-/** IMPALA D.1: the distributions the search draws from. */
+const positive = z.number().positive();
+/** A distribution of one searched setting: log-uniform between two bounds, or uniform over a list (one value: fixed). */
+const DistributionSchema = z.union([
+  z.object({ logUniform: z.tuple([positive, positive]).refine(([lo, hi]) => lo <= hi, 'logUniform: lo must be <= hi') }).strict(),
+  z.object({ choice: z.array(positive).min(1) }).strict(),
+]);
+export type Distribution = z.output<typeof DistributionSchema>;
+
+/** IMPALA D.1: the distributions the paper's search draws from (the default space). */
 export const SEARCH_SPACE = {
   entropyCost: { logUniform: [5e-5, 1e-2] },
   learningRate: { logUniform: [5e-6, 5e-3] },
   rmspropEpsilon: { choice: [1e-1, 1e-3, 1e-5, 1e-7] },
-} as const;
+} as const satisfies Record<string, Distribution>;
+
+export const SearchSpaceSchema = z
+  .object({ entropyCost: DistributionSchema, learningRate: DistributionSchema, rmspropEpsilon: DistributionSchema })
+  .strict()
+  .default(SEARCH_SPACE);
+export type SearchSpace = z.output<typeof SearchSpaceSchema>;
 
 /** Train settings the search sets per run; every other train setting is shared by the whole study. */
 const PER_RUN = { env: true, agent: true, seed: true, name: true, runDir: true, entropyCost: true, learningRate: true, rmspropEpsilon: true } as const;
@@ -31,6 +45,7 @@ export const SearchConfigSchema = z
     parallel: z.number().int().positive().default(1).describe('runs trained at once, each in its own process'),
     out: z.string().min(1).describe('study folder: study.json and one run folder per (level, agent, trial)'),
     train: ConfigSchema.omit(PER_RUN).partial().default({}).describe('train settings shared by every run (frames, batch, unroll, ...)'),
+    space: SearchSpaceSchema.describe("distributions of entropy cost, learning rate and RMSProp epsilon (default IMPALA D.1's)"),
   })
   .strict();
 
@@ -54,6 +69,8 @@ export interface Study {
   agents: SearchConfig['agents'];
   seed: number;
   train: SearchConfig['train'];
+  /** Absent in studies written before it existed: IMPALA D.1's. */
+  space?: SearchSpace;
   trials: Trial[];
   createdAt: string;
   gitCommit: string | null;
@@ -77,16 +94,20 @@ export function logUniform(rng: Rng, lo: number, hi: number): number {
   return Math.exp(rng.uniform(Math.log(lo), Math.log(hi)));
 }
 
-/** The seeded list of `n` configurations; the same seed gives the same list. */
-export function sampleTrials(n: number, seed: number): Trial[] {
+/** One draw from `d` (exactly one draw from `rng` whatever `d` is, so the run seeds do not depend on the space). */
+function sample(rng: Rng, d: Distribution): number {
+  return 'logUniform' in d ? logUniform(rng, ...d.logUniform) : d.choice[rng.int(d.choice.length)];
+}
+
+/** The seeded list of `n` configurations drawn from `space`; the same seed gives the same list. */
+export function sampleTrials(n: number, seed: number, space: SearchSpace = SEARCH_SPACE): Trial[] {
   const rng = new Rng(seed);
-  const { entropyCost, learningRate, rmspropEpsilon } = SEARCH_SPACE;
   return Array.from({ length: n }, (_, trial) => ({
     trial,
     seed: rng.int(2 ** 31),
-    entropyCost: logUniform(rng, ...entropyCost.logUniform),
-    learningRate: logUniform(rng, ...learningRate.logUniform),
-    rmspropEpsilon: rmspropEpsilon.choice[rng.int(rmspropEpsilon.choice.length)],
+    entropyCost: sample(rng, space.entropyCost),
+    learningRate: sample(rng, space.learningRate),
+    rmspropEpsilon: sample(rng, space.rmspropEpsilon),
   }));
 }
 
@@ -103,7 +124,8 @@ export function createStudy(c: SearchConfig): Study {
     agents: c.agents,
     seed: c.seed,
     train: c.train,
-    trials: sampleTrials(c.trials, c.seed),
+    space: c.space,
+    trials: sampleTrials(c.trials, c.seed, c.space),
     createdAt: new Date().toISOString(),
     gitCommit: gitCommit(),
   };
@@ -170,7 +192,9 @@ export function openStudy(c: SearchConfig): Study {
     writeStudy(c.out, fresh);
     return fresh;
   }
-  const differs = (['levels', 'agents', 'seed', 'train', 'trials'] as const).filter((k) => JSON.stringify(stored[k]) !== JSON.stringify(fresh[k]));
+  const differs = (['levels', 'agents', 'seed', 'train', 'space', 'trials'] as const).filter(
+    (k) => JSON.stringify(k === 'space' ? (stored.space ?? SEARCH_SPACE) : stored[k]) !== JSON.stringify(fresh[k]),
+  );
   if (differs.length) {
     throw new Error(
       `${path.join(c.out, STUDY_FILE)} holds another study (different ${differs.join(', ')}); continue it with \`cpc-lab search --resume ${c.out}\`, or choose another --out`,
@@ -189,6 +213,7 @@ export function searchConfigOf(outDir: string, parallel?: number): SearchConfig 
     trials: study.trials.length,
     seed: study.seed,
     train: study.train,
+    space: study.space ?? SEARCH_SPACE,
     out: outDir,
     ...(parallel !== undefined ? { parallel } : {}),
   });

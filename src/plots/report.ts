@@ -6,6 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   accuracyCurves,
+  compareAgents,
+  comparisonNote,
+  comparisonTable,
   findRunDirs,
   loadRun,
   returnCurves,
@@ -15,13 +18,13 @@ import {
   summaryTable,
   tableCells,
   writeResults,
-  type ResultsOptions,
+  type ComparisonOptions,
   type ResultTable,
 } from '../experiments/results.js';
 import { readStudy, STUDY_FILE } from '../experiments/study.js';
 import { accuracySpec, figure6Spec, writeFigure } from './figures.js';
 
-export interface ReportOptions extends ResultsOptions {
+export interface ReportOptions extends ComparisonOptions {
   /** Run folders, or folders holding run folders (a study). */
   paths: string[];
   out: string;
@@ -80,11 +83,14 @@ Final return: mean return of the last ${o.lastEpisodes ?? '<code>returnWindow</c
 Curves and the summary use the best ${best} runs per level and agent by final return.</p>
 <h2>Figures</h2>
 ${figureHtml.join('\n')}
+<h2>CPC vs baseline</h2>
+<p>${escape(comparisonNote(best, o.confidence))}</p>
+${htmlTable(comparisonTable(compareAgents(runs, o)))}
 <h2>Best ${best} per level and agent</h2>
 ${htmlTable(summaryTable(summaryRows(runs, o)))}
 <h2>Every run</h2>
 ${htmlTable(runTable(runRows(runs, o)))}
-<p>Tables as files: <a href="${rel(tables.markdown)}">results.md</a> · <a href="${rel(tables.csv)}">results.csv</a> · <a href="${rel(tables.summaryCsv)}">summary.csv</a></p>
+<p>Tables as files: <a href="${rel(tables.markdown)}">results.md</a> · <a href="${rel(tables.csv)}">results.csv</a> · <a href="${rel(tables.summaryCsv)}">summary.csv</a> · <a href="${rel(tables.comparisonCsv)}">comparison.csv</a></p>
 <h2>Settings</h2>
 ${[...studyHtml, ...configs].join('\n')}
 </body></html>

@@ -1,16 +1,18 @@
 /**
  * `rooms_watermaze`: a Morris water maze. A square arena whose four walls carry distinct cues, and
- * a hidden platform (one floor cell, never drawn) fixed for the episode. Stepping onto it pays +1
+ * a hidden platform (a disc on the floor, never drawn) fixed for the episode. Stepping onto it pays +1
  * and respawns the agent at a random place and heading, so an agent that remembers where the
  * platform was, relative to the cues, is paid again and again; one that doesn't must search anew.
  *
  * DeepMind Lab's version (game_scripts/levels/contributed/dmlab30/rooms_watermaze.lua and
  * factories/rooms/navigate_watermaze_factory.lua) has a circular arena, places the platform within
  * a radius of the centre, and sets `episodeLengthSeconds = 120` (1800 agent steps). It pays up to 5
- * while the agent stays on the platform before respawning it; here one visit pays 1.
+ * while the agent stays on the platform before respawning it; here one visit pays 1. The platform's
+ * radius is calibrated so random play finds it as often as on a real build (0.75 an episode; a disc
+ * of radius 1.5 cells gives ~0.8, the single cell of before 0.24).
  */
 import { ACTION, type DmlabAction } from '../../actions.js';
-import { type Grid, FREE, cellCentre, cellIndex, freeCells, makeGrid, pick, setCell } from '../grid.js';
+import { type Grid, FREE, cellCentre, freeCells, makeGrid, pick, setCell } from '../grid.js';
 import { type MapMarker, Level } from '../level.js';
 import { navigateTo } from '../navigate.js';
 import { FLOORS, WALL } from '../textures.js';
@@ -21,6 +23,8 @@ export const ARENA_SIZE = 11;
 const PLATFORM_MARGIN = 1;
 /** Respawns are at least this far (cells, Chebyshev) from the platform. */
 const MIN_SPAWN_DISTANCE = 3;
+/** The platform is a disc of this radius (cells) around its cell's centre; the agent is on it when its centre is. */
+export const PLATFORM_RADIUS = 1.5;
 
 export class Watermaze extends Level {
   readonly name = 'rooms_watermaze';
@@ -42,7 +46,8 @@ export class Watermaze extends Level {
   }
 
   protected update(_action: DmlabAction): number {
-    if (cellIndex(this.grid, this.agent.x, this.agent.y) !== this.platform) return 0;
+    const p = cellCentre(this.grid, this.platform);
+    if (Math.hypot(this.agent.x - p.x, this.agent.y - p.y) >= PLATFORM_RADIUS) return 0;
     this.respawn();
     return 1;
   }

@@ -4,27 +4,32 @@ import { FREE, cellCentre, cellIndex, freeCells } from '../../../envs/builtin/gr
 import { makeBuiltinEnv } from '../../../envs/builtin/index.js';
 import { ExploreGoalLocations, GOAL_REWARD } from '../../../envs/builtin/levels/explore_goal.js';
 import { DOOR_REWARD, GOAL_REWARD as KEYS_GOAL_REWARD, KEY_REWARD, KeysDoors } from '../../../envs/builtin/levels/keys_doors.js';
-import { FIRE_COOLDOWN_FRAMES, LaserTag, TAG_REWARD } from '../../../envs/builtin/levels/lasertag.js';
-import { SeekAvoid } from '../../../envs/builtin/levels/seekavoid.js';
-import { Watermaze } from '../../../envs/builtin/levels/watermaze.js';
+import { FIRE_COOLDOWN_FRAMES, HITS_TO_TAG, HIT_WINDOW_FRAMES, LaserTag, TAG_REWARD } from '../../../envs/builtin/levels/lasertag.js';
+import { APPLES, LEMONS, SeekAvoid } from '../../../envs/builtin/levels/seekavoid.js';
+import { PLATFORM_RADIUS, Watermaze } from '../../../envs/builtin/levels/watermaze.js';
 import { LOOK_PIXELS_PER_TURN } from '../../../envs/builtin/movement.js';
 import { teleport } from './helpers.js';
 
 describe('rooms_watermaze', () => {
-  it('pays 1 on the platform cell and nowhere else, then respawns the agent away from it', () => {
+  it('pays 1 on the platform disc and nowhere else, then respawns the agent away from it', () => {
     const env = makeBuiltinEnv('rooms_watermaze');
     env.reset(3);
     const level = env.level as Watermaze;
+    const p = cellCentre(level.grid, level.platform);
     const paid: number[] = [];
+    const within: number[] = [];
     for (const cell of freeCells(level.grid)) {
       teleport(env, cell);
+      const c = cellCentre(level.grid, cell);
+      if (Math.hypot(c.x - p.x, c.y - p.y) < PLATFORM_RADIUS) within.push(cell);
       // Looking around does not move the agent: the reward is for where it stands.
       const r = env.step(ACTION.lookLeft, ACTION_REPEAT);
       if (r.reward !== 0) paid.push(cell);
       expect(r.reward === 0 || r.reward === 1).toBe(true);
     }
-    expect(paid).toEqual([level.platform]);
-    const p = cellCentre(level.grid, level.platform);
+    // Radius 1.5: the platform's cell and its 8 neighbours' centres.
+    expect(within).toHaveLength(9);
+    expect(paid).toEqual(within);
     expect(Math.max(Math.abs(level.agent.x - p.x), Math.abs(level.agent.y - p.y))).toBeGreaterThanOrEqual(3);
   });
 
@@ -75,8 +80,8 @@ describe('seekavoid_arena_01', () => {
     const env = makeBuiltinEnv('seekavoid_arena_01');
     env.reset(2);
     const level = env.level as SeekAvoid;
-    expect(level.pickups.filter((p) => p.reward === 1)).toHaveLength(12);
-    expect(level.pickups.filter((p) => p.reward === -1)).toHaveLength(10);
+    expect(level.pickups.filter((p) => p.reward === 1)).toHaveLength(APPLES);
+    expect(level.pickups.filter((p) => p.reward === -1)).toHaveLength(LEMONS);
     for (const p of level.pickups) {
       Object.assign(level.agent, { x: p.sprite.x, y: p.sprite.y });
       expect(env.step(ACTION.lookLeft, ACTION_REPEAT).reward).toBe(p.reward);
@@ -99,13 +104,39 @@ describe('lasertag_three_opponents_small', () => {
     return { env, level, front: cellCentre(level.grid, cell + 2) };
   }
 
-  it('fire tags the opponent in the line of sight (+1), which respawns elsewhere', () => {
+  /** Fires for one cooldown (12 frames = 3 steps at repeat 4), the bot held in front, until a tag. */
+  function fireAt(env: ReturnType<typeof setUp>['env'], bot: LaserTag['bots'][number], front: { x: number; y: number }) {
+    let reward = 0;
+    for (let s = 0; s < FIRE_COOLDOWN_FRAMES / ACTION_REPEAT && reward === 0; s++) {
+      Object.assign(bot.body, front);
+      reward += env.step(ACTION.fire, ACTION_REPEAT).reward;
+    }
+    return reward;
+  }
+
+  it('two hits within the window tag the opponent in the line of sight (+1), which respawns elsewhere', () => {
     const { env, level, front } = setUp(1);
     const bot = level.bots[1];
-    Object.assign(bot.body, front);
-    const r = env.step(ACTION.fire, ACTION_REPEAT);
-    expect(r.reward).toBe(TAG_REWARD);
+    expect(HITS_TO_TAG).toBe(2);
+    expect(fireAt(env, bot, front)).toBe(0);
+    expect(bot.hits).toBe(1);
+    expect(fireAt(env, bot, front)).toBe(TAG_REWARD);
+    expect(bot.hits).toBe(0);
     expect(Math.hypot(bot.body.x - front.x, bot.body.y - front.y)).toBeGreaterThan(1);
+  });
+
+  it('a hit lapses after the window', () => {
+    const { env, level, front } = setUp(4);
+    const bot = level.bots[0];
+    expect(fireAt(env, bot, front)).toBe(0);
+    for (let f = 0; f < HIT_WINDOW_FRAMES; f += ACTION_REPEAT) {
+      Object.assign(bot.body, front);
+      expect(env.step(ACTION.lookLeft, ACTION_REPEAT).reward).toBe(0);
+    }
+    expect(bot.hits).toBe(0);
+    level.agent.yaw = 0;
+    expect(fireAt(env, bot, front)).toBe(0);
+    expect(fireAt(env, bot, front)).toBe(TAG_REWARD);
   });
 
   it('misses an opponent behind the agent, and is limited to one shot per cooldown', () => {
@@ -114,15 +145,19 @@ describe('lasertag_three_opponents_small', () => {
     Object.assign(bot.body, front);
     level.agent.yaw = Math.round(LOOK_PIXELS_PER_TURN / 2); // facing west
     expect(env.step(ACTION.fire, ACTION_REPEAT).reward).toBe(0);
+    expect(bot.hits).toBe(0);
     level.agent.yaw = 0;
     Object.assign(bot.body, front);
-    // The shot just fired still cools down (12 frames = 3 steps at repeat 4).
     expect(FIRE_COOLDOWN_FRAMES).toBe(12);
+    // The shot just fired still cools down: these two hit nothing.
     expect(env.step(ACTION.fire, ACTION_REPEAT).reward).toBe(0);
     Object.assign(bot.body, front);
     expect(env.step(ACTION.fire, ACTION_REPEAT).reward).toBe(0);
+    expect(bot.hits).toBe(0);
     Object.assign(bot.body, front);
-    expect(env.step(ACTION.fire, ACTION_REPEAT).reward).toBe(TAG_REWARD);
+    expect(env.step(ACTION.fire, ACTION_REPEAT).reward).toBe(0);
+    expect(bot.hits).toBe(1);
+    expect(fireAt(env, bot, front)).toBe(TAG_REWARD);
   });
 
   it('moving or looking without fire tags no one', () => {

@@ -3,7 +3,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   accuracyCurves,
+  bestMean,
   bestRuns,
+  bootstrapDifference,
+  compareAgents,
   findRunDirs,
   finalReturn,
   loadRun,
@@ -15,6 +18,7 @@ import {
   summaryTable,
   writeResults,
 } from '../../../src/experiments/results.js';
+import { Rng } from '../../../src/rng.js';
 import { tmp, writeFixtureRun } from './fixtures.js';
 
 /**
@@ -123,5 +127,77 @@ describe('results', () => {
     const files = writeResults(runs, path.join(root, 'out'));
     expect(fs.readFileSync(files.csv, 'utf8').trim().split('\n')).toHaveLength(9);
     expect(fs.readFileSync(files.markdown, 'utf8')).toContain('## Every run');
+  });
+});
+
+/** Runs of one level whose final returns (last two episodes, equal) are the given values. */
+function writeLevel(root: string, env: string, finals: Record<'baseline' | 'cpc', number[]>): void {
+  for (const agent of ['baseline', 'cpc'] as const) {
+    finals[agent].forEach((f, i) =>
+      writeFixtureRun(path.join(root, env.replace(':', '-'), `${agent}-t0${i}`), { env, agent, seed: i, episodes: [[100, f], [200, f]] }),
+    );
+  }
+}
+
+describe('CPC vs baseline', () => {
+  it('best-n mean is the mean of the n largest values, or of all when fewer', () => {
+    expect(bestMean([1, 9, 3, 7], 3)).toBeCloseTo((9 + 7 + 3) / 3, 12);
+    expect(bestMean([4, 2], 3)).toBe(3);
+  });
+
+  it('the bootstrap interval of one lucky run among three includes 0 (hand-computed quantiles)', () => {
+    // b's best-3 mean over a resample is its count of 3s: 0, 1, 2, 3 with probabilities 8/27, 12/27, 6/27, 1/27,
+    // so the 2.5% quantile is 0 and the 97.5% quantile is 3 (P(<= 2) = 26/27 < 0.975).
+    const d = bootstrapDifference([0, 0, 0], [0, 0, 3], 3, { resamples: 20000, confidence: 0.95, rng: new Rng(1) });
+    expect(d.difference).toBe(1);
+    expect(d.lo).toBe(0);
+    expect(d.hi).toBe(3);
+  });
+
+  it('identical run sets give a zero-width interval at 0', () => {
+    const d = bootstrapDifference([2, 2, 2, 2], [2, 2, 2, 2], 3, { resamples: 1000, confidence: 0.95, rng: new Rng(2) });
+    expect(d).toEqual({ difference: 0, lo: 0, hi: 0 });
+  });
+
+  it('claims a difference only where the interval excludes 0, and says when runs are too few', () => {
+    const root = tmp();
+    writeLevel(root, 'builtin:seekavoid_arena_01', { baseline: [1, 2, 3, 4], cpc: [11, 12, 13, 14] });
+    writeLevel(root, 'builtin:rooms_watermaze', { baseline: [1, 5, 9, 13], cpc: [2, 6, 10, 14] });
+    writeLevel(root, 'builtin:explore_goal_locations_small', { baseline: [20, 21, 22], cpc: [1, 2, 3] });
+    writeLevel(root, 'builtin:rooms_keys_doors_puzzle', { baseline: [1, 2, 3], cpc: [10, 20] });
+    const rows = compareAgents(findRunDirs([root]).map(loadRun), { resamples: 4000 });
+    const by = (level: string) => rows.find((r) => r.level === level)!;
+
+    const seek = by('builtin:seekavoid_arena_01');
+    // best 3: (14 + 13 + 12) / 3 - (4 + 3 + 2) / 3 = 10; every resample's difference lies in [7, 13]
+    expect(seek).toMatchObject({ baselineRuns: 4, cpcRuns: 4, baselineBest: 3, cpcBest: 13, difference: 10 });
+    expect(seek.lo).toBeGreaterThanOrEqual(7);
+    expect(seek.hi).toBeLessThanOrEqual(13);
+    expect(seek.verdict).toMatch(/^CPC higher/);
+
+    const water = by('builtin:rooms_watermaze');
+    expect(water.difference).toBeCloseTo(1, 12);
+    expect(water.lo).toBeLessThan(0);
+    expect(water.hi).toBeGreaterThan(0);
+    expect(water.verdict).toBe('no difference detectable at this budget');
+
+    expect(by('builtin:explore_goal_locations_small').verdict).toMatch(/^baseline higher/);
+
+    const keys = by('builtin:rooms_keys_doors_puzzle');
+    expect(keys).toMatchObject({ cpcRuns: 2, cpcBest: 15, baselineBest: 2, difference: 13 });
+    expect(Number.isNaN(keys.lo)).toBe(true);
+    expect(keys.verdict).toMatch(/too few runs/);
+  });
+
+  it('the same runs and seed give the same interval; results.md and comparison.csv carry it', () => {
+    const root = tmp();
+    writeLevel(root, 'builtin:rooms_watermaze', { baseline: [1, 5, 9, 13], cpc: [2, 6, 10, 14] });
+    const runs = findRunDirs([root]).map(loadRun);
+    expect(compareAgents(runs, { seed: 3 })).toEqual(compareAgents(runs, { seed: 3 }));
+    const files = writeResults(runs, path.join(root, 'out'));
+    expect(fs.readFileSync(files.markdown, 'utf8')).toContain('| no difference detectable at this budget |');
+    const csv = fs.readFileSync(files.comparisonCsv, 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('level,baselineRuns,cpcRuns,baselineBest,cpcBest,difference,lo,hi,verdict');
+    expect(csv).toHaveLength(2);
   });
 });

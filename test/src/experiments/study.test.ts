@@ -74,6 +74,23 @@ describe('random search configurations', () => {
     expect(searchConfigOf(out, 2)).toEqual({ ...c, parallel: 2 });
   });
 
+  it('a narrowed space: fixed values stay fixed, ranges are respected, run seeds are those of the default space', () => {
+    const space = { entropyCost: { choice: [0.003] }, learningRate: { logUniform: [1e-3, 2e-3] as [number, number] }, rmspropEpsilon: { choice: [1e-5] } };
+    const narrow = sampleTrials(50, 4, space);
+    expect(narrow.map((t) => t.seed)).toEqual(sampleTrials(50, 4).map((t) => t.seed));
+    for (const t of narrow) {
+      expect(t).toMatchObject({ entropyCost: 0.003, rmspropEpsilon: 1e-5 });
+      expect(t.learningRate).toBeGreaterThanOrEqual(1e-3);
+      expect(t.learningRate).toBeLessThanOrEqual(2e-3);
+    }
+    const out = tmp();
+    const c = SearchConfigSchema.parse({ levels: ['mock:memory'], trials: 3, out, space, train: { frames: 6400 } });
+    expect(openStudy(c).trials).toEqual(sampleTrials(3, c.seed, space));
+    expect(searchConfigOf(out)).toEqual({ ...c, parallel: 1 });
+    expect(() => openStudy(SearchConfigSchema.parse({ levels: ['mock:memory'], trials: 3, out, train: { frames: 6400 } }))).toThrow(/different space, trials/);
+    expect(() => SearchConfigSchema.parse({ levels: ['mock:memory'], out, space: { ...space, learningRate: { logUniform: [2, 1] } } })).toThrow(/lo must be <= hi/);
+  });
+
   it('reports every invalid run setting at once before anything starts', () => {
     const c = SearchConfigSchema.parse({ levels: ['mock:memory'], trials: 2, out: tmp(), train: { frames: 10, actors: 2 } });
     const errors = verifyPlan(planRuns(openStudy(c), c.out));

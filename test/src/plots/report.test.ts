@@ -59,7 +59,10 @@ describe('plots', () => {
       expect(html).toContain(`src="${path.basename(f.png)}"`);
       expect(html).toContain(`href="${path.basename(f.svg)}"`);
     }
-    for (const table of ['results.md', 'results.csv', 'summary.csv']) expect(html).toContain(`href="${table}"`);
+    for (const table of ['results.md', 'results.csv', 'summary.csv', 'comparison.csv']) expect(html).toContain(`href="${table}"`);
+    // final returns: baseline 8.5, 9.5, 10.5; CPC 17, 18, 19, so every resampled difference is at least 6.5
+    expect(html).toContain('<h2>CPC vs baseline</h2>');
+    expect(html).toMatch(/<tr><td>builtin:seekavoid_arena_01<\/td><td>3<\/td><td>3<\/td><td>9\.50<\/td><td>18<\/td><td>8\.50<\/td><td>[^<]+<\/td><td>[^<]+<\/td><td>CPC higher/);
     expect(html).toContain('<td>mock:memory</td><td>cpc</td>');
     // every run's settings are in the page
     expect(html.match(/<details><summary>/g)).toHaveLength(12);
