@@ -64,7 +64,18 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
   const send = serialSender(dealer, (l) => log(`${opts.actorId}: ${l}`));
   const hello = encode({ type: 'hello', role: 'actor', id: opts.actorId, pid: process.pid, token: opts.token, columns: E });
   // hello on every (re)connection: a restarted learner knows no peers and answers a hello with its parameters
-  dealer.events.on('handshake', () => void send(hello));
+  // (a receive loop, not events.on(): zeromq's emitter mode rejects unhandled when the socket closes)
+  const watching = (async () => {
+    try {
+      for (;;) {
+        const event = await dealer.events.receive();
+        if (event.type === 'handshake') void send(hello);
+        if (event.type === 'end') return;
+      }
+    } catch {
+      // the socket closed
+    }
+  })();
   dealer.connect(opts.learner);
 
   // the receive loop owns incoming parameters; the main loop reads the newest
@@ -127,9 +138,8 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
     }
   } finally {
     clearInterval(heartbeat);
-    dealer.events.close();
     dealer.close();
-    await receiving;
+    await Promise.all([receiving, watching]);
     actor.dispose();
     agent.dispose();
     await Promise.all(envs.map((e) => Promise.resolve(e.close()).catch(() => {})));
