@@ -74,6 +74,7 @@ describe('network parameters and shapes', () => {
     const agent = createAgent({ kind: 'cpc', obsShape: SPEC.obsShape, numActions: 3, seed: 2, cpcSteps: 4, network: SPEC });
     const s = agent.initialState(2);
     expect(s.h.shape).toEqual([2, 4]);
+    expect(s.c.shape).toEqual([2, 4]);
     expect(Array.from(await s.c.data()).every((x) => x === 0) && Array.from(await s.h.data()).every((x) => x === 0)).toBe(true);
     expect(agent.params['cpc/W'].shape).toEqual([4, 4, 3]);
     const W = await agent.params['cpc/W'].data();
@@ -101,6 +102,8 @@ describe('network parameters and shapes', () => {
     expect(out.logits).toHaveLength(6);
     expect(out.values).toHaveLength(2);
     expect(out.state.h.shape).toEqual([2, 4]);
+    const held = tf.memory().numTensors;
     agent.dispose();
+    expect(tf.memory().numTensors).toBe(held - Object.keys(agent.params).length);
   });
 });
