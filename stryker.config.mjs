@@ -8,7 +8,7 @@ export default {
   // module-level constants would need every test per mutant; the reference values pin them
   ignoreStatic: true,
   concurrency: 1,
-  // reuse the committed results for mutants whose code and covering tests did not change
+  // reuse the last run's results (kept in reports/, not committed) for mutants whose code and covering tests did not change
   incremental: true,
   timeoutMS: 10_000,
   // TypeScript 7 has no JavaScript API, which Stryker's rewriting of tsconfig paths for its sandbox
@@ -16,6 +16,6 @@ export default {
   tsconfigFile: 'no-such-tsconfig.json',
   reporters: ['clear-text', 'progress-append-only', 'json'],
   jsonReporter: { fileName: 'reports/mutation/agents.json' },
-  incrementalFile: 'test/mutation/agents.incremental.json',
+  incrementalFile: 'reports/mutation/agents.incremental.json',
   thresholds: { high: 95, low: 90, break: 90 },
 };

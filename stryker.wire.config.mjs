@@ -8,6 +8,6 @@ export default {
   ...base,
   mutate: ['src/runtime/wire.ts', 'src/transport/messages.ts'],
   jsonReporter: { fileName: 'reports/mutation/wire.json' },
-  incrementalFile: 'test/mutation/wire.incremental.json',
+  incrementalFile: 'reports/mutation/wire.incremental.json',
   thresholds: { high: 95, low: 80, break: null },
 };

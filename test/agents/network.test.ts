@@ -44,7 +44,7 @@ describe('network parameters and shapes', () => {
   it('initialises weights as truncated normals of std 1/sqrt(fan in) (cut at 2 std), biases at 0, the same for a seed', async () => {
     const spec: NetworkSpec = { obsShape: [72, 96, 3], numActions: 9, conv1Filters: 16, conv2Filters: 32, latentSize: 256, lstmSize: 256 };
     const params = initNetworkParams(spec, new Rng(1));
-    const fanIn: Record<string, number> = { 'encoder/conv1/w': 8 * 8 * 3, 'encoder/conv2/w': 4 * 4 * 16, 'encoder/fc/w': 7 * 10 * 32, 'core/wx': 256 + 10 + 256, 'policy/w': 256 };
+    const fanIn: Record<string, number> = { 'encoder/conv1/w': 8 * 8 * 3, 'encoder/conv2/w': 4 * 4 * 16, 'encoder/fc/w': 7 * 10 * 32, 'core/wx': 256 + 10 + 256, 'core/wh': 256 + 10 + 256, 'policy/w': 256, 'value/w': 256 };
     for (const [name, n] of Object.entries(fanIn)) {
       const w = await params[name].data();
       const std = 1 / Math.sqrt(n);
@@ -67,6 +67,7 @@ describe('network parameters and shapes', () => {
     expect(() => encoderOutputSize([40, 19, 3])).toThrow(/too small/);
     const params = initNetworkParams(SPEC, new Rng(1));
     expect(() => encode(params, new Uint8Array(399), 1, SPEC.obsShape)).toThrow(/expected 1x20x20x1 = 400 bytes, got 399/);
+    expect(() => encode(params, new Uint8Array(5), 2, [20, 20, 3])).toThrow(/expected 2x20x20x3 = 2400 bytes, got 5/);
     for (const v of Object.values(params)) v.dispose();
   });
 
@@ -74,6 +75,7 @@ describe('network parameters and shapes', () => {
     const agent = createAgent({ kind: 'cpc', obsShape: SPEC.obsShape, numActions: 3, seed: 2, cpcSteps: 4, network: SPEC });
     const s = agent.initialState(2);
     expect(s.h.shape).toEqual([2, 4]);
+    expect(s.c.shape).toEqual([2, 4]);
     expect(Array.from(await s.c.data()).every((x) => x === 0) && Array.from(await s.h.data()).every((x) => x === 0)).toBe(true);
     expect(agent.params['cpc/W'].shape).toEqual([4, 4, 3]);
     const W = await agent.params['cpc/W'].data();
@@ -101,6 +103,8 @@ describe('network parameters and shapes', () => {
     expect(out.logits).toHaveLength(6);
     expect(out.values).toHaveLength(2);
     expect(out.state.h.shape).toEqual([2, 4]);
+    const held = tf.memory().numTensors;
     agent.dispose();
+    expect(tf.memory().numTensors).toBe(held - Object.keys(agent.params).length);
   });
 });

@@ -30,7 +30,15 @@ describe('action selection', () => {
     for (let i = 0; i < 100; i++) expect(sampleActions(Float32Array.from([100, -100, -100]), 3, rng)[0]).toBe(0);
   });
 
+  it('sampleActions takes one uniform draw per row (so seeded runs replay exactly)', () => {
+    const rng = new Rng(8);
+    const twin = new Rng(8);
+    sampleActions(new Float32Array(5 * 3), 3, rng);
+    for (let i = 0; i < 5; i++) twin.next();
+    expect(rng.next()).toBe(twin.next());
+  });
+
   it('greedyActions takes the most probable action, the first on ties', () => {
-    expect(Array.from(greedyActions(Float32Array.from([0.1, 2, -1, 3, 3, 0, -5, -4, -4.5]), 3))).toEqual([1, 0, 1]);
+    expect(Array.from(greedyActions(Float32Array.from([0.1, 2, -1, 3, 3, 0, -5, -4, -4.5, 0, 5, 4]), 3))).toEqual([1, 0, 1, 1]);
   });
 });

@@ -51,7 +51,14 @@ describe('rmsprop (TensorFlow 1 semantics)', () => {
     optA.applyGradients(a, { w: tf.tensor1d([1, 1]) }, 0.02);
     optB.applyGradients(b, { w: tf.tensor1d([1, 1]) }, 0.02);
     expect(Array.from(await b.w.data())).toEqual(Array.from(await a.w.data()));
-    expect(() => optA.applyGradients(a, { nope: tf.scalar(1) })).toThrow(/unknown variable 'nope'/);
+    expect(() => optA.applyGradients(a, { nope: tf.scalar(1) })).toThrow(/gradient for unknown variable 'nope'/);
+    expect(() => optB.setState({ ms: { nope: new Float32Array(2) }, mom: {} }, b)).toThrow(/saved state for unknown variable 'nope'/);
+    // without momentum there is no momentum slot to save
+    expect(Object.keys((await optA.getState()).mom)).toEqual([]);
+    const before = tf.memory().numTensors;
+    optA.dispose();
+    expect(tf.memory().numTensors).toBe(before - 1); // the one ms slot
+    expect(await optA.getState()).toEqual({ ms: {}, mom: {} });
   });
 
   it('anneals the learning rate linearly to zero over the run', () => {

@@ -153,6 +153,10 @@ describe('vtrace', () => {
     const ok = { discounts: tf.zeros([3, 2]), rewards: tf.zeros([3, 2]), values: tf.zeros([3, 2]), bootstrapValue: tf.zeros([2]) };
     expect(() => vtrace({ ...ok, logRhos: tf.zeros([3]) })).toThrow(/logRhos must have rank 2 \(\[T, B\]\), got shape \[3\]/);
     expect(() => vtrace({ ...ok, logRhos: tf.zeros([3, 2]), bootstrapValue: tf.zeros([3, 2]) })).toThrow(/bootstrapValue must have shape \[2\]/);
-    expect(() => vtrace({ ...ok, logRhos: tf.zeros([3, 2]), rewards: tf.zeros([3, 2, 1]) })).toThrow(/rewards must have shape \[3, 2\]/);
+    expect(() => vtrace({ ...ok, logRhos: tf.zeros([3, 2]), rewards: tf.zeros([3, 2, 1]) })).toThrow(/rewards must have shape \[3, 2\], got \[3, 2, 1\]/);
+    expect(() => vtrace({ ...ok, logRhos: tf.zeros([3, 2]), rewards: tf.zeros([3]) })).toThrow(/rewards must have shape \[3, 2\], got \[3\]/);
+    expect(() => vtrace({ ...ok, logRhos: tf.zeros([3, 2]), discounts: tf.zeros([2, 2]) })).toThrow(/vtrace: discounts must have shape/);
+    expect(() => vtrace({ ...ok, logRhos: tf.zeros([3, 2]), values: tf.zeros([3, 1]) })).toThrow(/vtrace: values must have shape/);
+    expect(() => vtrace({ ...ok, logRhos: tf.zeros([3, 2, 1]) })).toThrow(/logRhos must have rank 2 \(\[T, B\]\), got shape \[3, 2, 1\]/);
   });
 });
