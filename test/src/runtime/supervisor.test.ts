@@ -22,7 +22,7 @@ function setup(overrides: Partial<ConfigInput> = {}) {
     batch: 4,
     unroll: 10,
     actors: 2,
-    frames: 40 * UPDATE_FRAMES,
+    frames: 20 * UPDATE_FRAMES,
     backend: 'wasm',
     progressEvery: 1,
     checkpointEvery: 1,
@@ -88,7 +88,7 @@ describe('supervised training (processes)', PROCESS_TEST, () => {
   it('a killed environment server is replaced by its actor; malformed messages to the learner are dropped', async () => {
     const { config, runDir, lines, children, opts } = setup();
     const attacking = (async () => {
-      await until(() => lines.filter((l) => l.includes('connected to')).length === 2 && updatesWritten(runDir) >= 1);
+      await until(() => lines.filter((l) => l.includes('connected to')).length >= 2 && updatesWritten(runDir) >= 1);
       // the actor's env servers are its child processes
       const actorPid = children.get('actor-1')![0].pid!;
       const envPids = execFileSync('pgrep', ['-P', String(actorPid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
@@ -111,10 +111,12 @@ describe('supervised training (processes)', PROCESS_TEST, () => {
   });
 
   it('a killed learner is restarted from its last checkpoint and the actors carry on', async () => {
-    const { config, runDir, lines, children, opts } = setup();
+    // checkpoints every 5 s: on a fast or a loaded machine alike the learner trains past its newest one for a while
+    const { config, runDir, lines, children, opts } = setup({ checkpointEvery: 5 });
     const killing = (async () => {
-      // killed once it has checkpointed some updates (and is training on)
-      await until(() => checkpointedFrames(runDir) >= 3 * UPDATE_FRAMES);
+      // killed once it has checkpointed an update and trained past that checkpoint (a kill between a
+      // checkpoint and the next update is issue 10 item 7, a hang fixed separately)
+      await until(() => checkpointedFrames(runDir) >= UPDATE_FRAMES && updatesWritten(runDir) * UPDATE_FRAMES > checkpointedFrames(runDir));
       children.get('learner')![0].kill('SIGKILL');
     })();
     const finished = await superviseTraining(config, opts);

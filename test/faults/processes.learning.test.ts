@@ -4,11 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadLatestCheckpoint } from '../../src/checkpoint.js';
+import { resolveConfig } from '../../src/config.js';
+import { superviseTraining } from '../../src/runtime/supervisor.js';
 import { readUpdates } from '../helpers/metrics.js';
 
 /**
- * Kill -9 the supervisor (or the search): its orphaned learner (or run worker) must still write its
- * final checkpoint, holding every update it trained, instead of dying on EPIPE from its reports.
+ * Process-level faults. Kill -9 the supervisor (or the search): its orphaned learner (or run worker)
+ * must still write its final checkpoint, holding every update it trained, instead of dying on EPIPE
+ * from its reports. A learner that diverges stops the run instead of being restarted.
  */
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'cpc-lab-orphan-'));
 const root = path.resolve(import.meta.dirname, '../..');
@@ -72,5 +75,14 @@ describe('orphans checkpoint before they exit', () => {
     const checkpoint = loadLatestCheckpoint(runDir)!;
     expect(checkpoint.frames).toBeGreaterThanOrEqual(2 * 2 * 5 * 4);
     expect(checkpoint.frames).toBe(u[u.length - 1].frames);
+  });
+
+  it('a learner that diverges (learning rate 1e20) stops the supervised run with its error; it is not restarted', async () => {
+    const runDir = tmp();
+    const config = resolveConfig({ env: 'mock:memory', agent: 'baseline', actors: 1, batch: 2, unroll: 5, frames: 1000 * 2 * 5 * 4, learningRate: 1e20, maxSkippedUpdates: 2, backend: 'wasm', runDir });
+    const lines: string[] = [];
+    await expect(superviseTraining(config, { log: (l) => lines.push(l) })).rejects.toThrow(/training diverged: 2 updates in a row had a non-finite loss or gradient/);
+    expect(lines.join('\n')).not.toMatch(/learner exited .*restart/);
+    expect(Object.values(loadLatestCheckpoint(runDir)!.params).every((p) => p.every(Number.isFinite))).toBe(true);
   });
 });
