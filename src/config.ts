@@ -27,10 +27,6 @@ export const ConfigSchema = z
     envsPerActor: z.number().int().positive().optional().describe('environments per actor, each in its own process (default batch / actors)'),
     mode: z.enum(['sync', 'async']).default('sync').describe('sync: batched A2C, every batch from the latest parameters; async: IMPALA, actors never wait'),
     maxPolicyLag: z.number().int().nonnegative().default(1).describe('async: unrolls played by parameters more than L versions old are dropped (counted); sync is always 0'),
-    learnerThreads: z
-      .union([z.literal('auto'), z.number().int().positive()])
-      .default('auto')
-      .describe('learner worker threads, each computing the gradient of its share of the batch; auto = the cores actors and environments leave free'),
     learnerEndpoint: z.string().default('tcp://127.0.0.1:*').describe('where the learner binds for actors (port * = any free port)'),
     curveKeys: z.string().optional().describe('file of ZeroMQ CURVE keys (cpc-lab keygen); required to bind beyond 127.0.0.1'),
     heartbeatTimeout: z.number().positive().default(120).describe('seconds of silence after which a process is declared dead and replaced'),

@@ -41,10 +41,6 @@ export function addConfigOptions(command: Command, skip: readonly string[] = [])
       case 'enum':
         opt = new Option(`--${kebab(key)} <choice>`, doc + suffix).choices(base.options ?? []);
         break;
-      case 'union':
-        // e.g. 'auto' or a number: numeric text becomes a number, the schema says what is allowed
-        opt = new Option(`--${kebab(key)} <value>`, doc + suffix).argParser((v) => (v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v));
-        break;
       default:
         opt = new Option(`--${kebab(key)} <value>`, doc + suffix);
     }
