@@ -99,6 +99,8 @@ function runInChild(run: PlannedRun, resume: boolean, onFrames: (frames: number)
   const outcome = new Promise<RunOutcome>((resolve) => {
     child.on('error', (err) => (result ??= { status: 'failed', error: err.message }));
     child.on('exit', (code, signal) => {
+      // a worker still starting up has no SIGINT handler yet: asked to stop, it dies of the signal instead
+      if (!result && signal === 'SIGINT' && fs.existsSync(stopFile)) result = { status: 'stopped', frames };
       const why = signal ? `killed by ${signal}` : `exit code ${code}`;
       resolve(result ?? { status: 'failed', error: `${why} at ${frames} frames; see ${logFile}` });
     });

@@ -48,6 +48,20 @@ describe('search', () => {
     expect(updateFrames(path.join(out, key))).toEqual(Array.from({ length: UPDATES }, (_, i) => (i + 1) * BATCH_FRAMES));
   });
 
+  it('stopped while its runs are still starting up, no run counts as failed and a restarted search trains them all', async () => {
+    const out = tmp('cpc-lab-search-');
+    const config: SearchConfigInput = { levels: ['mock:memory'], agents: ['baseline'], trials: 2, parallel: 2, out, train: { frames: 2 * BATCH_FRAMES, batch: 4, unroll: 10, backend: 'wasm' } };
+    const stop = new AbortController();
+    let started = 0;
+    // the SIGINT reaches both workers before they can have installed a handler for it
+    const first = await runSearch(config, { log: () => {}, signal: stop.signal, onEvent: (e) => e.type === 'start' && ++started === 2 && stop.abort() });
+    expect(first.failed).toEqual([]);
+    expect(first.unfinished.sort()).toEqual(['mock-memory/baseline-t00', 'mock-memory/baseline-t01']);
+    const second = await runSearch(config, { log: () => {} });
+    expect(second).toMatchObject({ failed: [], unfinished: [] });
+    expect(second.finished.sort()).toEqual(['mock-memory/baseline-t00', 'mock-memory/baseline-t01']);
+  });
+
   it('refuses to run two searches on one study folder at once, and takes over the lock of a dead one', async () => {
     const out = tmp('cpc-lab-search-');
     const release = lockStudy(out);
