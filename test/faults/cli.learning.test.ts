@@ -8,6 +8,7 @@ import { createAgent } from '../../agents/agent.js';
 import { MOCK_OBS_SHAPE } from '../../envs/mock/index.js';
 import { encode } from '../../src/transport/codec.js';
 import { paramsToMessage } from '../../src/runtime/wire.js';
+import { readOrCreateRunToken, runTokenFile } from '../../src/runtime/runToken.js';
 
 /** The CLI as a user runs it: bad names, files and endpoints get one line that says what to do. */
 const root = path.resolve(import.meta.dirname, '../..');
@@ -94,21 +95,35 @@ describe('CLI: paths, files and endpoints', () => {
       const shapes = Object.fromEntries(Object.entries(agent.params).map(([k, v]) => [k, v.shape]));
       const params = encode(paramsToMessage(await agent.getWeights(), shapes, 0));
       agent.dispose();
+      const runDir = tmp();
+      readOrCreateRunToken(runDir);
       // Ctrl-C reaches the whole foreground process group: the actor and its environment servers
-      const actor = spawn(process.execPath, ['--import', tsx, cli, 'actor', '--learner', router.lastEndpoint!, ...quick, '--actors', '1'], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const args = ['--import', tsx, cli, 'actor', '--learner', router.lastEndpoint!, '--run-token', runTokenFile(runDir), ...quick, '--actors', '1'];
+      const actor = spawn(process.execPath, args, { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       actor.stdout!.on('data', (d) => (out += d));
       actor.stderr!.on('data', (d) => (out += d));
+      let alive = true;
       const exited = new Promise<number | null>((r) => actor.once('exit', (code) => r(code)));
+      // an actor that dies early ends the wait (closing the socket ends the loop) instead of hanging it
+      void exited.then(() => {
+        alive = false;
+        router.close();
+      });
       let heartbeats = 0;
-      for await (const [id, frame] of router) {
-        if (learnerAnswers && frame.includes('hello')) await router.send([id, params]);
-        if (learnerAnswers ? frame.includes('unroll') : frame.includes('heartbeat') && ++heartbeats === 2) break;
+      try {
+        for await (const [id, frame] of router) {
+          if (learnerAnswers && frame.includes('hello')) await router.send([id, params]);
+          if (learnerAnswers ? frame.includes('unroll') : frame.includes('heartbeat') && ++heartbeats === 2) break;
+        }
+      } catch {
+        // the socket was closed because the actor exited
       }
+      expect(alive, out).toBe(true);
       process.kill(-actor.pid!, 'SIGINT');
       expect(await exited).toBe(0);
       expect(out).not.toMatch(/EBADF|Error|Unhandled|exited/);
-      router.close();
+      if (!router.closed) router.close();
     });
   }
 });
