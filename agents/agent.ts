@@ -10,6 +10,7 @@ import {
   type CoreState,
   type NetworkSpec,
   type Params,
+  type ParamTensors,
   variableFrom,
 } from './network.js';
 import { stopGradient, type RewardClipping } from './ops.js';
@@ -131,8 +132,7 @@ export class Agent {
     const { T, B } = u;
     const A = this.spec.numActions;
     const L = this.spec.lstmSize;
-    const initial = { h: tf.tensor2d(u.initialState.h, [B, L]), c: tf.tensor2d(u.initialState.c, [B, L]) };
-    const out = forward(this.spec, this.params, u, T + 1, B, initial);
+    const out = forward(this.spec, this.params, u, T + 1, B, coreState(u.initialState, B));
     const logits = out.logits.slice([0, 0, 0], [T, B, A]);
     const values = out.values.slice([0, 0], [T, B]);
     const bootstrapValue = out.values.slice([T, 0], [1, B]).reshape([B]);
@@ -196,6 +196,23 @@ export class Agent {
   }
 }
 
+/** LSTM state tensors, each [N, L], from an unroll's plain arrays. */
+function coreState(state: { h: Float32Array; c: Float32Array }, n: number): CoreState {
+  const L = state.h.length / n;
+  return { h: tf.tensor2d(state.h, [n, L]), c: tf.tensor2d(state.c, [n, L]) };
+}
+
+/** The inputs of an unroll's first step (the arrays are time-major: its first B entries). */
+function firstStep(u: Unroll): CoreInputs {
+  const perStep = u.observations.length / (u.T + 1);
+  return {
+    observations: u.observations.subarray(0, perStep),
+    prevActions: u.prevActions.subarray(0, u.B),
+    prevRewards: u.prevRewards.subarray(0, u.B),
+    firsts: u.firsts.subarray(0, u.B),
+  };
+}
+
 export function createAgent(options: AgentOptions): Agent {
   return new Agent(options);
 }
@@ -219,7 +236,7 @@ export interface TrainStepMetrics {
   cpcLoss?: number;
   /** Per k = 1..K: fraction of counted anchors whose positive wins. */
   cpcAccuracy?: number[];
-  /** The loss, a gradient or a new parameter was not finite: nothing was changed. */
+  /** The loss, a gradient, a new parameter or the policy they give was not finite: nothing was changed. */
   skipped?: true;
 }
 
@@ -245,8 +262,14 @@ export async function trainStep(agent: Agent, optimizer: RMSProp, batch: Unroll,
     tf.dispose([clipped.globalNorm, ...Object.values(grads)]);
     applied = clipped.grads;
   }
-  // a non-finite loss, gradient or result is never applied: parameters and optimizer stay finite
-  const finite = await optimizer.applyGradientsIfFinite(agent.params, applied, learningRate, [value]);
+  // A non-finite loss, gradient or result is never applied: parameters and optimizer stay finite.
+  // Nor are finite parameters whose policy is not (a huge step overflows the encoder): actors would
+  // play NaN logits and every unroll they sent would be dropped on receipt.
+  const policyProbe = (next: ParamTensors) => {
+    const out = forward(agent.spec, next, firstStep(batch), 1, batch.B, coreState(batch.initialState, batch.B));
+    return [out.logits, out.values];
+  };
+  const finite = await optimizer.applyGradientsIfFinite(agent.params, applied, learningRate, [value], policyProbe);
   tf.dispose(Object.values(applied));
   const read = async (x: tf.Tensor) => (await x.data())[0];
   const metrics: TrainStepMetrics = {

@@ -30,6 +30,9 @@ export const IMPALA_SHALLOW: Omit<NetworkSpec, 'obsShape' | 'numActions'> = {
 
 export type Params = Record<string, tf.Variable>;
 
+/** Parameter values by name: the variables themselves, or candidate values not yet assigned. */
+export type ParamTensors = Record<string, tf.Tensor>;
+
 /** LSTM state, each [N, lstmSize]. */
 export type CoreState = {
   h: tf.Tensor2D;
@@ -104,7 +107,7 @@ export function variableFrom(t: tf.Tensor): tf.Variable {
  * Encoder. `frames`: uint8 RGB, [N, H, W, C] flattened; returns z, [N, latentSize].
  * The /255 happens here so observations stay uint8 everywhere else (4x less memory).
  */
-export function encode(params: Params, frames: Uint8Array, n: number, obsShape: [number, number, number]): tf.Tensor2D {
+export function encode(params: ParamTensors, frames: Uint8Array, n: number, obsShape: [number, number, number]): tf.Tensor2D {
   const [H, W, C] = obsShape;
   if (frames.length !== n * H * W * C) {
     throw new Error(`encode: expected ${n}x${H}x${W}x${C} = ${n * H * W * C} bytes, got ${frames.length}`);
@@ -137,7 +140,7 @@ export function coreExtras(prevActions: Int32Array, prevRewards: Float32Array, n
 }
 
 /** Input projection of the LSTM: [z, extras] W_x + b, [N, 4 L]. z [N, Z], extras [N, A + 1]. */
-export function coreInputProjection(params: Params, z: tf.Tensor2D, extras: tf.Tensor2D): tf.Tensor2D {
+export function coreInputProjection(params: ParamTensors, z: tf.Tensor2D, extras: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => tf.concat([z, extras], 1).matMul(params['core/wx']).add(params['core/b']) as tf.Tensor2D);
 }
 
@@ -145,7 +148,7 @@ export function coreInputProjection(params: Params, z: tf.Tensor2D, extras: tf.T
  * One LSTM step (TF's BasicLSTMCell gate order i, j, f, o, forget bias 1).
  * `xw` [N, 4L] from `coreInputProjection`; `keep` [N, 1] is 0 where an episode starts (state reset).
  */
-export function coreStep(params: Params, xw: tf.Tensor2D, state: CoreState, keep: tf.Tensor2D): CoreState {
+export function coreStep(params: ParamTensors, xw: tf.Tensor2D, state: CoreState, keep: tf.Tensor2D): CoreState {
   return tf.tidy(() => {
     const h = state.h.mul(keep);
     const c = state.c.mul(keep);
@@ -158,7 +161,7 @@ export function coreStep(params: Params, xw: tf.Tensor2D, state: CoreState, keep
 }
 
 /** Policy logits [N, A] and values [N] from core outputs [N, L]. */
-export function heads(params: Params, out: tf.Tensor2D): { logits: tf.Tensor2D; values: tf.Tensor1D } {
+export function heads(params: ParamTensors, out: tf.Tensor2D): { logits: tf.Tensor2D; values: tf.Tensor1D } {
   return tf.tidy(() => ({
     logits: out.matMul(params['policy/w']).add(params['policy/b']) as tf.Tensor2D,
     values: out.matMul(params['value/w']).add(params['value/b']).reshape([-1]) as tf.Tensor1D,
@@ -192,7 +195,7 @@ export interface ForwardOutputs {
  * The network over S steps of N environments: the learner's unroll (S = T + 1) and the actor's
  * step (S = 1) are this same function, so they cannot disagree.
  */
-export function forward(spec: NetworkSpec, params: Params, inputs: CoreInputs, S: number, N: number, initial: CoreState): ForwardOutputs {
+export function forward(spec: NetworkSpec, params: ParamTensors, inputs: CoreInputs, S: number, N: number, initial: CoreState): ForwardOutputs {
   return tf.tidy(() => {
     const z = encode(params, inputs.observations, S * N, spec.obsShape);
     const extras = tf.tensor2d(coreExtras(inputs.prevActions, inputs.prevRewards, spec.numActions), [S * N, spec.numActions + 1]);

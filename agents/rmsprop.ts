@@ -46,12 +46,24 @@ export class RMSProp {
   }
 
   /**
-   * `applyGradients` only if every new value (variables and slots) and every `guards` tensor (e.g.
-   * the loss) is finite; otherwise variables and slots stay as they were and it resolves false.
+   * `applyGradients` only if every new value (variables and slots), every `guards` tensor (e.g.
+   * the loss) and every tensor `probe` computes from the new variable values (e.g. the policy they
+   * would play) is finite; otherwise variables and slots stay as they were and it resolves false.
    */
-  async applyGradientsIfFinite(vars: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>, learningRate = this.learningRate, guards: tf.Tensor[] = []): Promise<boolean> {
+  async applyGradientsIfFinite(
+    vars: Record<string, tf.Variable>,
+    grads: Record<string, tf.Tensor>,
+    learningRate = this.learningRate,
+    guards: tf.Tensor[] = [],
+    probe: (next: Record<string, tf.Tensor>) => tf.Tensor[] = () => [],
+  ): Promise<boolean> {
     const next = this.nextValues(vars, grads, learningRate);
-    const finite = tf.tidy(() => tf.stack([...next.map((n) => n.value), ...guards].map((t) => tf.all(tf.isFinite(t)))).all());
+    const finite = tf.tidy(() => {
+      const nextVars: Record<string, tf.Tensor> = {};
+      for (const [name, v] of Object.entries(vars)) nextVars[name] = next.find((n) => n.target === v)?.value ?? v;
+      const checked = [...next.map((n) => n.value), ...guards, ...probe(nextVars)];
+      return tf.stack(checked.map((t) => tf.all(tf.isFinite(t)))).all();
+    });
     const ok = (await finite.data())[0] === 1;
     finite.dispose();
     if (ok) this.assign(next);

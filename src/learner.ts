@@ -159,7 +159,7 @@ export class Learner {
     this.metrics.write({ kind: 'update', frames: this.frames, time: this.seconds(), update: this.updates, fps: this.fps(), ...stats, ...this.last, skippedUpdates: this.skippedUpdates });
     if (this.skippedInARow >= this.config.maxSkippedUpdates) {
       throw new TrainingDivergedError(
-        `training diverged: ${this.skippedInARow} updates in a row had a non-finite loss or gradient (none was applied). ` +
+        `training diverged: ${this.skippedInARow} updates in a row had a non-finite loss, gradient or policy (none was applied). ` +
           `The newest checkpoint (${this.checkpointFile || 'none was written yet'}) is kept as it was; lower --learning-rate (now ${this.config.learningRate}) or set --grad-clip 40` +
           (this.checkpointFile ? `, then continue with --resume ${this.runDir}` : ', then start again with another --name'),
       );
@@ -172,7 +172,7 @@ export class Learner {
     if (m.skipped) {
       this.skippedUpdates++;
       this.skippedInARow++;
-      this.log(`learner: update ${this.updates} skipped: non-finite loss or gradient (${this.skippedInARow} in a row, ${this.skippedUpdates} in all; the run stops at ${this.config.maxSkippedUpdates} in a row)`);
+      this.log(`learner: update ${this.updates} skipped: non-finite loss, gradient or policy (${this.skippedInARow} in a row, ${this.skippedUpdates} in all; the run stops at ${this.config.maxSkippedUpdates} in a row)`);
       return;
     }
     this.skippedInARow = 0;

@@ -125,6 +125,24 @@ describe('agent', () => {
     for (const n of ['cpc/W', 'core/wx', 'core/wh', 'encoder/conv1/w']) expect(Math.max(...analytic[n].map(Math.abs)), n).toBeGreaterThan(1e-4);
   });
 
+  it('an update whose parameters are finite but make the policy non-finite is skipped: actors never get them', async () => {
+    // IMPALA's network: its conv stack is wide enough to overflow float32 (the tiny one's is not)
+    const agent = createAgent({ kind: 'baseline', obsShape: MOCK_OBS_SHAPE, numActions: 9, seed: 1 });
+    const opt = rmsprop({ learningRate: 1 });
+    const [u] = await collect(agent, 8, 2, 1);
+    const before = await agent.getWeights();
+    // lr 1e20: every new parameter is finite (~1e18), but conv2's activations overflow to Inf and the logits are NaN
+    const m = await trainStep(agent, opt, u, { ...HP, learningRate: 1e20, frames: 0, totalFrames: 1000, gradClip: 0 });
+    expect(m.skipped).toBe(true);
+    expect(await agent.getWeights()).toEqual(before);
+    // a sane step on the same batch is applied, and its policy is finite
+    const ok = await trainStep(agent, opt, u, { ...HP, learningRate: 1e-3, frames: 0, totalFrames: 1000, gradClip: 0 });
+    expect(ok.skipped).toBeUndefined();
+    expect(await agent.getWeights()).not.toEqual(before);
+    opt.dispose();
+    agent.dispose();
+  });
+
   it('tf.memory().numTensors does not grow over 100 training steps', async () => {
     const agent = tinyAgent('cpc');
     const opt = rmsprop({ learningRate: 1e-3 });

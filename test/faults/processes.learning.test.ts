@@ -79,12 +79,12 @@ describe('orphans checkpoint before they exit', () => {
     expect(checkpoint.frames).toBe(u[u.length - 1].frames);
   });
 
-  it('a learner that diverges (learning rate 1e39: every update non-finite) stops the supervised run with its error; it is not restarted', async () => {
+  it('a learner that diverges (learning rate 1e20: finite parameters whose policy is NaN) stops the supervised sync run with its error; it is not restarted', async () => {
     const runDir = tmp();
-    const config = resolveConfig({ env: 'mock:memory', agent: 'baseline', actors: 1, batch: 2, unroll: 5, frames: 1000 * 2 * 5 * 4, learningRate: 1e39, maxSkippedUpdates: 2, backend: 'wasm', runDir });
+    const config = resolveConfig({ env: 'mock:memory', agent: 'baseline', actors: 1, batch: 2, unroll: 5, frames: 1000 * 2 * 5 * 4, learningRate: 1e20, maxSkippedUpdates: 2, backend: 'wasm', runDir });
     const lines: string[] = [];
-    await expect(superviseTraining(config, { log: (l) => lines.push(l) })).rejects.toThrow(/training diverged: 2 updates in a row had a non-finite loss or gradient/);
+    await expect(superviseTraining(config, { log: (l) => lines.push(l) })).rejects.toThrow(/training diverged: 2 updates in a row had a non-finite loss, gradient or policy/);
     expect(lines.join('\n')).not.toMatch(/learner exited .*restart/);
     expect(Object.values(loadLatestCheckpoint(runDir)!.params).every((p) => p.every(Number.isFinite))).toBe(true);
-  });
+  }, 180_000); // the bug this replays is a stall: fail, do not hang
 });
