@@ -41,7 +41,7 @@ import threading
 READY_PREFIX = 'CPC_LAB_READY '
 ERROR_PREFIX = 'CPC_LAB_ERROR '
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # must equal src/transport/messages.ts
 
 # Every message type of the protocol (must equal MESSAGE_TYPES in src/transport/messages.ts; a test
 # checks it). Known types this bridge does not serve get `unexpected_message`, others `unknown_type`.

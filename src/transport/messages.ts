@@ -18,7 +18,7 @@ import type { EnvSpec, StepResult } from '../../envs/types.js';
 import { ITEMSIZE, product, type Dtype, type WireArray } from './ndarray.js';
 
 /** Bump on any incompatible change to a message below (the Python bridge checks it too). */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2; // 2: hello carries the run token and the actor's column count
 
 /** Which check a custom zod issue stands for; the codec turns these into specific error codes. */
 export type IssueKind = 'bad_shape' | 'bad_array';

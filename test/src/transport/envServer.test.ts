@@ -225,5 +225,5 @@ describe('env server fuzz', () => {
     expect(await roundTrip(encode({ type: 'env.close' }))).toEqual({ type: 'env.close.reply' });
     await server.done;
     sock.close();
-  });
+  }, 300_000); // 3,300 round trips: a loaded machine needs more than the default minute
 });
