@@ -398,6 +398,25 @@ def parse_args(argv=None):
   return p.parse_args(argv)
 
 
+LIBRARY_HINT = (
+    'deepmind_lab.so alone is not enough: it loads libdmlab_headless_sw.so (--renderer software) or '
+    'libdmlab_headless_hw.so (hardware) and the game files (baselab/) from the folder it sits in; install the wheel '
+    '(bazel build -c opt //python/pip_package:build_pip_package, then pip install it) or point --dmlab-path / '
+    'CPC_LAB_DMLAB_PATH at a folder holding the whole build')
+
+
+def lab_init_hint(text):
+  """What to do about DeepMind Lab's constructor error `text`, where there is something to say."""
+  if 'Failed to connect RL API' in text:
+    return LIBRARY_HINT
+  if 'must be a positive multiple of 4' in text:
+    return 'DeepMind Lab renders frames whose width and height are positive multiples of 4 (e.g. 96 x 72)'
+  if 'Invalid setting' in text:
+    return ('the level does not know this setting: check the spelling of the --config / extraConfig keys '
+            '(level settings are case-sensitive, e.g. episodeLengthSeconds)')
+  return None
+
+
 def open_lab(args):
   """The `deepmind_lab.Lab` the arguments describe; a start-up error (CPC_LAB_ERROR, exit 2) if it cannot be
   made. Also used by scripts/bench-transport.ts to step the same level directly."""
@@ -424,7 +443,7 @@ def open_lab(args):
       fail_startup('level_not_found', text,
                    'use a level path relative to game_scripts/levels, e.g. contributed/dmlab30/rooms_watermaze; '
                    'the five paper levels also work by short name (dmlab:rooms_watermaze)')
-    fail_startup('lab_init_failed', text)
+    fail_startup('lab_init_failed', text, lab_init_hint(text))
 
 
 def main(argv=None):
