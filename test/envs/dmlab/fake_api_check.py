@@ -177,7 +177,7 @@ class LevelCache(unittest.TestCase):
     self.assertTrue(cache.fetch('k1', dst))
     with open(dst, 'rb') as f:
       self.assertEqual(f.read(), b'compiled')
-    self.assertEqual(os.listdir(os.path.join(self.dir, 'cache')), ['k1'])  # no temporary left behind
+    self.assertEqual(sorted(os.listdir(os.path.join(self.dir, 'cache'))), ['.compile-lock', 'k1'])  # no temporary left
     with self.assertRaises(ValueError):
       cache.fetch('../escape', dst)
 
@@ -200,7 +200,48 @@ class LevelCache(unittest.TestCase):
                              config={}, level_cache=Spy(cache_dir))
       env.reset(seed=5)
     self.assertEqual(calls, [('fetch', False), ('write', None), ('fetch', True)])
-    self.assertEqual(len(os.listdir(cache_dir)), 1)
+    self.assertEqual([f for f in os.listdir(cache_dir) if not f.startswith('.')], ['fake_contributed_dmlab30_explore_goal_locations_small_5.pk3'])
+
+  def lock_taken(self, cache_dir):
+    """Whether another process finds the cache's compile lock taken."""
+    code = ('import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_RDWR)\ntry:\n  fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n'
+            'except BlockingIOError:\n  sys.exit(3)\n')
+    r = subprocess.run([sys.executable, '-c', code, os.path.join(cache_dir, server.DirectoryLevelCache.LOCK_NAME)])
+    return r.returncode == 3
+
+  def test_a_miss_holds_the_compile_lock_until_write_or_release(self):
+    cache_dir = os.path.join(self.dir, 'cache')
+    heard = []
+    cache = server.DirectoryLevelCache(cache_dir, lambda state, key: heard.append((state, key)))
+    src = os.path.join(self.dir, 'map.pk3')
+    with open(src, 'wb') as f:
+      f.write(b'compiled')
+    self.assertFalse(cache.fetch('k1', os.path.join(self.dir, 'out.pk3')))
+    self.assertTrue(self.lock_taken(cache_dir))
+    cache.write('k1', src)
+    self.assertFalse(self.lock_taken(cache_dir))
+    self.assertFalse(cache.fetch('k2', os.path.join(self.dir, 'out.pk3')))  # a compile that fails: no write
+    cache.release()
+    cache.release()  # idempotent
+    self.assertFalse(self.lock_taken(cache_dir))
+    self.assertEqual(heard, [('compiling', 'k1'), ('done', None), ('compiling', 'k2'), ('done', None)])
+
+  def test_the_bridge_frees_the_lock_after_a_compile_that_raised(self):
+    cache_dir = os.path.join(self.dir, 'cache')
+    cache = server.DirectoryLevelCache(cache_dir)
+
+    class FailingLab(object):
+      def reset(self, seed):
+        cache.fetch('k-%d' % seed, os.path.join(self.dir, 'out.pk3'))
+        raise RuntimeError('Failed to start environment - "map compile failed"')
+
+    lab = deepmind_lab.Lab(LEVEL, ['RGB_INTERLEAVED'], config={'width': '8', 'height': '4'})
+    env = server.DmLabEnv(lab, 'x', 0, cache)
+    env._lab = FailingLab()
+    env._lab.dir = self.dir
+    with self.assertRaisesRegex(RuntimeError, 'map compile failed'):
+      env.reset(1)
+    self.assertFalse(self.lock_taken(cache_dir))
 
 
 if __name__ == '__main__':
