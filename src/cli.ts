@@ -101,9 +101,11 @@ program
   .description('say what cpc-lab finds (tensor backends, Python, DeepMind Lab) and how to fix what is missing')
   .option('--python <path>', 'Python 3 to check (default $CPC_LAB_PYTHON, else python3)')
   .option('--dmlab-path <dir>', 'directory holding deepmind_lab (default $CPC_LAB_DMLAB_PATH)')
-  .action(async (opts: { python?: string; dmlabPath?: string }) => {
+  .option('--renderer <renderer>', 'DeepMind Lab renderer to try a level with: software or hardware', 'software')
+  .action(async (opts: { python?: string; dmlabPath?: string; renderer: string }) => {
+    if (opts.renderer !== 'software' && opts.renderer !== 'hardware') throw new Error(`--renderer must be software or hardware, got '${opts.renderer}'`);
     const { doctor } = await import('./doctor.js');
-    const report = await doctor({ python: opts.python, dmlabPath: opts.dmlabPath });
+    const report = await doctor({ python: opts.python, dmlabPath: opts.dmlabPath, renderer: opts.renderer });
     console.log(report.summary);
     if (!report.ok) process.exitCode = 1;
   });
