@@ -109,6 +109,16 @@ export function envsPerActor(c: Config): number {
   return c.envsPerActor ?? c.batch / Math.max(c.actors, 1);
 }
 
+/** Seed of the actor of a run in one process (`--actors 0`). */
+export function localActorSeed(c: Config): number {
+  return c.seed + 1;
+}
+
+/** Seed of the `incarnation`-th actor process a supervisor starts (1, 2, ...: actor k starts as incarnation k + 1). */
+export function actorSeed(c: Config, incarnation: number): number {
+  return c.seed + 7919 * incarnation;
+}
+
 /** The run's name: given, or <agent>-<level>-s<seed>. */
 export function runName(c: Config): string {
   return c.name ?? `${c.agent}-${c.env.replace(/^[^:]+:/, '').replace(/[^\w.-]/g, '_')}-s${c.seed}`;

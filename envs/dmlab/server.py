@@ -43,6 +43,7 @@ import struct
 import sys
 import tempfile
 import threading
+import time
 
 READY_PREFIX = 'CPC_LAB_READY '
 ERROR_PREFIX = 'CPC_LAB_ERROR '
@@ -122,6 +123,7 @@ class DirectoryLevelCache(object):
     self._dir = cache_dir
     self._notify = notify or (lambda state, key: None)
     self._lock_fd = None
+    self.compiled = 0  # maps this process compiled (missed, not compiled by the bridge it waited for)
     os.makedirs(cache_dir, exist_ok=True)  # bridges start concurrently
 
   def _path(self, key):
@@ -143,6 +145,7 @@ class DirectoryLevelCache(object):
     if self._copy(key, pk3_path):  # compiled by the bridge we waited for
       self.release()
       return True
+    self.compiled += 1
     self._notify('compiling', key)
     return False  # DeepMind Lab compiles the map now, then calls write
 
@@ -465,7 +468,32 @@ def parse_args(argv=None):
   p.add_argument('--max-episode-steps', type=int, default=0, help='end episodes after this many agent steps (0: the level decides)')
   p.add_argument('--max-bytes', type=int, default=DEFAULT_MAX_BYTES)
   p.add_argument('--exit-on-stdin-close', action='store_true', help='exit when the parent closes our stdin')
+  p.add_argument('--warm-cache', type=int, metavar='EPISODES',
+                 help='serve nothing: compile the maps of the first EPISODES episodes of each of --seeds into '
+                      '--level-cache (the episodes env.reset(seed) and the auto-resets after it play), then exit')
+  p.add_argument('--seeds', default='', help='comma-separated env.reset seeds, for --warm-cache')
   return p.parse_args(argv)
+
+
+def warm_cache(args):
+  """--warm-cache: compiles maps ahead of a run, prints `CPC_LAB_WARMED {"episodes", "compiled", "seconds"}`."""
+  if not args.level_cache:
+    fail_startup('bad_arguments', '--warm-cache needs --level-cache')
+  try:
+    seeds = [int(x) for x in args.seeds.split(',') if x]
+  except ValueError:
+    fail_startup('bad_arguments', '--seeds expects comma-separated integers, got %r' % args.seeds)
+  _, lab, level_cache = open_lab(args)
+  env = DmLabEnv(lab, args.name or args.level, 0, level_cache)
+  start = time.time()
+  for i, seed in enumerate(seeds):
+    env.warm(seed, args.warm_cache)
+    sys.stderr.write('[dmlab-bridge] warm-cache %s: environment %d/%d (seed %d): %d episodes, %d maps compiled so far\n'
+                     % (args.level, i + 1, len(seeds), seed, args.warm_cache, level_cache.compiled))
+    sys.stderr.flush()
+  env.close()
+  emit('CPC_LAB_WARMED ', {'episodes': len(seeds) * args.warm_cache, 'compiled': level_cache.compiled,
+                           'seconds': time.time() - start})
 
 
 LIBRARY_HINT = (
@@ -523,6 +551,8 @@ def open_lab(args):
 
 def main(argv=None):
   args = parse_args(argv)
+  if args.warm_cache is not None:
+    return warm_cache(args)
   if not is_loopback_endpoint(args.endpoint):
     fail_startup('bad_arguments', 'refusing to bind %s: env servers bind to ipc://, 127.0.0.1 or inproc://' % args.endpoint)
 
