@@ -6,7 +6,7 @@
  * pyzmq, msgpack and numpy. The directory holding the `deepmind_lab` module (a DeepMind Lab build)
  * is `opts.dmlabPath`, else `$CPC_LAB_DMLAB_PATH`, prepended to PYTHONPATH; without either, the
  * interpreter's own `deepmind_lab` (e.g. an installed wheel) is used. `cpc-lab doctor` reports
- * what is found.
+ * what is found, and tries a Lab.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -52,7 +52,10 @@ export interface DmlabOptions extends EnvOptions {
   extraConfig?: Readonly<Record<string, string>>;
   /** Time allowed for the bridge to start (default 120 s: importing DeepMind Lab can be slow). */
   startupTimeoutMs?: number;
-  /** Deadline per request (default 120 s: procedural levels compile a map, ~10 s, at every reset). */
+  /**
+   * Deadline per request (default 120 s). Map compiles (procedural levels compile one at every reset, ~10 s
+   * on a real build) and waits for another bridge's compile do not count: the bridge announces them.
+   */
   timeoutMs?: number;
   /** Receives the bridge's output lines (DeepMind Lab's logs); by default only kept for errors. */
   log?: (line: string) => void;
