@@ -48,6 +48,7 @@ import time
 READY_PREFIX = 'CPC_LAB_READY '
 ERROR_PREFIX = 'CPC_LAB_ERROR '
 COMPILE_PREFIX = 'CPC_LAB_COMPILE '
+WARMED_PREFIX = 'CPC_LAB_WARMED '
 
 PROTOCOL_VERSION = 1
 
@@ -114,8 +115,9 @@ class DirectoryLevelCache(object):
   the kernel drops if the process dies) before DeepMind Lab compiles, and `write` (or `release`,
   if the compile failed) gives it back. A bridge that finds the lock taken logs a note and waits
   for it: 8 bridges whose episodes end together no longer share the cores among 8 compiles (all done
-  late, together); one after another, the first in line is done after one. `notify(state, key)` hears 'waiting', 'compiling' and 'done' (the bridge tells the actor, whose
-  request deadline does not count that time)."""
+  late, together); one after another, the first in line is done after one. `notify(state, key)`
+  hears 'waiting', 'compiling' and 'done' (the bridge tells the actor, whose request deadline does
+  not count that time)."""
 
   LOCK_NAME = '.compile-lock'
 
@@ -492,7 +494,7 @@ def warm_cache(args):
                      % (args.level, i + 1, len(seeds), seed, args.warm_cache, level_cache.compiled))
     sys.stderr.flush()
   env.close()
-  emit('CPC_LAB_WARMED ', {'episodes': len(seeds) * args.warm_cache, 'compiled': level_cache.compiled,
+  emit(WARMED_PREFIX, {'episodes': len(seeds) * args.warm_cache, 'compiled': level_cache.compiled,
                            'seconds': time.time() - start})
 
 

@@ -131,17 +131,17 @@ def _engine_setting(key, value):
 
 
 class Lab(object):
-  """deepmind_lab.Lab(level, observations, config={}, renderer='software', level_cache=None,
-  temp_folder=None)."""
+  """deepmind_lab.Lab(level, observations, config={}, renderer='software', level_cache=None)."""
 
-  def __init__(self, level, observations, config=None, renderer='software', level_cache=None,
-               temp_folder=None):
+  def __init__(self, level, observations, config=None, renderer='software', level_cache=None):
     if not isinstance(level, str):
       raise TypeError('argument 1 must be str, not %s' % type(level).__name__)
     if not isinstance(observations, list):
       raise TypeError('argument 2 must be list, not %s' % type(observations).__name__)
     if config is not None and not isinstance(config, dict):
       raise TypeError('argument 3 must be dict, not %s' % type(config).__name__)
+    if not isinstance(renderer, str):
+      raise TypeError('argument 4 must be str, not %s' % type(renderer).__name__)
     self._status = 'closed'  # as the real object until it connects
     if renderer and renderer not in ('software', 'hardware'):
       raise RuntimeError('Failed to set renderer must be "hardware" or "software" actual "%s"!' % renderer)
@@ -165,6 +165,7 @@ class Lab(object):
                          os.path.join(_runfiles_path, 'baselab', 'game_scripts', 'levels', level + '.lua'))
     for key, value in level_settings.items():
       if key not in _LEVEL_SETTINGS:
+        # a Lua error: the decorator's path and the line of its error() call (114 stands for it)
         decorator = os.path.join(_runfiles_path, 'baselab', 'game_scripts', 'decorators', 'setting_overrides.lua')
         raise RuntimeError('Failed to init environment - "%s:114: Invalid setting: \\"%s\\" = \\"%s\\""' %
                            (decorator, key, value))
@@ -182,8 +183,6 @@ class Lab(object):
     self._hud = not engine['minimalUI']
     self._observations = list(observations)
     self._level_cache = level_cache
-    self._temp_folder = temp_folder or tempfile.gettempdir()
-    self.config = dict(config or {})  # not in the real API: lets tests check what the bridge passed
     self._episode = 0
     self._num_steps = 0
     self._frame = 0
@@ -220,7 +219,7 @@ class Lab(object):
 
   def _build_map(self, seed):
     key = 'fake_%s_%d.pk3' % (self._level.replace('/', '_'), seed)
-    pk3_path = os.path.join(self._temp_folder, 'fake_dmlab_%d_%s' % (os.getpid(), key))
+    pk3_path = os.path.join(tempfile.gettempdir(), 'fake_dmlab_%d_%s' % (os.getpid(), key))
     try:
       if self._level_cache is None or not self._level_cache.fetch(key, pk3_path):
         _compile(key, pk3_path)
