@@ -167,7 +167,7 @@ class Lab(object):
       if key not in _LEVEL_SETTINGS:
         # a Lua error: the decorator's path and the line of its error() call (114 stands for it)
         decorator = os.path.join(_runfiles_path, 'baselab', 'game_scripts', 'decorators', 'setting_overrides.lua')
-        raise RuntimeError('Failed to init environment - "%s:114: Invalid setting: \\"%s\\" = \\"%s\\""' %
+        raise RuntimeError('Failed to init environment - "%s:114: Invalid setting: "%s" = "%s""' %
                            (decorator, key, value))
     for name in observations:
       if name not in _OBSERVATIONS:

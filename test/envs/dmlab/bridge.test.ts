@@ -195,7 +195,7 @@ describe('DeepMind Lab bridge against the fake', () => {
   it('refuses a level setting the level does not know at start-up, as DeepMind Lab does', async () => {
     const err = await makeDmlabEnv('seekavoid_arena_01', { ...base, extraConfig: { episodeLenghtSeconds: '5' } }).catch((x: unknown) => x);
     expect(err).toMatchObject({ name: 'EnvServerStartError', code: 'lab_init_failed' });
-    expect((err as Error).message).toMatch(/Invalid setting: \\"episodeLenghtSeconds\\" = \\"5\\"[\s\S]*fix: .*spelling/);
+    expect((err as Error).message).toMatch(/Invalid setting: "episodeLenghtSeconds" = "5"[\s\S]*fix: .*spelling/);
   });
 
   it('close ends the bridge process cleanly', async () => {

@@ -2,8 +2,10 @@
 the bridge's directory level cache. Run by bridge.test.ts with the fake and envs/dmlab on sys.path.
 
 The expected texts are the real module's (google-deepmind/lab python/dmlab_module.c,
-engine/code/deepmind/dmlab_connect.c, deepmind/engine/context.cc, decorators/setting_overrides.lua),
-as a real build printed them."""
+engine/code/deepmind/dmlab_connect.c, deepmind/engine/context.cc, decorators/setting_overrides.lua).
+With a real build's folder on sys.path instead of the fake, the same checks run against it; what only
+the fake does (its made-up rewards and map keys, crashing on every call after close) is checked only
+on the fake."""
 
 import os
 import shutil
@@ -19,6 +21,7 @@ import deepmind_lab
 import server
 
 LEVEL = 'contributed/dmlab30/rooms_watermaze'
+FAKE = getattr(deepmind_lab, 'FAKE', False)
 
 
 def lab(level=LEVEL, **config):
@@ -30,11 +33,9 @@ def lab(level=LEVEL, **config):
 class FakeApi(unittest.TestCase):
 
   def test_unknown_level_raises_at_construction(self):
-    path = os.path.join(deepmind_lab.runfiles_path(), 'baselab', 'game_scripts', 'levels', 'rooms_watermaze.lua')
-    with self.assertRaises(RuntimeError) as cm:
+    with self.assertRaisesRegex(RuntimeError, r'^Failed to init environment - "Level not found: Failed to open file '
+                                r"'/.*/game_scripts/levels/rooms_watermaze\.lua'\"$"):
       deepmind_lab.Lab('rooms_watermaze', ['RGB_INTERLEAVED'], config={})
-    self.assertEqual(str(cm.exception),
-                     'Failed to init environment - "Level not found: Failed to open file \'%s\'"' % path)
 
   def test_width_and_height_are_positive_multiples_of_4(self):
     for key, value in (('height', '6'), ('width', '0'), ('width', '-4'), ('height', '98')):
@@ -49,8 +50,7 @@ class FakeApi(unittest.TestCase):
   def test_unknown_setting_rejected_at_construction(self):
     with self.assertRaises(RuntimeError) as cm:
       lab(widht='96')
-    self.assertRegex(str(cm.exception), r'^Failed to init environment - ".*setting_overrides.lua:\d+: '
-                     r'Invalid setting: \\"widht\\" = \\"96\\""$')
+    self.assertRegex(str(cm.exception), r'^Failed to init environment - ".*Invalid setting: "widht" = "96""$')
     # engine settings, the decorator's white list and the level's own settings are accepted
     lab(minimalUI='true', fps='60', mixerSeed='3', logToStdErr='false', episodeLengthSeconds='5', datasetPath='/d',
         logLevel='WARN', allowHoldOutLevels='true')
@@ -106,12 +106,13 @@ class FakeApi(unittest.TestCase):
     self.assertEqual(env.num_steps(), 4)
     reward += env.step(forward, num_steps=4)  # stops after frame 6
     self.assertFalse(env.is_running())
-    self.assertIn(reward, (6.0, 16.0))  # +1 per frame, +10 if the seeded goal frame was hit
+    if FAKE:
+      self.assertIn(reward, (6.0, 16.0))  # +1 per frame, +10 if the seeded goal frame was hit
     with self.assertRaises(RuntimeError):
       env.step(forward)
     with self.assertRaises(ValueError):
       env.reset(seed='7')
-    self.assertEqual(env.events(), [])  # allowed once an episode ran, even after it ended
+    self.assertIsInstance(env.events(), list)  # allowed once an episode ran, even after it ended
     self.assertTrue(env.close())
     self.assertFalse(env.close())
     self.assertFalse(env.is_running())
@@ -121,12 +122,15 @@ class FakeApi(unittest.TestCase):
     with self.assertRaisesRegex(RuntimeError, r'Environment in wrong status for call to events\(\)'):
       env.events()
     env.reset(seed=1)
-    self.assertEqual(env.events(), [])
+    self.assertIsInstance(env.events(), list)
 
   def test_anything_but_is_running_and_close_after_close_crashes_the_process(self):
-    # the real module releases its engine on close(): reset() and the specs then segfault
-    for call in ('reset(seed=1)', 'observation_spec()', 'action_spec()', 'fps()', 'observations()',
-                 'step(np.zeros(7, np.intc))', 'events()', 'num_steps()'):
+    # the real module releases its engine on close(): reset() and the specs then segfault; its
+    # documentation allows nothing but is_running() after close(), and the fake crashes on the rest too
+    calls = ['reset(seed=1)', 'observation_spec()', 'action_spec()', 'fps()']
+    if FAKE:
+      calls += ['observations()', 'step(np.zeros(7, np.intc))', 'events()', 'num_steps()']
+    for call in calls:
       code = textwrap.dedent('''
           import numpy as np, deepmind_lab
           env = deepmind_lab.Lab(%r, ['RGB_INTERLEAVED'], config={'width': '8', 'height': '4'})
@@ -200,7 +204,7 @@ class LevelCache(unittest.TestCase):
                              config={}, level_cache=Spy(cache_dir))
       env.reset(seed=5)
     self.assertEqual(calls, [('fetch', False), ('write', None), ('fetch', True)])
-    self.assertEqual([f for f in os.listdir(cache_dir) if not f.startswith('.')], ['fake_contributed_dmlab30_explore_goal_locations_small_5.pk3'])
+    self.assertEqual(len([f for f in os.listdir(cache_dir) if not f.startswith('.')]), 1)
 
   def lock_taken(self, cache_dir):
     """Whether another process finds the cache's compile lock taken."""
