@@ -172,7 +172,8 @@ export class RemoteEnv implements Environment {
             // the deadline moves by the time the server announced as busy meanwhile (a map compile)
             const left = start + timeoutMs + (this.pausedMs() - paused0) - performance.now();
             if (left < 1) throw e;
-            this.setSocketTimeout(Math.ceil(left));
+            // not less than 100 ms a wait: a compile that began just before the deadline keeps `left` tiny
+            this.setSocketTimeout(Math.max(Math.ceil(left), 100));
           }
         }
       } catch (e) {
