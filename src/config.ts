@@ -99,9 +99,12 @@ export function resolveConfig(input: unknown): Config {
   return r.config;
 }
 
-/** Options every environment of a run is made with. */
-export function envOptions(config: Config) {
-  return { episodeLength: config.episodeLength, dmlab: { python: config.python, dmlabPath: config.dmlabPath, actionRepeat: config.actionRepeat } };
+/**
+ * Options every environment of a run is made with; `notes` gets the DeepMind Lab bridges' own notes (a wait
+ * for another bridge's map compile, request errors).
+ */
+export function envOptions(config: Config, notes?: (line: string) => void) {
+  return { episodeLength: config.episodeLength, dmlab: { python: config.python, dmlabPath: config.dmlabPath, actionRepeat: config.actionRepeat, notes } };
 }
 
 /** Environments per actor process. */

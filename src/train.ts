@@ -47,7 +47,7 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
   const { config, runDir, backend, unlock } = await openRun(input, !!hooks.resumeFrom, log);
   let envs: Environment[];
   try {
-    envs = await makeEnvs(config.env, config.batch, envOptions(config));
+    envs = await makeEnvs(config.env, config.batch, envOptions(config, log));
   } catch (err) {
     unlock();
     throw err;

@@ -59,6 +59,11 @@ export interface DmlabOptions extends EnvOptions {
   timeoutMs?: number;
   /** Receives the bridge's output lines (DeepMind Lab's logs); by default only kept for errors. */
   log?: (line: string) => void;
+  /**
+   * Receives the bridge's own notes, lines starting `[dmlab-bridge` (a wait for another bridge's map
+   * compile, request errors), without DeepMind Lab's logs.
+   */
+  notes?: (line: string) => void;
 }
 
 /** Where the bridge script is, from source (`envs/dmlab/`) or from the build (`dist/envs/dmlab/`). */
@@ -116,6 +121,11 @@ export function bridgeArgs(level: string, opts: DmlabOptions): string[] {
   return args;
 }
 
+function bridgeLine(line: string, opts: DmlabOptions): void {
+  opts.log?.(line);
+  if (line.startsWith('[dmlab-bridge')) opts.notes?.(line);
+}
+
 /** Starts a bridge for `level` (a preset short name, or any DeepMind Lab level path) and connects to it. */
 export async function makeDmlabEnv(level: string, opts: DmlabOptions = {}): Promise<ProcessEnv> {
   const { preset } = resolveDmlabLevel(level);
@@ -126,7 +136,7 @@ export async function makeDmlabEnv(level: string, opts: DmlabOptions = {}): Prom
     env: bridgeEnv(resolveDmlabPath(opts.dmlabPath)),
     label: `DeepMind Lab bridge (dmlab:${level})`,
     startupTimeoutMs: opts.startupTimeoutMs ?? 120_000,
-    log: opts.log,
+    log: opts.log || opts.notes ? (line) => bridgeLine(line, opts) : undefined,
   });
   const episodeLength = opts.episodeLength ?? (preset && episodeSteps(preset.episodeLengthSeconds, opts.actionRepeat ?? 4));
   return connectProcessEnv(proc, { timeoutMs: opts.timeoutMs ?? 120_000, episodeLength });

@@ -43,7 +43,7 @@ describe('map compiles', () => {
     const cache = join(dir, 'cache-8');
     const logs: string[] = [];
     const timeoutMs = 1500;
-    const envs = await bridges(8, gate, { levelCacheDir: cache, timeoutMs, log: (l) => logs.push(l) });
+    const envs = await bridges(8, gate, { levelCacheDir: cache, timeoutMs, notes: (l) => logs.push(l) });
     const resets = envs.map((e, i) => e.reset(100 + i));
     for (const r of resets) r.catch(() => {}); // awaited below; a rejection must not go unhandled meanwhile
 
@@ -52,6 +52,7 @@ describe('map compiles', () => {
       const waiting = () => logs.filter((l) => /another bridge is compiling a map .* waiting for it/.test(l)).length;
       await until(() => gateLog(gate).length + waiting() >= 8);
       expect([gateLog(gate).length, waiting()]).toEqual([1, 7]);
+      expect(logs.every((l) => l.startsWith('[dmlab-bridge'))).toBe(true); // notes: the bridge's own lines only
       // hold that compile well past the request deadline: the deadline does not count compiles and waits for one
       await sleep(3 * timeoutMs);
       expect(gateLog(gate)).toHaveLength(1);
