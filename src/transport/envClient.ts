@@ -165,8 +165,9 @@ export class RemoteEnv implements Environment {
       try {
         await this.sock.send(encode(req));
         for (;;) {
+          let frames: Buffer[];
           try {
-            return this.parse<R['type']>(req.type, await this.sock.receive());
+            frames = await this.sock.receive();
           } catch (e) {
             if ((e as { code?: string }).code !== 'EAGAIN') throw e;
             // the deadline moves by the time the server announced as busy meanwhile (a map compile)
@@ -174,7 +175,9 @@ export class RemoteEnv implements Environment {
             if (left < 1) throw e;
             // not less than 100 ms a wait: a compile that began just before the deadline keeps `left` tiny
             this.setSocketTimeout(Math.max(Math.ceil(left), 100));
+            continue;
           }
+          return this.parse<R['type']>(req.type, frames);
         }
       } catch (e) {
         if ((e as { code?: string }).code === 'EAGAIN') throw new EnvTimeoutError(this.endpoint, req.type, timeoutMs);
