@@ -120,7 +120,7 @@ try:
     lab.close()
 except Exception as e:
     server.fail_startup('lab_run_failed', '%s: %s' % (type(e).__name__, e))
-print('CPC_LAB_TRY ' + json.dumps({'resetMs': reset_ms, 'stepMs': step_ms}))
+print('\\nCPC_LAB_TRY ' + json.dumps({'resetMs': reset_ms, 'stepMs': step_ms}))  # a line of its own, whatever DeepMind Lab printed
 `;
 const tryLineSchema = z.object({ resetMs: z.number(), stepMs: z.number() });
 const tryErrorSchema = z.object({ code: z.string(), message: z.string(), hint: z.string().optional() });
