@@ -122,7 +122,7 @@ const DIRECT_SCRIPT = `
 import sys, time, numpy as np
 sys.path.insert(0, sys.argv[1])
 import server
-_, lab = server.open_lab(server.parse_args(sys.argv[2:]))
+_, lab, _ = server.open_lab(server.parse_args(sys.argv[2:]))
 acts = [np.array(a, dtype=np.intc) for a in server.ACTION_SET]
 print('ready', flush=True)
 for line in sys.stdin:

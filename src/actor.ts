@@ -3,6 +3,7 @@ import type { Agent, Unroll } from '../agents/agent.js';
 import type { CoreState } from '../agents/network.js';
 import { sampleActions } from '../agents/policy.js';
 import type { EnvState, Environment, StepResult } from '../envs/types.js';
+import { actorSeed, envsPerActor, localActorSeed, type Config } from './config.js';
 import { Rng, type RngState } from './rng.js';
 
 /** An episode that ended during an unroll. */
@@ -81,7 +82,7 @@ export class Actor {
     }
   }
 
-  /** Resets every environment with a seed drawn from the actor's generator. */
+  /** Resets every environment with a seed drawn from the actor's generator (`firstEnvSeeds`). */
   async start(): Promise<void> {
     this.obs = await Promise.all(this.envs.map((env) => env.reset(this.rng.seed())));
     this.state = this.agent.initialState(this.numEnvs);
@@ -227,4 +228,19 @@ export class Actor {
     if (this.state) tf.dispose([this.state.h, this.state.c]);
     this.state = null;
   }
+}
+
+/** The seeds `Actor.start` resets `numEnvs` environments with: the first draws of its generator. */
+export function firstEnvSeeds(seed: number, numEnvs: number): number[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: numEnvs }, () => rng.seed());
+}
+
+/**
+ * The reset seeds of every environment of a new run of `config` (one process, or the first incarnation
+ * of each actor process), e.g. to compile their DeepMind Lab maps ahead of the run.
+ */
+export function runEnvSeeds(config: Config): number[] {
+  if (config.actors === 0) return firstEnvSeeds(localActorSeed(config), config.batch);
+  return Array.from({ length: config.actors }, (_, k) => firstEnvSeeds(actorSeed(config, k + 1), envsPerActor(config))).flat();
 }

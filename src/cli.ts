@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { addConfigOptions, configFromOptions } from './cli/configOptions.js';
 import { addEvalCommand, addPlotCommand, addSearchCommand } from './cli/experiments.js';
 import os from 'node:os';
-import { resolveConfig, verifyConfig } from './config.js';
+import { envOptions, resolveConfig, verifyConfig } from './config.js';
 import { superviseTraining } from './runtime/supervisor.js';
 import { readRunForResume, train } from './train.js';
 
@@ -101,12 +101,41 @@ program
   .description('say what cpc-lab finds (tensor backends, Python, DeepMind Lab) and how to fix what is missing')
   .option('--python <path>', 'Python 3 to check (default $CPC_LAB_PYTHON, else python3)')
   .option('--dmlab-path <dir>', 'directory holding deepmind_lab (default $CPC_LAB_DMLAB_PATH)')
-  .action(async (opts: { python?: string; dmlabPath?: string }) => {
+  .option('--renderer <renderer>', 'DeepMind Lab renderer to try a level with: software or hardware', 'software')
+  .action(async (opts: { python?: string; dmlabPath?: string; renderer: string }) => {
+    if (opts.renderer !== 'software' && opts.renderer !== 'hardware') throw new Error(`--renderer must be software or hardware, got '${opts.renderer}'`);
     const { doctor } = await import('./doctor.js');
-    const report = await doctor({ python: opts.python, dmlabPath: opts.dmlabPath });
+    const report = await doctor({ python: opts.python, dmlabPath: opts.dmlabPath, renderer: opts.renderer });
     console.log(report.summary);
     if (!report.ok) process.exitCode = 1;
   });
+
+const dmlab = program.command('dmlab').description('DeepMind Lab tools');
+addConfigOptions(
+  dmlab
+    .command('warm-cache')
+    .description(
+      "compile the maps of a run's first episodes into the level cache ($CPC_LAB_LEVEL_CACHE, default ~/.cache/cpc-lab/dmlab-levels) ahead of it: give the run's --seed, --batch, --actors and --envs-per-actor, which decide its environments' seeds",
+    )
+    .requiredOption('--level <level>', 'DeepMind Lab level, e.g. explore_goal_locations_small')
+    .requiredOption('--episodes <n>', 'episodes per environment', (v) => Number(v)),
+  ['env'],
+).action(async (opts: Record<string, unknown>) => {
+  const level = String(opts.level).replace(/^dmlab:/, '');
+  const verified = verifyConfig({ ...configFromOptions(opts), env: `dmlab:${level}` });
+  if (!verified.ok) {
+    console.error(`cpc-lab dmlab warm-cache: invalid settings:\n  ${verified.errors.join('\n  ')}`);
+    process.exitCode = 2;
+    return;
+  }
+  const { runEnvSeeds } = await import('./actor.js');
+  const { warmDmlabCache } = await import('../envs/dmlab/index.js');
+  const seeds = runEnvSeeds(verified.config);
+  const episodes = Number(opts.episodes);
+  console.log(`warm-cache dmlab:${level}: ${seeds.length} environments x ${episodes} episodes`);
+  const r = await warmDmlabCache(level, seeds, episodes, { ...envOptions(verified.config).dmlab, log: (l) => console.log(l) });
+  console.log(`done: ${r.episodes} episodes, ${r.compiled} maps compiled (the others were cached) in ${r.seconds.toFixed(1)} s`);
+});
 
 addSearchCommand(program);
 addPlotCommand(program);

@@ -99,14 +99,27 @@ export function resolveConfig(input: unknown): Config {
   return r.config;
 }
 
-/** Options every environment of a run is made with. */
-export function envOptions(config: Config) {
-  return { episodeLength: config.episodeLength, dmlab: { python: config.python, dmlabPath: config.dmlabPath, actionRepeat: config.actionRepeat } };
+/**
+ * Options every environment of a run is made with; `notes` gets the DeepMind Lab bridges' own notes (a wait
+ * for another bridge's map compile, request errors).
+ */
+export function envOptions(config: Config, notes?: (line: string) => void) {
+  return { episodeLength: config.episodeLength, dmlab: { python: config.python, dmlabPath: config.dmlabPath, actionRepeat: config.actionRepeat, notes } };
 }
 
 /** Environments per actor process. */
 export function envsPerActor(c: Config): number {
   return c.envsPerActor ?? c.batch / Math.max(c.actors, 1);
+}
+
+/** Seed of the actor of a run in one process (`--actors 0`). */
+export function localActorSeed(c: Config): number {
+  return c.seed + 1;
+}
+
+/** Seed of the `incarnation`-th actor process a supervisor starts (1, 2, ...: actor k starts as incarnation k + 1). */
+export function actorSeed(c: Config, incarnation: number): number {
+  return c.seed + 7919 * incarnation;
 }
 
 /** The run's name: given, or <agent>-<level>-s<seed>. */

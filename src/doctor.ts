@@ -2,13 +2,17 @@
  * `cpc-lab doctor`: what this machine has for cpc-lab, and what to do about what it lacks.
  *
  * Core (needed for any run): Node.js, the ZeroMQ addon, a tensor backend. DeepMind Lab (needed
- * only for `dmlab:` levels): a Python 3 interpreter with pyzmq, msgpack and numpy, and an importable
- * `deepmind_lab` module. Each check says what was found, where, and how to fix what is missing.
+ * only for `dmlab:` levels): a Python 3 interpreter with pyzmq, msgpack and numpy, an importable
+ * `deepmind_lab` module, and a Lab that runs: a small level is created with the chosen renderer and
+ * stepped (a module that imports can still fail there, e.g. a lone deepmind_lab.so without its
+ * renderer library). Each check says what was found, where, and how to fix what is missing.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { z } from 'zod';
-import { bridgeEnv, resolveDmlabPath, resolvePython } from '../envs/dmlab/index.js';
+import { bridgeEnv, bridgeScript, resolveDmlabPath, resolvePython } from '../envs/dmlab/index.js';
+import { ERROR_MARKER } from './transport/envProcess.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'missing';
 
@@ -39,8 +43,10 @@ export interface DoctorOptions {
   dmlabPath?: string;
   /** Initialise the tensor backends (slow: loads TensorFlow.js); default true. */
   backends?: boolean;
-  /** Per Python probe, ms (default 30 000). */
+  /** Per Python probe, ms (default 30 000; trying a Lab gets twice that). */
   timeoutMs?: number;
+  /** Renderer to try DeepMind Lab with (default `software`, as training uses by default). */
+  renderer?: 'software' | 'hardware';
 }
 
 /** Interpreters worth suggesting when the chosen one lacks the bridge's modules. */
@@ -86,6 +92,72 @@ function probePython(python: string, dmlabPath: string | undefined, timeoutMs: n
   });
 }
 
+/** Level, frame size and agent steps (of 4 frames) the Lab is tried with: a static map, nothing to compile. */
+const TRY_LEVEL = 'seekavoid_arena_01';
+const TRY_STEPS = 100;
+
+/**
+ * Opens a Lab as the bridge does (its `open_lab`: same arguments, same start-up errors and hints), resets
+ * and steps it, and prints `CPC_LAB_TRY {"resetMs", "stepMs"}`; a failure prints the bridge's CPC_LAB_ERROR.
+ */
+const TRY_LAB = `
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import numpy as np, server
+_, lab, _ = server.open_lab(server.parse_args(['--level', '${TRY_LEVEL}', '--renderer', sys.argv[2]]))
+try:
+    t = time.perf_counter()
+    lab.reset(seed=1)
+    reset_ms = (time.perf_counter() - t) * 1e3
+    act = np.array(server.ACTION_SET[0], dtype=np.intc)
+    t = time.perf_counter()
+    for _ in range(${TRY_STEPS}):
+        lab.step(act, num_steps=4)
+        if not lab.is_running():
+            lab.reset(seed=2)
+        lab.observations()
+    step_ms = (time.perf_counter() - t) * 1e3 / ${TRY_STEPS}
+    lab.close()
+except Exception as e:
+    server.fail_startup('lab_run_failed', '%s: %s' % (type(e).__name__, e))
+print('\\nCPC_LAB_TRY ' + json.dumps({'resetMs': reset_ms, 'stepMs': step_ms}))  # a line of its own, whatever DeepMind Lab printed
+`;
+const tryLineSchema = z.object({ resetMs: z.number(), stepMs: z.number() });
+const tryErrorSchema = z.object({ code: z.string(), message: z.string(), hint: z.string().optional() });
+
+/** Creates, resets and steps a small Lab with `renderer`: what a `dmlab:` run will do first. */
+function tryLab(python: string, dmlabPath: string | undefined, renderer: string, timeoutMs: number): Promise<DoctorCheck> {
+  const name = `Lab (${renderer} renderer)`;
+  return new Promise((resolve) => {
+    execFile(python, ['-c', TRY_LAB, dirname(bridgeScript()), renderer], { env: bridgeEnv(dmlabPath), timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const lines = stdout.split('\n');
+      const ok = lines.find((l) => l.startsWith('CPC_LAB_TRY '));
+      if (!err && ok) {
+        const t = tryLineSchema.parse(JSON.parse(ok.slice('CPC_LAB_TRY '.length)));
+        return resolve({
+          group: 'dmlab',
+          name,
+          status: 'ok',
+          detail: `${TRY_LEVEL} at 96x72: reset ${t.resetMs.toFixed(0)} ms, ${t.stepMs.toFixed(2)} ms per agent step of 4 frames (mean of ${TRY_STEPS})`,
+        });
+      }
+      const failed = lines.find((l) => l.startsWith(ERROR_MARKER));
+      const parsed = failed ? tryErrorSchema.safeParse(JSON.parse(failed.slice(ERROR_MARKER.length))) : undefined;
+      const engine = stderr.trim().split('\n').slice(-3).join(' | ');
+      const what = parsed?.success ? parsed.data.message : err ? `${err.killed ? `no answer within ${timeoutMs} ms` : err.message.split('\n')[0]}` : 'no result';
+      resolve({
+        group: 'dmlab',
+        name,
+        status: 'missing',
+        detail: `creating and stepping ${TRY_LEVEL} failed: ${what}${engine ? ` (DeepMind Lab said: ${engine})` : ''}`,
+        fix:
+          (parsed?.success && parsed.data.hint) ||
+          (renderer === 'hardware' ? 'try --renderer software (no GPU needed), or check the GPU driver and EGL' : 'run the same level with DeepMind Lab\'s own python/random_agent.py to see its full error'),
+      });
+    });
+  });
+}
+
 const BRIDGE_MODULES = { zmq: 'pyzmq', msgpack: 'msgpack', numpy: 'numpy' } as const;
 const DEBIAN_PACKAGES = 'python3-zmq python3-msgpack python3-numpy';
 
@@ -122,7 +194,7 @@ async function coreChecks(backends: boolean): Promise<DoctorCheck[]> {
   return checks;
 }
 
-async function dmlabChecks(python: string, dmlabPath: string | undefined, timeoutMs: number): Promise<DoctorCheck[]> {
+async function dmlabChecks(python: string, dmlabPath: string | undefined, renderer: string, timeoutMs: number): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
   const source = python === process.env.CPC_LAB_PYTHON ? ' (from CPC_LAB_PYTHON)' : '';
   const r = await probePython(python, dmlabPath, timeoutMs);
@@ -173,6 +245,8 @@ async function dmlabChecks(python: string, dmlabPath: string | undefined, timeou
   } else {
     checks.push({ group: 'dmlab', name: 'deepmind_lab', status: 'ok', detail: `${lab.version ? `version ${lab.version}, ` : ''}${lab.file ?? 'built in'}${where}` });
   }
+  // the bridge needs its modules to open a Lab as it does
+  if (lab.ok && !missing.length) checks.push(await tryLab(probe.executable, dmlabPath, renderer, 2 * timeoutMs));
   return checks;
 }
 
@@ -196,7 +270,7 @@ function summarize(checks: DoctorCheck[], ok: boolean, dmlabReady: boolean): str
 export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
   const [core, dmlab] = await Promise.all([
     coreChecks(opts.backends ?? true),
-    dmlabChecks(resolvePython(opts.python), resolveDmlabPath(opts.dmlabPath), opts.timeoutMs ?? 30_000),
+    dmlabChecks(resolvePython(opts.python), resolveDmlabPath(opts.dmlabPath), opts.renderer ?? 'software', opts.timeoutMs ?? 30_000),
   ]);
   const checks = [...core, ...dmlab];
   const ok = core.every((c) => c.status !== 'missing');

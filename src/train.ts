@@ -5,7 +5,7 @@ import { makeEnvs } from '../envs/index.js';
 import type { Environment } from '../envs/types.js';
 import { Actor } from './actor.js';
 import { loadLatestCheckpoint, type Checkpoint } from './checkpoint.js';
-import { ConfigSchema, envOptions, type Config, type ConfigInput } from './config.js';
+import { ConfigSchema, envOptions, localActorSeed, type Config, type ConfigInput } from './config.js';
 import { Learner, openRun } from './learner.js';
 import type { RunRecord } from './run.js';
 
@@ -47,13 +47,13 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
   const { config, runDir, backend, unlock } = await openRun(input, !!hooks.resumeFrom, log);
   let envs: Environment[];
   try {
-    envs = await makeEnvs(config.env, config.batch, envOptions(config));
+    envs = await makeEnvs(config.env, config.batch, envOptions(config, log));
   } catch (err) {
     unlock();
     throw err;
   }
   const learner = new Learner(config, runDir, envs[0].spec, log, hooks.resumeFrom);
-  const actor = new Actor(envs, learner.agent, { unrollLength: config.unroll, actionRepeat: config.actionRepeat, seed: config.seed + 1 });
+  const actor = new Actor(envs, learner.agent, { unrollLength: config.unroll, actionRepeat: config.actionRepeat, seed: localActorSeed(config) });
   const checkpoint = async () => learner.checkpoint({ actor: actor.getRngState() }, false, actor.canSaveState ? await actor.getState() : undefined);
   try {
     await startActor(actor, hooks.resumeFrom, log);

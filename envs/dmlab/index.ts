@@ -6,14 +6,16 @@
  * pyzmq, msgpack and numpy. The directory holding the `deepmind_lab` module (a DeepMind Lab build)
  * is `opts.dmlabPath`, else `$CPC_LAB_DMLAB_PATH`, prepended to PYTHONPATH; without either, the
  * interpreter's own `deepmind_lab` (e.g. an installed wheel) is used. `cpc-lab doctor` reports
- * what is found.
+ * what is found, and tries a Lab.
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { privateEndpoint } from '../../src/transport/endpoint.js';
-import { connectProcessEnv, spawnEnvServer, type ProcessEnv } from '../../src/transport/envProcess.js';
+import { COMPILE_MARKER, connectProcessEnv, ERROR_MARKER, EnvServerStartError, spawnEnvServer, type ProcessEnv } from '../../src/transport/envProcess.js';
 import type { EnvOptions } from '../types.js';
 import { DMLAB_FPS, episodeSteps, resolveDmlabLevel } from './levels.js';
 
@@ -50,10 +52,18 @@ export interface DmlabOptions extends EnvOptions {
   extraConfig?: Readonly<Record<string, string>>;
   /** Time allowed for the bridge to start (default 120 s: importing DeepMind Lab can be slow). */
   startupTimeoutMs?: number;
-  /** Deadline per request (default 120 s: procedural levels compile a map, ~10 s, at every reset). */
+  /**
+   * Deadline per request (default 120 s). Map compiles (procedural levels compile one at every reset, ~10 s
+   * on a real build) and waits for another bridge's compile do not count: the bridge announces them.
+   */
   timeoutMs?: number;
   /** Receives the bridge's output lines (DeepMind Lab's logs); by default only kept for errors. */
   log?: (line: string) => void;
+  /**
+   * Receives the bridge's own notes, lines starting `[dmlab-bridge` (a wait for another bridge's map
+   * compile, request errors), without DeepMind Lab's logs.
+   */
+  notes?: (line: string) => void;
 }
 
 /** Where the bridge script is, from source (`envs/dmlab/`) or from the build (`dist/envs/dmlab/`). */
@@ -111,6 +121,11 @@ export function bridgeArgs(level: string, opts: DmlabOptions): string[] {
   return args;
 }
 
+function bridgeLine(line: string, opts: DmlabOptions): void {
+  opts.log?.(line);
+  if (line.startsWith('[dmlab-bridge')) opts.notes?.(line);
+}
+
 /** Starts a bridge for `level` (a preset short name, or any DeepMind Lab level path) and connects to it. */
 export async function makeDmlabEnv(level: string, opts: DmlabOptions = {}): Promise<ProcessEnv> {
   const { preset } = resolveDmlabLevel(level);
@@ -121,8 +136,58 @@ export async function makeDmlabEnv(level: string, opts: DmlabOptions = {}): Prom
     env: bridgeEnv(resolveDmlabPath(opts.dmlabPath)),
     label: `DeepMind Lab bridge (dmlab:${level})`,
     startupTimeoutMs: opts.startupTimeoutMs ?? 120_000,
-    log: opts.log,
+    log: opts.log || opts.notes ? (line) => bridgeLine(line, opts) : undefined,
   });
   const episodeLength = opts.episodeLength ?? (preset && episodeSteps(preset.episodeLengthSeconds, opts.actionRepeat ?? 4));
   return connectProcessEnv(proc, { timeoutMs: opts.timeoutMs ?? 120_000, episodeLength });
+}
+
+export interface WarmCacheResult {
+  /** Episodes started (seeds x episodes). */
+  episodes: number;
+  /** Maps compiled; the others were in the cache already. */
+  compiled: number;
+  seconds: number;
+}
+
+const WARMED_MARKER = 'CPC_LAB_WARMED ';
+
+/**
+ * Compiles into the level cache the maps of the first `episodes` episodes of each environment reset with
+ * one of `seeds` (the episodes the bridge plays after `env.reset(seed)`: its auto-resets draw their seeds
+ * from it), so a run with those seeds finds them there instead of compiling at its first resets. One
+ * bridge process, one compile at a time.
+ */
+export function warmDmlabCache(level: string, seeds: readonly number[], episodes: number, opts: DmlabOptions = {}): Promise<WarmCacheResult> {
+  if (!Number.isInteger(episodes) || episodes < 1) throw new Error(`episodes must be a positive integer, got ${episodes}`);
+  if (!levelCacheDir(opts.levelCacheDir)) throw new Error('warming the level cache needs one: levelCacheDir is false');
+  const args = [bridgeScript(), ...bridgeArgs(level, opts), '--warm-cache', String(episodes), '--seeds', seeds.join(',')];
+  const label = `DeepMind Lab warm-cache (dmlab:${level})`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(resolvePython(opts.python), args, { env: bridgeEnv(resolveDmlabPath(opts.dmlabPath)), stdio: ['ignore', 'pipe', 'pipe'] });
+    const tail: string[] = [];
+    const onLine = (line: string): void => {
+      if (!line.trim() || line.startsWith(COMPILE_MARKER)) return; // compile marks only matter to request deadlines
+      tail.push(line);
+      if (tail.length > 40) tail.shift();
+      opts.log?.(line);
+    };
+    let result: WarmCacheResult | undefined;
+    let failure: { code: string; message: string; hint?: string } | undefined;
+    createInterface({ input: child.stderr }).on('line', onLine);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line.startsWith(WARMED_MARKER)) result = JSON.parse(line.slice(WARMED_MARKER.length)) as WarmCacheResult;
+      else if (line.startsWith(ERROR_MARKER)) failure = JSON.parse(line.slice(ERROR_MARKER.length)) as typeof failure;
+      else onLine(line);
+    });
+    child.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new EnvServerStartError('spawn_failed', `could not start ${label}: ${e.message}`, e.code === 'ENOENT' ? 'pass --python <path> or set CPC_LAB_PYTHON' : undefined, '')),
+    );
+    // 'close' comes after both streams are read to the end
+    child.once('close', (code, signal) => {
+      if (code === 0 && result) return resolve(result);
+      const message = failure ? `${label} failed: ${failure.message}` : `${label} exited (${signal ? `signal ${signal}` : `status ${code}`})`;
+      reject(new EnvServerStartError(failure?.code ?? 'exited', message, failure?.hint, tail.join('\n')));
+    });
+  });
 }

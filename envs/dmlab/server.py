@@ -22,6 +22,11 @@ Start-up handshake on stdout (other output, e.g. DeepMind Lab's own prints, may 
     CPC_LAB_READY {"endpoint": ..., "pid": ..., "spec": ..., "deepmindLab": <module file>}
     CPC_LAB_ERROR {"code": ..., "message": ..., "hint": ...}     (then exit status 2)
 
+and while serving, around each map compile through the level cache (the client's request deadline
+does not count the time between 'waiting' or 'compiling' and 'done'):
+
+    CPC_LAB_COMPILE {"state": "waiting" | "compiling" | "done", "key": ...}
+
 Needs Python 3 with pyzmq, msgpack and numpy, and DeepMind Lab's `deepmind_lab` module on
 PYTHONPATH (or the fake in envs/dmlab/fake for tests).
 """
@@ -29,6 +34,7 @@ PYTHONPATH (or the fake in envs/dmlab/fake for tests).
 from __future__ import print_function
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
@@ -37,9 +43,12 @@ import struct
 import sys
 import tempfile
 import threading
+import time
 
 READY_PREFIX = 'CPC_LAB_READY '
 ERROR_PREFIX = 'CPC_LAB_ERROR '
+COMPILE_PREFIX = 'CPC_LAB_COMPILE '
+WARMED_PREFIX = 'CPC_LAB_WARMED '
 
 PROTOCOL_VERSION = 2  # must equal src/transport/messages.ts
 
@@ -100,36 +109,86 @@ except ImportError as e:  # pragma: no cover - exercised by `cpc-lab doctor`, no
 class DirectoryLevelCache(object):
   """DeepMind Lab's level cache (`fetch`/`write`) backed by a directory, so a generated map is
   compiled once and reused by every bridge process. Writes are atomic (copy to a temporary file,
-  then rename), so concurrent bridges never read a half-written map."""
+  then rename), so concurrent bridges never read a half-written map.
 
-  def __init__(self, cache_dir):
+  One compile at a time per directory: a miss takes the directory's compile lock (an flock, which
+  the kernel drops if the process dies) before DeepMind Lab compiles, and `write` (or `release`,
+  if the compile failed) gives it back. A bridge that finds the lock taken logs a note and waits
+  for it: 8 bridges whose episodes end together no longer share the cores among 8 compiles (all done
+  late, together); one after another, the first in line is done after one. `notify(state, key)`
+  hears 'waiting', 'compiling' and 'done' (the bridge tells the actor, whose request deadline does
+  not count that time)."""
+
+  LOCK_NAME = '.compile-lock'
+
+  def __init__(self, cache_dir, notify=None):
     self._dir = cache_dir
+    self._notify = notify or (lambda state, key: None)
+    self._lock_fd = None
+    self.compiled = 0  # maps this process compiled (missed, not compiled by the bridge it waited for)
     os.makedirs(cache_dir, exist_ok=True)  # bridges start concurrently
 
   def _path(self, key):
-    if os.sep in key or key in ('', '.', '..'):
+    if os.sep in key or key in ('', '.', '..', self.LOCK_NAME):
       raise ValueError('bad level cache key %r' % key)
     return os.path.join(self._dir, key)
 
-  def fetch(self, key, pk3_path):
+  def _copy(self, key, pk3_path):
     path = self._path(key)
     if not os.path.isfile(path):
       return False
     shutil.copyfile(path, pk3_path)
     return True
 
+  def fetch(self, key, pk3_path):
+    if self._copy(key, pk3_path):
+      return True
+    self._lock(key)
+    if self._copy(key, pk3_path):  # compiled by the bridge we waited for
+      self.release()
+      return True
+    self.compiled += 1
+    self._notify('compiling', key)
+    return False  # DeepMind Lab compiles the map now, then calls write
+
   def write(self, key, pk3_path):
-    path = self._path(key)
-    if os.path.isfile(path):
-      return
-    fd, tmp = tempfile.mkstemp(dir=self._dir, prefix='.tmp-')
-    os.close(fd)
     try:
-      shutil.copyfile(pk3_path, tmp)
-      os.rename(tmp, path)
+      path = self._path(key)
+      if os.path.isfile(path):
+        return
+      fd, tmp = tempfile.mkstemp(dir=self._dir, prefix='.tmp-')
+      os.close(fd)
+      try:
+        shutil.copyfile(pk3_path, tmp)
+        os.rename(tmp, path)
+      finally:
+        if os.path.exists(tmp):
+          os.remove(tmp)
     finally:
-      if os.path.exists(tmp):
-        os.remove(tmp)
+      self.release()
+
+  def _lock(self, key):
+    if self._lock_fd is not None:
+      return
+    fd = os.open(os.path.join(self._dir, self.LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      sys.stderr.write('[dmlab-bridge pid %d] another bridge is compiling a map into %s; waiting for it before '
+                       'compiling %s (one compile at a time per cache)\n' % (os.getpid(), self._dir, key))
+      sys.stderr.flush()
+      self._notify('waiting', key)
+      fcntl.flock(fd, fcntl.LOCK_EX)
+    self._lock_fd = fd
+
+  def release(self):
+    """Gives the compile lock back, if held (after a compile that never reached `write`, too)."""
+    if self._lock_fd is None:
+      return
+    fd, self._lock_fd = self._lock_fd, None
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+    self._notify('done', None)
 
 
 class RequestError(Exception):
@@ -223,8 +282,9 @@ class DmLabEnv(object):
   """A `deepmind_lab.Lab` with cpc-lab's env semantics (action table, repeat, auto-reset with a
   fresh seed, episode return and length, optional truncation)."""
 
-  def __init__(self, lab, name, max_episode_steps):
+  def __init__(self, lab, name, max_episode_steps, level_cache=None):
     self._lab = lab
+    self._cache = level_cache
     self._name = name
     self._max_steps = max_episode_steps
     self._actions = [np.array(a, dtype=np.intc) for a in ACTION_SET]
@@ -244,10 +304,25 @@ class DmLabEnv(object):
     if max_episode_steps:
       self.spec['episodeLength'] = max_episode_steps
 
+  def _call(self, method, *args, **kwargs):
+    """A Lab call that may compile a map: the compile lock is free again after it, even if it failed."""
+    try:
+      return method(*args, **kwargs)
+    finally:
+      if self._cache is not None:
+        self._cache.release()
+
   def _begin(self):
-    self._lab.reset(seed=int(self._rng.randint(0, 2 ** 31 - 1)))
+    self._call(self._lab.reset, seed=int(self._rng.randint(0, 2 ** 31 - 1)))
     self._return = 0.0
     self._length = 0
+
+  def warm(self, seed, episodes):
+    """Starts the first `episodes` episodes `reset(seed)` and the auto-resets after it play, so their maps
+    are compiled into the level cache ahead of a run."""
+    self._rng = np.random.RandomState(seed)
+    for _ in range(episodes):
+      self._begin()
 
   def _obs(self):
     return wire_array(self._lab.observations()['RGB_INTERLEAVED'])
@@ -262,7 +337,7 @@ class DmLabEnv(object):
       raise RequestError('bad_action', 'action %d outside [0, %d)' % (action, len(self._actions)))
     if self._rng is None:
       raise RequestError('not_reset', 'env.step before env.reset')
-    reward = float(self._lab.step(self._actions[action], num_steps=repeat))
+    reward = float(self._call(self._lab.step, self._actions[action], num_steps=repeat))
     self._return += reward
     self._length += 1
     done = not self._lab.is_running() or (self._max_steps and self._length >= self._max_steps)
@@ -395,12 +470,60 @@ def parse_args(argv=None):
   p.add_argument('--max-episode-steps', type=int, default=0, help='end episodes after this many agent steps (0: the level decides)')
   p.add_argument('--max-bytes', type=int, default=DEFAULT_MAX_BYTES)
   p.add_argument('--exit-on-stdin-close', action='store_true', help='exit when the parent closes our stdin')
+  p.add_argument('--warm-cache', type=int, metavar='EPISODES',
+                 help='serve nothing: compile the maps of the first EPISODES episodes of each of --seeds into '
+                      '--level-cache (the episodes env.reset(seed) and the auto-resets after it play), then exit')
+  p.add_argument('--seeds', default='', help='comma-separated env.reset seeds, for --warm-cache')
   return p.parse_args(argv)
 
 
+def warm_cache(args):
+  """--warm-cache: compiles maps ahead of a run, prints `CPC_LAB_WARMED {"episodes", "compiled", "seconds"}`."""
+  if not args.level_cache:
+    fail_startup('bad_arguments', '--warm-cache needs --level-cache')
+  try:
+    seeds = [int(x) for x in args.seeds.split(',') if x]
+  except ValueError:
+    fail_startup('bad_arguments', '--seeds expects comma-separated integers, got %r' % args.seeds)
+  _, lab, level_cache = open_lab(args)
+  env = DmLabEnv(lab, args.name or args.level, 0, level_cache)
+  start = time.time()
+  for i, seed in enumerate(seeds):
+    env.warm(seed, args.warm_cache)
+    sys.stderr.write('[dmlab-bridge] warm-cache %s: environment %d/%d (seed %d): %d episodes, %d maps compiled so far\n'
+                     % (args.level, i + 1, len(seeds), seed, args.warm_cache, level_cache.compiled))
+    sys.stderr.flush()
+  env.close()
+  emit(WARMED_PREFIX, {'episodes': len(seeds) * args.warm_cache, 'compiled': level_cache.compiled,
+                           'seconds': time.time() - start})
+
+
+LIBRARY_HINT = (
+    'deepmind_lab.so alone is not enough: it loads libdmlab_headless_sw.so (--renderer software) or '
+    'libdmlab_headless_hw.so (hardware) and the game files (baselab/) from the folder it sits in; install the wheel '
+    '(bazel build -c opt //python/pip_package:build_pip_package, then pip install it) or point --dmlab-path / '
+    'CPC_LAB_DMLAB_PATH at a folder holding the whole build')
+
+
+def lab_init_hint(text):
+  """What to do about DeepMind Lab's constructor error `text`, where there is something to say."""
+  if 'Failed to connect RL API' in text:
+    return LIBRARY_HINT
+  if 'must be a positive multiple of 4' in text:
+    return 'DeepMind Lab renders frames whose width and height are positive multiples of 4 (e.g. 96 x 72)'
+  if 'Invalid setting' in text:
+    return ('the level does not know this setting: check the spelling of the --config / extraConfig keys '
+            '(level settings are case-sensitive, e.g. episodeLengthSeconds)')
+  return None
+
+
+def notify_compile(state, key):
+  emit(COMPILE_PREFIX, {'state': state, 'key': key})
+
+
 def open_lab(args):
-  """The `deepmind_lab.Lab` the arguments describe; a start-up error (CPC_LAB_ERROR, exit 2) if it cannot be
-  made. Also used by scripts/bench-transport.ts to step the same level directly."""
+  """(module, `deepmind_lab.Lab`, level cache or None) the arguments describe; a start-up error (CPC_LAB_ERROR,
+  exit 2) if the Lab cannot be made. Also used by scripts/bench-transport.ts to step the same level directly."""
   try:
     import deepmind_lab
   except ImportError as e:
@@ -415,26 +538,29 @@ def open_lab(args):
     config['minimalUI'] = 'true'
   config.update(parse_config(args.config))
   try:
-    level_cache = DirectoryLevelCache(args.level_cache) if args.level_cache else None
-    return deepmind_lab, deepmind_lab.Lab(args.level, ['RGB_INTERLEAVED'], config=config, renderer=args.renderer,
-                                          level_cache=level_cache)
+    level_cache = DirectoryLevelCache(args.level_cache, notify_compile) if args.level_cache else None
+    lab = deepmind_lab.Lab(args.level, ['RGB_INTERLEAVED'], config=config, renderer=args.renderer,
+                           level_cache=level_cache)
+    return deepmind_lab, lab, level_cache
   except Exception as e:
     text = '%s: %s' % (type(e).__name__, e)
     if 'Level not found' in text or "Can't find" in text:
       fail_startup('level_not_found', text,
                    'use a level path relative to game_scripts/levels, e.g. contributed/dmlab30/rooms_watermaze; '
                    'the five paper levels also work by short name (dmlab:rooms_watermaze)')
-    fail_startup('lab_init_failed', text)
+    fail_startup('lab_init_failed', text, lab_init_hint(text))
 
 
 def main(argv=None):
   args = parse_args(argv)
+  if args.warm_cache is not None:
+    return warm_cache(args)
   if not is_loopback_endpoint(args.endpoint):
     fail_startup('bad_arguments', 'refusing to bind %s: env servers bind to ipc://, 127.0.0.1 or inproc://' % args.endpoint)
 
-  deepmind_lab, lab = open_lab(args)
+  deepmind_lab, lab, level_cache = open_lab(args)
   try:
-    env = DmLabEnv(lab, args.name or args.level, args.max_episode_steps)
+    env = DmLabEnv(lab, args.name or args.level, args.max_episode_steps, level_cache)
   except Exception as e:
     fail_startup('lab_init_failed', '%s: %s' % (type(e).__name__, e))
 

@@ -27,9 +27,9 @@ export interface ActorProcessOptions {
 }
 
 /** Each environment of a distributed actor runs in a process of its own: a crash costs one column. */
-async function spawnEnv(config: Config): Promise<Environment> {
+async function spawnEnv(config: Config, log: (line: string) => void): Promise<Environment> {
   // dmlab: environments are bridge processes already
-  if (config.env.startsWith('dmlab:')) return makeEnv(config.env, envOptions(config));
+  if (config.env.startsWith('dmlab:')) return makeEnv(config.env, envOptions(config, log));
   return spawnTsEnvServer(config.env, { episodeLength: config.episodeLength });
 }
 
@@ -43,7 +43,7 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
   const { log } = opts;
   await initBackend(config.backend === 'auto' ? 'wasm' : config.backend); // inference only: wasm beats cpu, no GPU needed
   const E = envsPerActor(config);
-  const envs = await startEnvs(E, () => spawnEnv(config));
+  const envs = await startEnvs(E, () => spawnEnv(config, log));
   const spec = envs[0].spec;
   const agent = createAgent({ kind: config.agent, obsShape: spec.observationShape, numActions: spec.numActions, seed: config.seed, cpcSteps: config.cpcSteps, actingOnly: true });
   const actor = new Actor(envs, agent, {
@@ -53,7 +53,7 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
     replaceEnv: async (i, err) => {
       log(`${opts.actorId}: environment ${i} failed (${err.message.split('\n')[0]}); starting a new one`);
       await Promise.resolve(envs[i].close()).catch(() => {});
-      return spawnEnv(config);
+      return spawnEnv(config, log);
     },
   });
 

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { envsPerActor, runName, type Config } from '../config.js';
+import { actorSeed, envsPerActor, runName, type Config } from '../config.js';
 import { lockFolder, preflight, RUN_LOCK } from '../run.js';
 import { childReport, type ChildReport } from './ipc.js';
 import type { ChildSpec } from './main.js';
@@ -120,7 +120,7 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
       // random part keeps another local process from taking it first (the learner's router keeps the first)
       const actorId = `${slot.name}.${incarnation}.${randomBytes(6).toString('hex')}`;
       const token = config.curveKeys ? '' : readRunToken(runTokenFile(runDir));
-      spawnChild(slot, { role: 'actor', config: learnerConfig, learner: endpoint!, actorId, token, seed: config.seed + 7919 * incarnation });
+      spawnChild(slot, { role: 'actor', config: learnerConfig, learner: endpoint!, actorId, token, seed: actorSeed(config, incarnation) });
     }
   };
 

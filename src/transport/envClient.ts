@@ -19,6 +19,11 @@ export interface RemoteEnvOptions {
   timeoutMs?: number;
   /** Replies above this many bytes are rejected (default `ENV_REPLY_MAX_BYTES`). */
   maxBytes?: number;
+  /**
+   * Monotone clock (ms) of the time the server has announced long work (a DeepMind Lab map compile,
+   * a wait for one): a deadline does not count it, so a long compile never times a request out.
+   */
+  pausedMs?: () => number;
 }
 
 /** No reply within the deadline: the server is gone, hung, or slower than `timeoutMs`. */
@@ -76,6 +81,7 @@ export class RemoteEnv implements Environment {
   private readonly sock: Request;
   private readonly timeoutMs: number;
   private readonly maxBytes: number;
+  private readonly pausedMs: () => number;
   private fetchedSpec: EnvSpec | undefined;
   /** The deadline the socket is set to (options are native calls; set only on change). */
   private socketTimeout = -1;
@@ -93,6 +99,7 @@ export class RemoteEnv implements Environment {
     this.sock.connect(endpoint);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.maxBytes = opts.maxBytes ?? ENV_REPLY_MAX_BYTES;
+    this.pausedMs = opts.pausedMs ?? (() => 0);
   }
 
   /** Connects and fetches the spec (so `spec` is available synchronously afterwards). */
@@ -152,15 +159,26 @@ export class RemoteEnv implements Environment {
   private request<R extends EnvRequest>(req: R, timeoutMs = this.timeoutMs): Promise<MessageOf<ReplyTypeOf[R['type']]>> {
     const run = async (): Promise<MessageOf<ReplyTypeOf[R['type']]>> => {
       if (this.closed) throw new Error(`RemoteEnv ${this.endpoint} is closed`);
-      if (timeoutMs !== this.socketTimeout) {
-        this.sock.sendTimeout = timeoutMs;
-        this.sock.receiveTimeout = timeoutMs;
-        this.socketTimeout = timeoutMs;
-      }
+      this.setSocketTimeout(timeoutMs);
+      const start = performance.now();
+      const paused0 = this.pausedMs();
       try {
         await this.sock.send(encode(req));
-        const frames = await this.sock.receive();
-        return this.parse<R['type']>(req.type, frames);
+        for (;;) {
+          let frames: Buffer[];
+          try {
+            frames = await this.sock.receive();
+          } catch (e) {
+            if ((e as { code?: string }).code !== 'EAGAIN') throw e;
+            // the deadline moves by the time the server announced as busy meanwhile (a map compile)
+            const left = start + timeoutMs + (this.pausedMs() - paused0) - performance.now();
+            if (left < 1) throw e;
+            // not less than 100 ms a wait: a compile that began just before the deadline keeps `left` tiny
+            this.setSocketTimeout(Math.max(Math.ceil(left), 100));
+            continue;
+          }
+          return this.parse<R['type']>(req.type, frames);
+        }
       } catch (e) {
         if ((e as { code?: string }).code === 'EAGAIN') throw new EnvTimeoutError(this.endpoint, req.type, timeoutMs);
         throw e;
@@ -169,6 +187,14 @@ export class RemoteEnv implements Environment {
     const result = this.queue.then(run, run);
     this.queue = result.catch(() => undefined);
     return result;
+  }
+
+  /** Socket options are native calls: set only on change. */
+  private setSocketTimeout(ms: number): void {
+    if (ms === this.socketTimeout) return;
+    this.sock.sendTimeout = ms;
+    this.sock.receiveTimeout = ms;
+    this.socketTimeout = ms;
   }
 
   private parse<T extends EnvRequest['type']>(requestType: T, frames: Buffer[]): MessageOf<ReplyTypeOf[T]> {

@@ -7,6 +7,10 @@
  *
  * The child gets `--exit-on-stdin-close` and a stdin pipe we never write: if this process dies,
  * the pipe closes and the child exits too, so no orphaned env server outlives its actor.
+ *
+ * While serving, a server may announce long work with `CPC_LAB_COMPILE {"state": "waiting" |
+ * "compiling" | "done", "key"?}` (the DeepMind Lab bridge around each map compile): the time between
+ * `waiting`/`compiling` and `done` is `busyMs()`, which the request deadline does not count.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -19,6 +23,7 @@ import { envSpecSchema } from './messages.js';
 
 export const READY_MARKER = 'CPC_LAB_READY ';
 export const ERROR_MARKER = 'CPC_LAB_ERROR ';
+export const COMPILE_MARKER = 'CPC_LAB_COMPILE ';
 /** Flag every env server accepts: exit when stdin closes. */
 export const EXIT_ON_STDIN_CLOSE = '--exit-on-stdin-close';
 
@@ -30,6 +35,28 @@ export const readyLineSchema = z.object({
 export type ReadyLine = z.infer<typeof readyLineSchema>;
 
 const errorLineSchema = z.object({ code: z.string(), message: z.string(), hint: z.string().optional() });
+const compileLineSchema = z.object({ state: z.enum(['waiting', 'compiling', 'done']), key: z.string().nullable().optional() });
+
+/** A monotone clock of the time a server has announced itself busy (`CPC_LAB_COMPILE` lines), in ms. */
+export class BusyClock {
+  private total = 0;
+  private since: number | undefined;
+
+  /** Takes one `CPC_LAB_COMPILE` state. */
+  mark(state: 'waiting' | 'compiling' | 'done', now = performance.now()): void {
+    if (state !== 'done') {
+      this.since ??= now;
+    } else if (this.since !== undefined) {
+      this.total += now - this.since;
+      this.since = undefined;
+    }
+  }
+
+  /** Busy time so far, the current stretch included. */
+  ms(now = performance.now()): number {
+    return this.total + (this.since === undefined ? 0 : now - this.since);
+  }
+}
 
 /** Lines of child output kept for error messages. */
 const TAIL_LINES = 40;
@@ -81,6 +108,8 @@ export interface EnvServerProcess {
   readonly exited: Promise<never>;
   /** The last lines the child printed. */
   outputTail(): string;
+  /** Time the server has announced itself busy (map compiles, waits for one), in ms; monotone. */
+  busyMs(): number;
   /** SIGTERM, then SIGKILL after `graceMs` (default 5000); resolves once the child is gone. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -93,6 +122,7 @@ export async function spawnEnvServer(opts: SpawnEnvServerOptions): Promise<EnvSe
     opts.log?.(line);
   };
   const outputTail = (): string => tail.join('\n');
+  const busy = new BusyClock();
 
   const child = spawn(opts.command, [...opts.args, EXIT_ON_STDIN_CLOSE], {
     cwd: opts.cwd,
@@ -130,6 +160,12 @@ export async function spawnEnvServer(opts: SpawnEnvServerOptions): Promise<EnvSe
       settle(() => reject(new EnvServerStartError('spawn_failed', `could not start ${opts.label}: ${e.message}`, hint, '')));
     });
     stdout.on('line', (line) => {
+      const ci = line.indexOf(COMPILE_MARKER);
+      if (ci >= 0) {
+        const c = compileLineSchema.safeParse(safeJson(line.slice(ci + COMPILE_MARKER.length)));
+        if (c.success) busy.mark(c.data.state);
+        return onLine(line);
+      }
       const ri = line.indexOf(READY_MARKER);
       const ei = line.indexOf(ERROR_MARKER);
       if (ri < 0 && ei < 0) return onLine(line);
@@ -160,6 +196,7 @@ export async function spawnEnvServer(opts: SpawnEnvServerOptions): Promise<EnvSe
     ready,
     exited,
     outputTail,
+    busyMs: () => busy.ms(),
     async stop(graceMs = 5000) {
       if (gone) return;
       child.kill('SIGTERM');
@@ -225,10 +262,21 @@ export class ProcessEnv implements Environment {
   }
 }
 
-/** Connects to a started env server; `episodeLength` overrides the one the server reports. */
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Connects to a started env server; `episodeLength` overrides the one the server reports. Request
+ * deadlines do not count the time the server announces itself busy (`busyMs`).
+ */
 export async function connectProcessEnv(proc: EnvServerProcess, opts: { timeoutMs?: number; episodeLength?: number } = {}): Promise<ProcessEnv> {
   try {
-    const remote = await Promise.race([RemoteEnv.connect(proc.ready.endpoint, { timeoutMs: opts.timeoutMs }), proc.exited]);
+    const remote = await Promise.race([RemoteEnv.connect(proc.ready.endpoint, { timeoutMs: opts.timeoutMs, pausedMs: proc.busyMs }), proc.exited]);
     const spec: EnvSpec = { ...remote.spec, ...(opts.episodeLength !== undefined && { episodeLength: opts.episodeLength }) };
     return new ProcessEnv(spec, remote, proc);
   } catch (e) {

@@ -35,7 +35,7 @@ describe('env servers', () => {
   });
 
   it('the DeepMind Lab bridge too, and a frame far beyond its limit neither grows it nor stops it', async () => {
-    const e = await makeDmlabEnv('rooms_watermaze', { python: '/usr/bin/python3', dmlabPath: fakeDmlabPath(), width: 8, height: 6, timeoutMs: 10_000, startupTimeoutMs: 20_000 });
+    const e = await makeDmlabEnv('rooms_watermaze', { python: '/usr/bin/python3', dmlabPath: fakeDmlabPath(), width: 8, height: 4, timeoutMs: 10_000, startupTimeoutMs: 20_000 });
     open.push(e);
     const endpoint = e.server.ready.endpoint;
     expect(fs.statSync(ipcFolder(endpoint)).mode & 0o777).toBe(0o700);
@@ -44,7 +44,7 @@ describe('env servers', () => {
     await flood.send(new Uint8Array(64 * 2 ** 20));
     flood.close();
     // still serving, and it never buffered the 64 MB (ZeroMQ's maximum message size cut the peer off)
-    expect((await e.reset(3)).length).toBe(6 * 8 * 3);
+    expect((await e.reset(3)).length).toBe(4 * 8 * 3);
     const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${e.server.child.pid}/status`, 'utf8'))!;
     expect(Number(hwm[1])).toBeLessThan(48 * 1024);
   });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,28 @@ describe('doctor', () => {
     for (const m of ['pyzmq', 'msgpack', 'numpy']) expect(byName[m].status).toBe('ok');
     expect(byName.deepmind_lab).toMatchObject({ status: 'warn', detail: expect.stringContaining('fake') });
     expect(r.summary).toMatch(/fake deepmind_lab \(tests only\)/);
+    // it created and stepped a level, and says how long a step took
+    expect(byName['Lab (software renderer)']).toMatchObject({ status: 'ok' });
+    const ms = /reset (\d+) ms, ([\d.]+) ms per agent step of 4 frames/.exec(byName['Lab (software renderer)'].detail);
+    expect(ms).not.toBeNull();
+    expect(Number(ms![2])).toBeGreaterThan(0);
+  });
+
+  it('tries the renderer asked for', async () => {
+    const r = await doctor({ backends: false, python: '/usr/bin/python3', dmlabPath: fakeDmlabPath(), renderer: 'hardware' });
+    expect(r.checks.find((c) => c.name.startsWith('Lab'))).toMatchObject({ name: 'Lab (hardware renderer)', status: 'ok' });
+  });
+
+  it('is not ready for a folder holding only the deepmind_lab module (a lone deepmind_lab.so), and says what is missing', async () => {
+    const lone = mkdtempSync(join(empty, 'lone-'));
+    copyFileSync(join(fakeDmlabPath(), 'deepmind_lab.py'), join(lone, 'deepmind_lab.py'));
+    const r = await doctor({ backends: false, python: '/usr/bin/python3', dmlabPath: lone });
+    expect(r.dmlabReady).toBe(false);
+    const lab = r.checks.find((c) => c.name === 'Lab (software renderer)');
+    expect(lab).toMatchObject({ status: 'missing' });
+    expect(lab?.detail).toMatch(/Failed to connect RL API.*Failed to open library! - .*libdmlab_headless_sw\.so/);
+    expect(lab?.fix).toMatch(/deepmind_lab\.so alone is not enough: it loads libdmlab_headless_sw\.so/);
+    expect(r.summary).toMatch(/dmlab: levels unavailable/);
   });
 
   it('says how to get deepmind_lab when it is missing', async () => {

@@ -66,12 +66,12 @@ describe('DeepMind Lab bridge against the fake', () => {
   });
 
   it('honours width and height, and draws the HUD unless minimalUI', async () => {
-    const [hud, minimal] = await Promise.all([env('seekavoid_arena_01', { width: 40, height: 30 }), env('seekavoid_arena_01', { width: 40, height: 30, minimalUI: true })]);
-    expect(hud.spec.observationShape).toEqual([30, 40, 3]);
+    const [hud, minimal] = await Promise.all([env('seekavoid_arena_01', { width: 40, height: 32 }), env('seekavoid_arena_01', { width: 40, height: 32, minimalUI: true })]);
+    expect(hud.spec.observationShape).toEqual([32, 40, 3]);
     const a = await hud.reset(1);
     const b = await minimal.reset(1);
-    expect(a.length).toBe(30 * 40 * 3);
-    const bottom = (o: Uint8Array): number[] => Array.from(o.subarray(29 * 40 * 3));
+    expect(a.length).toBe(32 * 40 * 3);
+    const bottom = (o: Uint8Array): number[] => Array.from(o.subarray(31 * 40 * 3));
     expect(bottom(a).every((v) => v === 255)).toBe(true);
     expect(bottom(b).every((v) => v === 255)).toBe(false);
     await Promise.all([hud.close(), minimal.close()]);
@@ -175,7 +175,7 @@ describe('DeepMind Lab bridge against the fake', () => {
     const bad = await makeDmlabEnv('no_such_level', base).catch((x: unknown) => x);
     expect(bad).toBeInstanceOf(EnvServerStartError);
     expect(bad).toMatchObject({ code: 'level_not_found' });
-    expect((bad as Error).message).toMatch(/Level not found: no_such_level[\s\S]*fix:/);
+    expect((bad as Error).message).toMatch(/Level not found: Failed to open file '.*\/levels\/no_such_level\.lua'[\s\S]*fix:/);
 
     const noLab = await makeDmlabEnv('rooms_watermaze', { ...base, dmlabPath: dir }).catch((x: unknown) => x);
     expect(noLab).toMatchObject({ code: 'deepmind_lab_not_found' });
@@ -186,11 +186,34 @@ describe('DeepMind Lab bridge against the fake', () => {
     expect((noPython as Error).message).toMatch(/CPC_LAB_PYTHON/);
   });
 
+  it('refuses a frame size DeepMind Lab refuses (positive multiples of 4), with its text and a fix', async () => {
+    const err = await makeDmlabEnv('rooms_watermaze', { ...base, width: 96, height: 70 }).catch((x: unknown) => x);
+    expect(err).toMatchObject({ name: 'EnvServerStartError', code: 'lab_init_failed' });
+    expect((err as Error).message).toMatch(/Failed to apply setting 'height = 70' - "'height' must be a positive multiple of 4\. Actual 70"[\s\S]*fix: .*multiples of 4/);
+  });
+
+  it('refuses a level setting the level does not know at start-up, as DeepMind Lab does', async () => {
+    const err = await makeDmlabEnv('seekavoid_arena_01', { ...base, extraConfig: { episodeLenghtSeconds: '5' } }).catch((x: unknown) => x);
+    expect(err).toMatchObject({ name: 'EnvServerStartError', code: 'lab_init_failed' });
+    expect((err as Error).message).toMatch(/Invalid setting: "episodeLenghtSeconds" = "5"[\s\S]*fix: .*spelling/);
+  });
+
   it('close ends the bridge process cleanly', async () => {
     const e = await env('rooms_watermaze');
     await e.reset(1);
     await e.close();
     expect(e.server.child.exitCode).toBe(0);
+  });
+
+  it('never touches the Lab after closing it, on env.close and on SIGTERM (the fake segfaults if it does)', async () => {
+    for (const stop of [(e: ProcessEnv) => e.close(), (e: ProcessEnv) => e.server.stop()]) {
+      const e = await env('explore_goal_locations_small', { episodeLength: 2 });
+      await e.reset(1);
+      for (let t = 0; t < 3; t++) await e.step(0, 4); // an auto-reset on the way
+      await stop(e);
+      expect([e.server.child.exitCode, e.server.child.signalCode]).toEqual([0, null]);
+      expect(e.server.outputTail()).not.toMatch(/after close/);
+    }
   });
 
   it('exits by itself when its parent goes (stdin closes)', async () => {
@@ -212,7 +235,7 @@ describe('DeepMind Lab bridge against the fake', () => {
 
 describe('bridge protocol', () => {
   it('answers bad frames with the same error codes as the TypeScript env server, and keeps serving', async () => {
-    const e = await env('rooms_watermaze', { width: 8, height: 6 });
+    const e = await env('rooms_watermaze', { width: 8, height: 4 });
     const sock = new Request({ linger: 0, receiveTimeout: 5000 });
     sock.connect(e.server.ready.endpoint);
     const raw = new Packr({ useRecords: false });

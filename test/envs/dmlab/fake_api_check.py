@@ -1,9 +1,18 @@
 """Checks that the fake deepmind_lab module behaves like the real one where tests rely on it, and
-the bridge's directory level cache. Run by bridge.test.ts with the fake and envs/dmlab on sys.path."""
+the bridge's directory level cache. Run by bridge.test.ts with the fake and envs/dmlab on sys.path.
+
+The expected texts are the real module's (google-deepmind/lab python/dmlab_module.c,
+engine/code/deepmind/dmlab_connect.c, deepmind/engine/context.cc, decorators/setting_overrides.lua).
+With a real build's folder on sys.path instead of the fake, the same checks run against it; what only
+the fake does (its made-up rewards and map keys, crashing on every call after close) is checked only
+on the fake."""
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import textwrap
 import unittest
 
 import numpy as np
@@ -12,19 +21,53 @@ import deepmind_lab
 import server
 
 LEVEL = 'contributed/dmlab30/rooms_watermaze'
+FAKE = getattr(deepmind_lab, 'FAKE', False)
 
 
 def lab(level=LEVEL, **config):
   config.setdefault('width', '8')
-  config.setdefault('height', '6')
+  config.setdefault('height', '4')
   return deepmind_lab.Lab(level, ['RGB_INTERLEAVED'], config=config)
 
 
 class FakeApi(unittest.TestCase):
 
   def test_unknown_level_raises_at_construction(self):
-    with self.assertRaisesRegex(RuntimeError, 'Failed to init environment - "Level not found: rooms_watermaze"'):
+    with self.assertRaisesRegex(RuntimeError, r'^Failed to init environment - "Level not found: Failed to open file '
+                                r"'/.*/game_scripts/levels/rooms_watermaze\.lua'\"$"):
       deepmind_lab.Lab('rooms_watermaze', ['RGB_INTERLEAVED'], config={})
+
+  def test_width_and_height_are_positive_multiples_of_4(self):
+    for key, value in (('height', '6'), ('width', '0'), ('width', '-4'), ('height', '98')):
+      with self.assertRaises(RuntimeError) as cm:
+        lab(**{key: value})
+      self.assertEqual(str(cm.exception), 'Failed to apply setting \'%s = %s\' - "\'%s\' must be a positive multiple of 4. '
+                       'Actual %s"' % (key, value, key, value))
+    with self.assertRaisesRegex(RuntimeError, "Failed to apply setting 'width = 9.5' - \"Invalid int setting 9.5"):
+      lab(width='9.5')
+    self.assertEqual(lab(width='4', height='12').observation_spec()[0]['shape'], (12, 4, 3))
+
+  def test_unknown_setting_rejected_at_construction(self):
+    with self.assertRaises(RuntimeError) as cm:
+      lab(widht='96')
+    self.assertRegex(str(cm.exception), r'^Failed to init environment - ".*Invalid setting: "widht" = "96""$')
+    # engine settings, the decorator's white list and the level's own settings are accepted
+    lab(minimalUI='true', fps='60', mixerSeed='3', logToStdErr='false', episodeLengthSeconds='5', datasetPath='/d',
+        logLevel='WARN', allowHoldOutLevels='true')
+    with self.assertRaisesRegex(RuntimeError, 'Invalid boolean arg'):
+      lab(minimalUI='yes')
+
+  def test_missing_runfiles_fail_to_connect(self):
+    # a folder holding only the module (a lone deepmind_lab.so): the renderer library is not beside it
+    folder = tempfile.mkdtemp()
+    self.addCleanup(shutil.rmtree, folder)
+    shutil.copy(deepmind_lab.__file__, folder)
+    code = 'import deepmind_lab\ntry:\n  deepmind_lab.Lab(%r, ["RGB_INTERLEAVED"], config={}, renderer="hardware")\n' \
+           'except RuntimeError as e:\n  print(e)\n' % LEVEL
+    r = subprocess.run([sys.executable, '-c', code], env=dict(os.environ, PYTHONPATH=folder),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    self.assertEqual(r.stdout.strip(), 'Failed to connect RL API')
+    self.assertIn('Failed to open library! - %s' % os.path.join(folder, 'libdmlab_headless_hw.so'), r.stderr)
 
   def test_config_values_must_be_strings(self):
     with self.assertRaises(TypeError):
@@ -57,19 +100,47 @@ class FakeApi(unittest.TestCase):
     self.assertTrue(env.reset(seed=3))
     self.assertTrue(env.is_running())
     obs = env.observations()['RGB_INTERLEAVED']
-    self.assertEqual((obs.shape, obs.dtype), ((6, 8, 3), np.uint8))
+    self.assertEqual((obs.shape, obs.dtype), ((4, 8, 3), np.uint8))
     forward = np.array([0, 0, 0, 1, 0, 0, 0], dtype=np.intc)
     reward = env.step(forward, num_steps=4)
     self.assertEqual(env.num_steps(), 4)
     reward += env.step(forward, num_steps=4)  # stops after frame 6
     self.assertFalse(env.is_running())
-    self.assertIn(reward, (6.0, 16.0))  # +1 per frame, +10 if the seeded goal frame was hit
+    if FAKE:
+      self.assertIn(reward, (6.0, 16.0))  # +1 per frame, +10 if the seeded goal frame was hit
     with self.assertRaises(RuntimeError):
       env.step(forward)
     with self.assertRaises(ValueError):
       env.reset(seed='7')
+    self.assertIsInstance(env.events(), list)  # allowed once an episode ran, even after it ended
     self.assertTrue(env.close())
     self.assertFalse(env.close())
+    self.assertFalse(env.is_running())
+
+  def test_events_before_reset_raise(self):
+    env = lab()
+    with self.assertRaisesRegex(RuntimeError, r'Environment in wrong status for call to events\(\)'):
+      env.events()
+    env.reset(seed=1)
+    self.assertIsInstance(env.events(), list)
+
+  def test_anything_but_is_running_and_close_after_close_crashes_the_process(self):
+    # the real module releases its engine on close(): reset() and the specs then segfault; its
+    # documentation allows nothing but is_running() after close(), and the fake crashes on the rest too
+    calls = ['reset(seed=1)', 'observation_spec()', 'action_spec()', 'fps()']
+    if FAKE:
+      calls += ['observations()', 'step(np.zeros(7, np.intc))', 'events()', 'num_steps()']
+    for call in calls:
+      code = textwrap.dedent('''
+          import numpy as np, deepmind_lab
+          env = deepmind_lab.Lab(%r, ['RGB_INTERLEAVED'], config={'width': '8', 'height': '4'})
+          env.reset(seed=1)
+          env.close()
+          assert not env.is_running() and env.close() is False
+          env.%s
+          ''') % (LEVEL, call)
+      r = subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+      self.assertEqual(r.returncode, -11, '%s after close: %r' % (call, r.stderr))
 
   def test_deterministic_under_seed(self):
     a, b = lab(), lab()
@@ -82,10 +153,15 @@ class FakeApi(unittest.TestCase):
 
   def test_specs(self):
     env = lab()
-    self.assertEqual([s['name'] for s in env.action_spec()][3], 'MOVE_BACK_FORWARD')
-    self.assertEqual(len(env.action_spec()), 7)
+    actions = env.action_spec()
+    self.assertEqual([s['name'] for s in actions][3], 'MOVE_BACK_FORWARD')
+    self.assertEqual(len(actions), 7)
+    self.assertEqual([(a['min'], a['max']) for a in actions[:2]], [(-512, 512)] * 2)
     spec = {s['name']: s for s in env.observation_spec()}
-    self.assertEqual(spec['RGB_INTERLEAVED']['shape'], (6, 8, 3))
+    self.assertEqual(spec['RGB_INTERLEAVED']['shape'], (4, 8, 3))
+    self.assertEqual(spec['RGBD']['shape'], (4, 4, 8))
+    self.assertEqual(spec['MAP_FRAME_NUMBER']['shape'], (1,))
+    self.assertEqual(spec['VEL.TRANS']['shape'], (3,))
 
 
 class LevelCache(unittest.TestCase):
@@ -105,7 +181,7 @@ class LevelCache(unittest.TestCase):
     self.assertTrue(cache.fetch('k1', dst))
     with open(dst, 'rb') as f:
       self.assertEqual(f.read(), b'compiled')
-    self.assertEqual(os.listdir(os.path.join(self.dir, 'cache')), ['k1'])  # no temporary left behind
+    self.assertEqual(sorted(os.listdir(os.path.join(self.dir, 'cache'))), ['.compile-lock', 'k1'])  # no temporary left
     with self.assertRaises(ValueError):
       cache.fetch('../escape', dst)
 
@@ -128,7 +204,48 @@ class LevelCache(unittest.TestCase):
                              config={}, level_cache=Spy(cache_dir))
       env.reset(seed=5)
     self.assertEqual(calls, [('fetch', False), ('write', None), ('fetch', True)])
-    self.assertEqual(len(os.listdir(cache_dir)), 1)
+    self.assertEqual(len([f for f in os.listdir(cache_dir) if not f.startswith('.')]), 1)
+
+  def lock_taken(self, cache_dir):
+    """Whether another process finds the cache's compile lock taken."""
+    code = ('import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_RDWR)\ntry:\n  fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n'
+            'except BlockingIOError:\n  sys.exit(3)\n')
+    r = subprocess.run([sys.executable, '-c', code, os.path.join(cache_dir, server.DirectoryLevelCache.LOCK_NAME)])
+    return r.returncode == 3
+
+  def test_a_miss_holds_the_compile_lock_until_write_or_release(self):
+    cache_dir = os.path.join(self.dir, 'cache')
+    heard = []
+    cache = server.DirectoryLevelCache(cache_dir, lambda state, key: heard.append((state, key)))
+    src = os.path.join(self.dir, 'map.pk3')
+    with open(src, 'wb') as f:
+      f.write(b'compiled')
+    self.assertFalse(cache.fetch('k1', os.path.join(self.dir, 'out.pk3')))
+    self.assertTrue(self.lock_taken(cache_dir))
+    cache.write('k1', src)
+    self.assertFalse(self.lock_taken(cache_dir))
+    self.assertFalse(cache.fetch('k2', os.path.join(self.dir, 'out.pk3')))  # a compile that fails: no write
+    cache.release()
+    cache.release()  # idempotent
+    self.assertFalse(self.lock_taken(cache_dir))
+    self.assertEqual(heard, [('compiling', 'k1'), ('done', None), ('compiling', 'k2'), ('done', None)])
+
+  def test_the_bridge_frees_the_lock_after_a_compile_that_raised(self):
+    cache_dir = os.path.join(self.dir, 'cache')
+    cache = server.DirectoryLevelCache(cache_dir)
+
+    class FailingLab(object):
+      def reset(self, seed):
+        cache.fetch('k-%d' % seed, os.path.join(self.dir, 'out.pk3'))
+        raise RuntimeError('Failed to start environment - "map compile failed"')
+
+    lab = deepmind_lab.Lab(LEVEL, ['RGB_INTERLEAVED'], config={'width': '8', 'height': '4'})
+    env = server.DmLabEnv(lab, 'x', 0, cache)
+    env._lab = FailingLab()
+    env._lab.dir = self.dir
+    with self.assertRaisesRegex(RuntimeError, 'map compile failed'):
+      env.reset(1)
+    self.assertFalse(self.lock_taken(cache_dir))
 
 
 if __name__ == '__main__':

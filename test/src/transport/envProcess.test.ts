@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeMockEnv } from '../../../envs/mock/index.js';
-import { EnvServerExitedError, EnvServerStartError, spawnTsEnvServer } from '../../../src/transport/envProcess.js';
+import { BusyClock, EnvServerExitedError, EnvServerStartError, spawnTsEnvServer } from '../../../src/transport/envProcess.js';
 
 describe('env server processes (src/envServerMain.ts)', () => {
   it('serves a TypeScript environment from its own process, identical to the local one', async () => {
@@ -34,5 +34,20 @@ describe('env server processes (src/envServerMain.ts)', () => {
     b.server.child.stdin!.end(); // what the OS does when the parent dies
     expect(await exited).toBe(0);
     await b.close();
+  });
+});
+
+describe('BusyClock (time a server announced as busy, which request deadlines do not count)', () => {
+  it('sums the stretches from waiting/compiling to done, the current one included', () => {
+    const c = new BusyClock();
+    c.mark('done', 0); // done without a start: nothing
+    expect(c.ms(5)).toBe(0);
+    c.mark('waiting', 10);
+    c.mark('compiling', 15); // the stretch goes on: a wait, then the compile
+    expect(c.ms(18)).toBe(8);
+    c.mark('done', 20);
+    expect(c.ms(100)).toBe(10);
+    c.mark('compiling', 200);
+    expect(c.ms(230)).toBe(40);
   });
 });

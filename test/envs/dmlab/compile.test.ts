@@ -1,0 +1,85 @@
+/**
+ * Map compiles through the DeepMind Lab bridge's level cache, against the fake `deepmind_lab`, whose
+ * compiles wait at a gate (`CPC_LAB_FAKE_COMPILE_GATE`) until the test opens it: the test holds a
+ * compile as long as it likes and sees, from the gate's log, how many ran at once.
+ */
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fakeDmlabPath, makeDmlabEnv, type DmlabOptions } from '../../../envs/dmlab/index.js';
+import type { ProcessEnv } from '../../../src/transport/envProcess.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cpc-dmlab-compile-'));
+const base: DmlabOptions = { python: '/usr/bin/python3', dmlabPath: fakeDmlabPath(), startupTimeoutMs: 30_000 };
+const open: ProcessEnv[] = [];
+afterAll(async () => {
+  await Promise.all(open.map((e) => e.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits for `cond` (an event seen by polling; the test's own timeout bounds it). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await sleep(20);
+}
+const gateLog = (gate: string): string[] => (existsSync(join(gate, 'log')) ? readFileSync(join(gate, 'log'), 'utf8').trim().split('\n') : []);
+
+/** Starts bridges whose fake compiles wait at `gate` (the variable reaches them through their environment). */
+async function bridges(n: number, gate: string, opts: DmlabOptions): Promise<ProcessEnv[]> {
+  process.env.CPC_LAB_FAKE_COMPILE_GATE = gate;
+  try {
+    const envs = await Promise.all(Array.from({ length: n }, () => makeDmlabEnv('explore_goal_locations_small', { ...base, ...opts })));
+    open.push(...envs);
+    return envs;
+  } finally {
+    delete process.env.CPC_LAB_FAKE_COMPILE_GATE;
+  }
+}
+
+describe('map compiles', () => {
+  it('8 bridges whose episodes start together compile one map at a time per cache, the others waiting with a note, and no request times out', async () => {
+    const gate = mkdtempSync(join(dir, 'gate-'));
+    const cache = join(dir, 'cache-8');
+    const logs: string[] = [];
+    const timeoutMs = 1500;
+    const envs = await bridges(8, gate, { levelCacheDir: cache, timeoutMs, notes: (l) => logs.push(l) });
+    const resets = envs.map((e, i) => e.reset(100 + i));
+    for (const r of resets) r.catch(() => {}); // awaited below; a rejection must not go unhandled meanwhile
+
+    try {
+      // each bridge either starts compiling or waits for the cache's compile lock, saying so: one compiles
+      const waiting = () => logs.filter((l) => /another bridge is compiling a map .* waiting for it/.test(l)).length;
+      await until(() => gateLog(gate).length + waiting() >= 8);
+      expect([gateLog(gate).length, waiting()]).toEqual([1, 7]);
+      expect(logs.every((l) => l.startsWith('[dmlab-bridge'))).toBe(true); // notes: the bridge's own lines only
+      // hold that compile well past the request deadline: the deadline does not count compiles and waits for one
+      await sleep(3 * timeoutMs);
+      expect(gateLog(gate)).toHaveLength(1);
+    } finally {
+      writeFileSync(join(gate, 'release'), '');
+    }
+
+    const obs = await Promise.all(resets);
+    for (const o of obs) expect(o.length).toBe(72 * 96 * 3);
+    // compiles never overlapped: every start is followed by its own end
+    const lines = gateLog(gate);
+    expect(lines).toHaveLength(16);
+    for (let i = 0; i < 16; i += 2) expect(lines[i + 1]).toBe(lines[i].replace(/^start/, 'end'));
+    expect(new Set(lines.map((l) => l.split(' ')[2])).size).toBe(8);
+    expect(readdirSync(cache).filter((f) => !f.startsWith('.'))).toHaveLength(8);
+    await Promise.all(envs.map((e) => e.close()));
+  });
+
+  it('a request still times out when the bridge is slow without compiling', async () => {
+    const gate = mkdtempSync(join(dir, 'gate-'));
+    // no level cache: the fake compiles at the gate without the bridge knowing, as a hung engine would look
+    const [e] = await bridges(1, gate, { levelCacheDir: false, timeoutMs: 500 });
+    try {
+      expect(await e.reset(1).catch((x: unknown) => x)).toMatchObject({ name: 'EnvTimeoutError' });
+    } finally {
+      writeFileSync(join(gate, 'release'), '');
+    }
+    await e.close();
+  });
+});
