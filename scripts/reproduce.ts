@@ -21,17 +21,13 @@ import { type Distribution, SEARCH_SPACE, SearchConfigSchema, type SearchSpace }
 import { loadLatestCheckpoint } from '../src/checkpoint.js';
 import { formatDuration } from '../src/metrics.js';
 import { writeReport } from '../src/plots/report.js';
+import { SMALL_BUDGET_RECIPE, SMALL_BUDGET_TRAIN } from '../src/experiments/protocol.js';
 
-/**
- * The small-budget protocol (README, "The small-budget protocol"): one fixed recipe instead of the
- * paper's search, so every run counts in the best-3 statistic; short unrolls (many more updates per
- * frame), CPC horizon K = 10 < T, full-length (calibrated) episodes. The recipe is the one of the few
- * tried on seekavoid (README) whose return began to rise; it is not tuned.
- */
+/** The small-budget protocol's recipe as a search space that fixes every setting. */
 const SMALL_RECIPE = {
-  entropyCost: { choice: [0.001] },
-  learningRate: { choice: [0.005] },
-  rmspropEpsilon: { choice: [0.1] },
+  entropyCost: { choice: [SMALL_BUDGET_RECIPE.entropyCost] },
+  learningRate: { choice: [SMALL_BUDGET_RECIPE.learningRate] },
+  rmspropEpsilon: { choice: [SMALL_BUDGET_RECIPE.rmspropEpsilon] },
 };
 
 /**
@@ -48,7 +44,7 @@ const SCALES = {
     evalEpisodes: 2,
     parallel: 2,
     space: SMALL_RECIPE,
-    train: { batch: 16, unroll: 20, cpcSteps: 10, returnWindow: 20 },
+    train: { ...SMALL_BUDGET_TRAIN, returnWindow: 20 },
   },
   tiny: { trials: 3, frames: 1_280, evalEpisodes: 2, parallel: 1, space: SMALL_RECIPE, train: { batch: 4, unroll: 40, cpcSteps: 10, episodeLength: 20, returnWindow: 8 } },
   paper: { trials: 24, frames: 1_000_000_000, evalEpisodes: 100, parallel: 1, space: SEARCH_SPACE, train: { batch: 32, unroll: 100, returnWindow: 100 } },

@@ -62,5 +62,5 @@ describe('training on dmlab: levels', () => {
       else process.env.CPC_LAB_LEVEL_CACHE = before;
       fs.rmSync(tmp, { recursive: true, force: true });
     }
-  });
+  }, 300_000); // 3 Python processes and 2 runs: a loaded machine needs more than the default minute
 });

@@ -134,5 +134,5 @@ describe('search', () => {
     const third = await runSearch(config, { log: () => {} });
     expect(third.skipped).toHaveLength(4);
     expect(third.finished).toEqual([]);
-  });
+  }, 600_000); // processes killed and restarted: as the supervisor tests, not bound to an idle machine
 });

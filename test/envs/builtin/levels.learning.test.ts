@@ -1,0 +1,42 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SMALL_BUDGET_RECIPE, SMALL_BUDGET_TRAIN } from '../../../src/experiments/protocol.js';
+import { train } from '../../../src/train.js';
+
+/**
+ * One test per built-in level that learns under the small-budget protocol (fixed seed, the smallest
+ * budget that shows it), so a change that breaks learning on a real level fails CI. Random play's
+ * returns are pinned in calibration.test.ts. Levels without a test here have not been seen to learn
+ * within the protocol's budget (README, "The small-budget protocol").
+ */
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'cpc-lab-level-'));
+
+const episodeReturns = (runDir: string): number[] =>
+  fs
+    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { kind: string; episodeReturn?: number })
+    .filter((r) => r.kind === 'episode')
+    .map((r) => r.episodeReturn!);
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+describe('built-in levels learn under the small-budget protocol', () => {
+  it(
+    'seekavoid_arena_01: the baseline doubles random play (1.1 an episode) within 800k frames',
+    async () => {
+      const runDir = tmp();
+      const summary = await train(
+        { env: 'builtin:seekavoid_arena_01', agent: 'baseline', frames: 800_000, seed: 1, ...SMALL_BUDGET_TRAIN, ...SMALL_BUDGET_RECIPE, returnWindow: 100, backend: 'wasm', runDir },
+        { log: () => {} },
+      );
+      const returns = episodeReturns(runDir);
+      // it starts as random play does, and the last 100 episodes (~120k frames) earn at least twice that
+      expect(mean(returns.slice(0, 100))).toBeLessThan(1.6);
+      expect(summary.meanReturn).toBeGreaterThanOrEqual(2.2);
+    },
+    1_800_000, // ~7 minutes on one core of a 2-core machine; slower CI machines get room
+  );
+});
