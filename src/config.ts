@@ -53,6 +53,7 @@ export const ConfigSchema = z
     checkpointEvery: z.number().positive().default(600).describe('seconds between checkpoints (one is also written at the end and on Ctrl-C)'),
     keepCheckpoints: z.number().int().positive().default(3).describe('checkpoints kept (older ones are deleted)'),
     progressEvery: z.number().positive().default(5).describe('seconds between progress lines'),
+    imageEvery: z.number().nonnegative().default(300).describe('seconds between observation images in the TensorBoard events (the first update has one; 0 = none)'),
     returnWindow: z.number().int().positive().default(100).describe('episodes averaged in the reported mean return'),
   })
   .strict();
