@@ -427,8 +427,19 @@ def open_lab(args):
     fail_startup('lab_init_failed', text)
 
 
+def name_process():
+  """What `top` shows (Linux, at most 15 characters): without setproctitle Python cannot change its command line,
+  which `ps` shows and which already names the server and its level."""
+  try:
+    with open('/proc/self/comm', 'w') as f:
+      f.write('cpc-lab dmlab')
+  except OSError:
+    pass
+
+
 def main(argv=None):
   args = parse_args(argv)
+  name_process()
   if not is_loopback_endpoint(args.endpoint):
     fail_startup('bad_arguments', 'refusing to bind %s: env servers bind to ipc://, 127.0.0.1 or inproc://' % args.endpoint)
 

@@ -58,10 +58,20 @@ class Unavailable extends Error {
 }
 
 /**
+ * Silences tfjs's console messages, among them the cpu backend's banner on its first tensor ("Hi, looks like you
+ * are running TensorFlow.js in Node.js ..."): the backend line cpc-lab prints says what runs. tfjs's `PROD` flag is
+ * its switch for them; `setBackendChecked` lifts it while a backend initialises, so a failure's warning still shows.
+ */
+export function quietTfjs(): void {
+  tf.env().set('PROD', true);
+}
+
+/**
  * Selects, initialises and checks a tensor backend. With 'auto' (the default) the best available one is used;
  * an explicit request that cannot be satisfied throws a {@link BackendUnavailableError} saying how to fix it.
  */
 export async function initBackend(requested: BackendName | 'auto' = 'auto'): Promise<BackendInfo> {
+  quietTfjs();
   if (requested !== 'auto') {
     if (!BACKEND_NAMES.includes(requested)) {
       throw new Error(`unknown backend '${String(requested)}': expected one of auto, ${BACKEND_NAMES.join(', ')}`);
@@ -133,7 +143,14 @@ function errorText(e: unknown): string {
 
 /** `tf.setBackend` answers false (with a console warning) when a backend fails to initialise. */
 async function setBackendChecked(tfName: string, name: BackendName): Promise<void> {
-  const ok = await tf.setBackend(tfName);
+  const quiet = tf.env().getBool('PROD');
+  tf.env().set('PROD', false);
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend(tfName);
+  } finally {
+    tf.env().set('PROD', quiet);
+  }
   if (!ok || tf.getBackend() !== tfName) {
     throw new Unavailable('failed to initialise', `backend '${name}' failed to initialise (tf.setBackend('${tfName}') returned false; see the warning above)`);
   }

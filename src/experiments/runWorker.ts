@@ -6,6 +6,7 @@
  * checkpoint.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import type { ConfigInput } from '../config.js';
 import { resumeRun, train, type TrainSummary } from '../train.js';
 
@@ -34,6 +35,7 @@ for (const stream of [process.stdout, process.stderr]) stream.on('error', () => 
 const parent = process.ppid;
 
 process.once('message', (job: RunJob) => {
+  process.title = `cpc-lab run ${path.basename(job.runDir)}`; // what ps and top show
   const onUpdate = (u: { frames: number }) => {
     send({ type: 'update', frames: u.frames });
     // Training on in-process environments can keep the event loop from running signal and IPC
