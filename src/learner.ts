@@ -193,7 +193,7 @@ export class Learner {
     if (!force && this.seconds() - this.lastProgress < this.config.progressEvery && !this.done) return;
     this.lastProgress = this.seconds();
     const label = `${this.config.agent} ${this.config.env}`;
-    this.log(formatProgress({ label, frames: this.frames, totalFrames: this.config.frames, fps: this.fps(), returns: this.returns, last: this.last, extra }));
+    this.log(formatProgress({ label, frames: this.frames, totalFrames: this.config.frames, fps: this.fps(), returns: this.returns, last: this.last, costs: this.config, extra }));
   }
 
   /** Whether `checkpointEvery` seconds have passed since the last checkpoint. */

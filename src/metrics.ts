@@ -157,6 +157,8 @@ export interface ProgressState {
   fps: number;
   returns: ReturnWindow;
   last?: TrainStepMetrics;
+  /** The weights of the value and entropy terms in the loss. */
+  costs: { baselineCost: number; entropyCost: number };
   /** Extra `key value` fields (actors alive, policy lag, queue depth). */
   extra?: Record<string, string | number>;
 }
@@ -172,8 +174,13 @@ export function formatProgress(p: ProgressState): string {
   ];
   const m = p.last;
   if (m) {
-    parts.push(`loss ${m.loss.toFixed(2)} (pg ${m.policyGradientLoss.toFixed(2)} v ${m.baselineLoss.toFixed(2)} ent ${m.entropyLoss.toFixed(2)})`);
-    if (m.cpcLoss !== undefined && m.cpcAccuracy) parts.push(`cpc ${m.cpcLoss.toFixed(2)} acc@1 ${m.cpcAccuracy[0].toFixed(2)}`);
+    // each term as it enters the loss (metrics.jsonl has the raw sums); the CPC term is the rest
+    const v = p.costs.baselineCost * m.baselineLoss;
+    const ent = p.costs.entropyCost * m.entropyLoss;
+    const terms = [`pg ${m.policyGradientLoss.toFixed(2)}`, `v ${v.toFixed(2)}`, `ent ${ent.toFixed(2)}`];
+    if (m.cpcLoss !== undefined) terms.push(`cpc ${(m.loss - m.policyGradientLoss - v - ent).toFixed(2)}`);
+    parts.push(`loss ${m.loss.toFixed(2)} = ${terms.join(' + ')}`);
+    if (m.cpcLoss !== undefined && m.cpcAccuracy) parts.push(`infoNCE ${m.cpcLoss.toFixed(2)} acc@1 ${m.cpcAccuracy[0].toFixed(2)}`);
   }
   for (const [k, v] of Object.entries(p.extra ?? {})) parts.push(`${k} ${v}`);
   parts.push(`ETA ${formatDuration((p.totalFrames - p.frames) / Math.max(p.fps, 1e-9))}`);

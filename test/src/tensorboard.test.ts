@@ -138,12 +138,15 @@ describe('TensorBoard event files', () => {
     // a learner killed after update 4 whose last two checkpoints were lost: it redoes updates 3 and 4
     for (const f of listCheckpoints(runDir).slice(-2)) fs.rmSync(f);
     const stale = fs.readdirSync(runDir);
-    await resumeRun(runDir, {}, quiet);
+    const summary = await resumeRun(runDir, {}, quiet);
     expect(fs.readdirSync(runDir).filter((f) => f.startsWith('events.out.tfevents.'))).toEqual(stale.filter((f) => f.startsWith('events.out.tfevents.')));
 
     const events = readEvents(findEventFile(runDir)!);
     const records = jsonl(runDir);
     expect(records.filter((r) => r.kind === 'update').map((r) => r.update)).toEqual([1, 2, 3, 4]);
+    // the closing summary (the CLI's `done:` line) counts the whole run's episodes, not this process's
+    expect(summary.episodes).toBe(records.filter((r) => r.kind === 'episode').length);
+    expect(summary.episodes).toBeGreaterThan(first.filter((e) => e.step > 2 * batchFrames && e.values.some((v) => v.tag === 'episode/return')).length);
     expect(scalarEvents(events)).toEqual(records.map((r) => ({ step: r.frames, scalars: expectedScalars(r) })));
     // the events up to the checkpoint are the first run's, byte for byte the same values
     const kept = (es: TbEvent[]) => es.filter((e) => e.step <= 2 * batchFrames && !e.values.some((v) => v.tag === 'config'));
