@@ -10,7 +10,7 @@
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { stockCpuConv2DBackpropFilter, registerCpuKernels } from '../src/backend/cpuKernels.js';
-import { quietTfjs } from '../src/backend/index.js';
+import { quietTfjs } from '../src/backend/quiet.js';
 import { registerWasmKernels, stockWasmKernel } from '../src/backend/wasmKernels.js';
 
 export interface Row {

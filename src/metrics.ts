@@ -10,6 +10,8 @@ export type MetricsRecord =
   | { kind: 'episode'; frames: number; time: number; episodeReturn: number; episodeLength: number }
   | ({ kind: 'update'; frames: number; time: number; update: number; fps: number; policyLag: number; policyLagMax?: number; queueDepth?: number; actorsAlive?: number; dropped?: Record<string, number>; skippedUpdates: number } & TrainStepMetrics);
 
+const METRICS_FILE = 'metrics.jsonl';
+
 /**
  * Writes every record to `metrics.jsonl` (one JSON object a line) and, as scalars at step = frames,
  * to the run's TensorBoard event file, so the two always agree; also the settings as text and
@@ -55,8 +57,6 @@ export class MetricsWriter {
     this.events.close();
   }
 }
-
-export const METRICS_FILE = 'metrics.jsonl';
 
 /** Observation frames in one TensorBoard image. */
 const OBSERVATION_FRAMES = 6;

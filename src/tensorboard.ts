@@ -45,11 +45,11 @@ const EventType = protobuf.parse(PROTO).root.lookupType('tensorflow.Event');
 const DT_STRING = 7;
 const DATA_CLASS_TENSOR = 2;
 /** What a reader checks the first record for. */
-export const FILE_VERSION = 'brain.Event:2';
-export const EVENT_FILE_PREFIX = 'events.out.tfevents.';
+const FILE_VERSION = 'brain.Event:2';
+const EVENT_FILE_PREFIX = 'events.out.tfevents.';
 
 /** The TFRecord CRC: CRC32C rotated right by 15 bits plus a constant (so CRCs of CRCs differ). */
-export function maskedCrc32c(bytes: Uint8Array): number {
+function maskedCrc32c(bytes: Uint8Array): number {
   const crc = crc32c(bytes);
   return ((((crc >>> 15) | (crc << 17)) >>> 0) + 0xa282ead8) >>> 0;
 }
@@ -84,38 +84,10 @@ export function readTfRecords(bytes: Buffer): { start: number; end: number; data
   return records;
 }
 
-export interface EventSummary {
-  wallTime: number;
-  step: number;
-  fileVersion?: string;
-  /** tag -> scalar, text or image (PNG bytes). */
-  values: { tag: string; scalar?: number; text?: string; png?: Uint8Array }[];
-}
-
-/** Decodes one event (the subset this module writes). */
-export function decodeEvent(data: Uint8Array): EventSummary {
-  const e = EventType.toObject(EventType.decode(data), { longs: Number }) as {
-    wallTime: number;
-    step?: number;
-    fileVersion?: string;
-    summary?: { value?: { tag: string; simpleValue?: number; image?: { encodedImageString: Uint8Array }; tensor?: { stringVal?: Uint8Array[] } }[] };
-  };
-  return {
-    wallTime: e.wallTime,
-    step: e.step ?? 0,
-    fileVersion: e.fileVersion,
-    values: (e.summary?.value ?? []).map((v) => ({
-      tag: v.tag,
-      scalar: v.simpleValue,
-      text: v.tensor?.stringVal?.[0] ? Buffer.from(v.tensor.stringVal[0]).toString('utf8') : undefined,
-      png: v.image?.encodedImageString,
-    })),
-  };
-}
-
-/** The events of a file, in order (up to a torn record). */
-export function readEventFile(file: string): EventSummary[] {
-  return readTfRecords(fs.readFileSync(file)).map((r) => decodeEvent(r.data));
+/** The step and the tags of one event (what truncating a file needs). */
+function eventStepAndTags(data: Uint8Array): { step: number; tags: string[] } {
+  const e = EventType.toObject(EventType.decode(data), { longs: Number }) as { step?: number; summary?: { value?: { tag: string }[] } };
+  return { step: e.step ?? 0, tags: (e.summary?.value ?? []).map((v) => v.tag) };
 }
 
 /** The run folder's event file, if it has one (the first by name: cpc-lab writes one per run). */
@@ -129,7 +101,6 @@ export type Scalars = Record<string, number>;
 
 /** Appends events to one run's event file; a resumed run continues the file it already has. */
 export class EventWriter {
-  readonly file: string;
   private readonly fd: number;
 
   /**
@@ -139,14 +110,13 @@ export class EventWriter {
   constructor(runDir: string, resumeAt?: number) {
     let file = findEventFile(runDir);
     if (file && resumeAt !== undefined) truncateEvents(file, resumeAt);
-    const fresh = !file;
+    const fresh = !file || fs.statSync(file).size === 0;
     file ??= path.join(runDir, `${EVENT_FILE_PREFIX}${Math.floor(Date.now() / 1000)}.${os.hostname()}`);
     try {
       this.fd = fs.openSync(file, 'a');
     } catch (err) {
       throw fileError(err, `cannot write TensorBoard events to ${file}`);
     }
-    this.file = file;
     if (fresh) this.write({ wallTime: Date.now() / 1000, step: 0, fileVersion: FILE_VERSION });
   }
 
@@ -169,7 +139,7 @@ export class EventWriter {
 
   /** An RGB image, PNG-encoded. */
   image(step: number, tag: string, png: { width: number; height: number; bytes: Uint8Array }): void {
-    this.summary(step, [{ tag, image: { height: png.height, width: png.width, colorspace: 3, encodedImageString: png.bytes } }]);
+    this.summary(step, [{ tag, image: { height: png.height, width: png.width, colorspace: 3 /* RGB */, encodedImageString: png.bytes } }]);
   }
 
   close(): void {
@@ -190,12 +160,12 @@ export class EventWriter {
  * record. The config text written at `frames` by the run being resumed goes too: the resumed run
  * writes its own.
  */
-export function truncateEvents(file: string, frames: number): void {
+function truncateEvents(file: string, frames: number): void {
   const bytes = fs.readFileSync(file);
   const kept = readTfRecords(bytes).filter((r, i) => {
     if (i === 0) return true;
-    const e = decodeEvent(r.data);
-    return e.step < frames || (e.step === frames && !e.values.some((v) => v.tag === CONFIG_TAG));
+    const e = eventStepAndTags(r.data);
+    return e.step < frames || (e.step === frames && !e.tags.includes(CONFIG_TAG));
   });
   writeFileAtomic(file, Buffer.concat(kept.map((r) => bytes.subarray(r.start, r.end))));
 }

@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { registerCpuKernels } from './cpuKernels.js';
+import { quietTfjs } from './quiet.js';
 import { registerWasmKernels } from './wasmKernels.js';
 
 export { registerCpuKernels } from './cpuKernels.js';
@@ -55,15 +56,6 @@ class Unavailable extends Error {
   ) {
     super(message, options);
   }
-}
-
-/**
- * Silences tfjs's console messages, among them the cpu backend's banner on its first tensor ("Hi, looks like you
- * are running TensorFlow.js in Node.js ..."): the backend line cpc-lab prints says what runs. tfjs's `PROD` flag is
- * its switch for them; `setBackendChecked` lifts it while a backend initialises, so a failure's warning still shows.
- */
-export function quietTfjs(): void {
-  tf.env().set('PROD', true);
 }
 
 /**

@@ -34,6 +34,8 @@ interface TbEvent {
 }
 
 function readEvents(file: string): TbEvent[] {
+  const probe = spawnSync(PYTHON, ['-c', 'import google.protobuf'], { encoding: 'utf8' });
+  if (probe.status !== 0) throw new Error(`${PYTHON} cannot import google.protobuf (${probe.stderr.trim().split('\n').pop()}): run npm run setup:python`);
   const out = execFileSync(PYTHON, [READER, file], { encoding: 'utf8' });
   return out.trim().split('\n').map((l) => JSON.parse(l) as TbEvent);
 }
