@@ -1,44 +1,20 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { listCheckpoints } from '../../src/checkpoint.js';
 import type { ConfigInput } from '../../src/config.js';
 import { findEventFile, readTfRecords, tfRecord } from '../../src/tensorboard.js';
 import { resumeRun, train } from '../../src/train.js';
+import { PYTHON, READER, readEvents, scalarEvents, type TbEvent } from '../helpers/tfevents.js';
 
 /**
  * Every run writes a TensorBoard event file. It is read back by an independent reader
- * (test/helpers/read_tfevents.py: TFRecord framing and CRC32C from the format's description, protos
- * parsed by Google's protobuf runtime) and every scalar is checked against metrics.jsonl.
+ * (test/helpers/read_tfevents.py) and every scalar is checked against metrics.jsonl.
  */
-const READER = fileURLToPath(new URL('../helpers/read_tfevents.py', import.meta.url));
-const PYTHON = '/usr/bin/python3';
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'cpc-lab-tb-'));
 const quiet = { log: () => {} };
-
-interface TbValue {
-  tag: string;
-  simple_value?: number | null;
-  text?: string;
-  plugin?: string;
-  image?: { width: number; height: number; png_width: number; png_height: number; png: boolean };
-}
-interface TbEvent {
-  wall_time: number;
-  step: number;
-  file_version?: string;
-  values: TbValue[];
-}
-
-function readEvents(file: string): TbEvent[] {
-  const probe = spawnSync(PYTHON, ['-c', 'import google.protobuf'], { encoding: 'utf8' });
-  if (probe.status !== 0) throw new Error(`${PYTHON} cannot import google.protobuf (${probe.stderr.trim().split('\n').pop()}): run npm run setup:python`);
-  const out = execFileSync(PYTHON, [READER, file], { encoding: 'utf8' });
-  return out.trim().split('\n').map((l) => JSON.parse(l) as TbEvent);
-}
 
 type JsonRecord = Record<string, unknown> & { kind: string; frames: number };
 const jsonl = (runDir: string): JsonRecord[] =>
@@ -73,13 +49,6 @@ function expectedScalars(r: JsonRecord): Record<string, number | null> {
     out[TAG[k]] = Math.fround(v as number);
   }
   return out;
-}
-
-/** The scalar events, in order, as {step, tag -> value}. */
-function scalarEvents(events: TbEvent[]) {
-  return events
-    .filter((e) => e.values.some((v) => 'simple_value' in v))
-    .map((e) => ({ step: e.step, scalars: Object.fromEntries(e.values.map((v) => [v.tag, v.simple_value ?? null])) }));
 }
 
 const settings: ConfigInput = { env: 'mock:memory', agent: 'cpc', batch: 4, unroll: 10, cpcSteps: 3, backend: 'cpu', seed: 5 };

@@ -8,7 +8,9 @@ import { resolveConfig, type ConfigInput } from '../../../src/config.js';
 import { listCheckpoints } from '../../../src/checkpoint.js';
 import { superviseTraining } from '../../../src/runtime/supervisor.js';
 import { encode } from '../../../src/transport/codec.js';
+import { findEventFile } from '../../../src/tensorboard.js';
 import { readUpdates } from '../../helpers/metrics.js';
+import { readEvents, scalarEvents } from '../../helpers/tfevents.js';
 
 /** Process-level tests: real learner, actor and env-server processes over real sockets. */
 const UPDATE_FRAMES = 4 * 10 * 4; // batch 4 x unroll 10 x repeat 4
@@ -131,8 +133,11 @@ describe('supervised training (processes)', PROCESS_TEST, () => {
     expect(firstAfter).toBeGreaterThan(0);
     expect(u[firstAfter].frames).toBe(resumedAt + UPDATE_FRAMES);
     expect(finished.frames).toBeGreaterThanOrEqual(config.frames);
-    // the records of updates lost with the learner were dropped: every batch is in the metrics once
+    // the records of updates lost with the learner were dropped: every batch is in the metrics once,
+    // and in the TensorBoard events the restarted learner continued
     expectEveryBatchOnce(runDir, finished.frames);
+    const updateSteps = scalarEvents(readEvents(findEventFile(runDir)!)).filter((e) => 'loss/total' in e.scalars).map((e) => e.step);
+    expect(updateSteps).toEqual(u.map((r) => r.frames));
   });
 
   it('async mode: actors never wait and the policy lag is reported', async () => {
