@@ -7,6 +7,7 @@ export default defineConfig({
       {
         test: {
           name: 'fast',
+          setupFiles: ['test/setup.ts'],
           include: ['test/**/*.test.ts'],
           exclude: ['test/**/*.learning.test.ts'],
           testTimeout: 60_000,
@@ -16,6 +17,7 @@ export default defineConfig({
       {
         test: {
           name: 'learning',
+          setupFiles: ['test/setup.ts'],
           include: ['test/**/*.learning.test.ts'],
           testTimeout: 900_000,
           hookTimeout: 120_000,

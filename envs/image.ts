@@ -73,3 +73,26 @@ export function encodePng(image: RgbImage): Buffer {
   png.data = Buffer.from(toRgba(image));
   return PNG.sync.write(png);
 }
+
+/** The gap between a contact sheet's frames, in pixels (dark grey). */
+const SHEET_GAP = 2;
+
+/** Up to `maxFrames` frames, evenly spaced over `images`, in rows of `columns`. */
+export function contactSheet(images: RgbImage[], maxFrames: number, columns: number): RgbImage {
+  const count = Math.min(maxFrames, images.length);
+  const chosen = Array.from({ length: count }, (_, i) => images[Math.round((i * (images.length - 1)) / Math.max(1, count - 1))]);
+  const { width: w, height: h } = chosen[0];
+  const cols = Math.min(columns, count);
+  const rows = Math.ceil(count / cols);
+  const width = cols * w + (cols + 1) * SHEET_GAP;
+  const height = rows * h + (rows + 1) * SHEET_GAP;
+  const sheet: RgbImage = { width, height, rgb: new Uint8Array(width * height * 3).fill(32) };
+  chosen.forEach((image, i) => {
+    const x0 = SHEET_GAP + (i % cols) * (w + SHEET_GAP);
+    const y0 = SHEET_GAP + Math.floor(i / cols) * (h + SHEET_GAP);
+    for (let y = 0; y < h; y++) {
+      sheet.rgb.set(image.rgb.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * sheet.width + x0) * 3);
+    }
+  });
+  return sheet;
+}

@@ -10,6 +10,7 @@
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { stockCpuConv2DBackpropFilter, registerCpuKernels } from '../src/backend/cpuKernels.js';
+import { quietTfjs } from '../src/backend/quiet.js';
 import { registerWasmKernels, stockWasmKernel } from '../src/backend/wasmKernels.js';
 
 export interface Row {
@@ -105,6 +106,7 @@ async function encoderStepMs(frames: number, reps: number): Promise<number> {
 export async function benchMatmulAndConv(options: BenchOptions = {}): Promise<Row[]> {
   const N = options.frames ?? 800;
   const reps = options.reps ?? 5;
+  quietTfjs();
   registerWasmKernels();
   if (!(await tf.setBackend('wasm'))) throw new Error('bench: the wasm backend failed to initialise');
   const backend = tf.backend();

@@ -62,6 +62,7 @@ addConfigOptions(
   const { readRunToken } = await import('./runtime/runToken.js');
   if (!config.curveKeys && typeof opts.runToken !== 'string') throw new Error('cpc-lab actor needs --run-token <runDir>/run-token (or --curve-keys)');
   const token = config.curveKeys ? '' : readRunToken(String(opts.runToken));
+  process.title = `cpc-lab ${String(opts.actorId)}`;
   await runActor(config, { learner: String(opts.learner), actorId: String(opts.actorId), token, seed: Number(opts.actorSeed), signal: stop.signal, log: (l) => console.log(l) });
 });
 

@@ -53,12 +53,28 @@ export const ConfigSchema = z
     checkpointEvery: z.number().positive().default(600).describe('seconds between checkpoints (one is also written at the end and on Ctrl-C)'),
     keepCheckpoints: z.number().int().positive().default(3).describe('checkpoints kept (older ones are deleted)'),
     progressEvery: z.number().positive().default(5).describe('seconds between progress lines'),
+    imageEvery: z.number().nonnegative().default(300).describe('seconds between observation images in the TensorBoard events (the first update has one; 0 = none)'),
     returnWindow: z.number().int().positive().default(100).describe('episodes averaged in the reported mean return'),
   })
   .strict();
 
 export type ConfigInput = z.input<typeof ConfigSchema>;
 export type Config = z.output<typeof ConfigSchema>;
+
+/** The sections of `train --help`, in order; every setting is in exactly one (checked below). */
+export const CONFIG_GROUPS = {
+  Environment: ['env', 'episodeLength', 'actionRepeat', 'python', 'dmlabPath'],
+  Agent: ['agent', 'discount', 'rewardClipping', 'baselineCost', 'entropyCost'],
+  CPC: ['cpcCost', 'cpcSteps', 'cpcNegatives', 'cpcStopGradient'],
+  Optimisation: ['frames', 'batch', 'unroll', 'learningRate', 'rmspropEpsilon', 'rmspropDecay', 'rmspropMomentum', 'gradClip', 'maxSkippedUpdates'],
+  Runtime: ['seed', 'backend', 'actors', 'envsPerActor', 'mode', 'maxPolicyLag', 'learnerEndpoint', 'curveKeys', 'heartbeatTimeout', 'stallTimeout'],
+  Logging: ['name', 'runDir', 'progressEvery', 'returnWindow', 'imageEvery', 'checkpointEvery', 'keepCheckpoints'],
+} as const satisfies Record<string, readonly (keyof Config)[]>;
+
+/** A setting of the schema missing from CONFIG_GROUPS is a type error here. */
+type Ungrouped = Exclude<keyof Config, (typeof CONFIG_GROUPS)[keyof typeof CONFIG_GROUPS][number]>;
+const everySettingGrouped: [Ungrouped] extends [never] ? true : Ungrouped = true;
+void everySettingGrouped;
 
 /** What the learner can bind: TCP with a host and a port (or * for any free one), or an ipc:// path. */
 const ENDPOINT = /^(tcp:\/\/(\[[0-9a-fA-F:.]+\]|[\w.-]+|\*):(\d{1,5}|\*)|ipc:\/\/\S+)$/;

@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     .option(EXIT_ON_STDIN_CLOSE, 'exit when the parent closes our stdin')
     .parse()
     .opts<{ env: string; endpoint: string; episodeLength?: number; exitOnStdinClose?: boolean }>();
+  process.title = `cpc-lab env ${opts.env}`; // what ps and top show
 
   let server;
   try {

@@ -7,7 +7,7 @@ import type { ActorState, EpisodeStat } from './actor.js';
 import { initBackend, type BackendInfo } from './backend/index.js';
 import { saveCheckpoint, type Checkpoint } from './checkpoint.js';
 import { resolveConfig, runName, type Config, type ConfigInput } from './config.js';
-import { formatProgress, MetricsWriter, ReturnWindow, truncateMetrics } from './metrics.js';
+import { formatProgress, MetricsWriter, ReturnWindow } from './metrics.js';
 import type { RngState } from './rng.js';
 import { createRunDir, gitCommit, lockFolder, preflight, RUN_LOCK } from './run.js';
 
@@ -98,6 +98,8 @@ export class Learner {
   private readonly framesAtStart: number;
   private lastProgress = 0;
   private lastCheckpointAt = 0;
+  private lastImageAt = -Infinity;
+  private readonly spec: EnvSpec;
 
   constructor(
     readonly config: Config,
@@ -109,10 +111,9 @@ export class Learner {
     this.agent = createAgent({ kind: config.agent, obsShape: spec.observationShape, numActions: spec.numActions, seed: config.seed, cpcSteps: config.cpcSteps });
     this.optimizer = rmsprop({ learningRate: config.learningRate, decay: config.rmspropDecay, epsilon: config.rmspropEpsilon, momentum: config.rmspropMomentum });
     this.returns = new ReturnWindow(config.returnWindow);
-    const metricsFile = path.join(runDir, 'metrics.jsonl');
     // updates after the checkpoint are trained again: their first records must go
-    if (resume) truncateMetrics(metricsFile, resume.frames);
-    this.metrics = new MetricsWriter(metricsFile);
+    this.metrics = new MetricsWriter(runDir, resume?.frames);
+    this.spec = spec;
     if (resume) {
       this.agent.setWeights(resume.params);
       this.optimizer.setState(resume.optimizer, this.agent.params);
@@ -122,6 +123,7 @@ export class Learner {
       log(`resumed from the checkpoint at ${this.frames} frames (update ${this.updates}, saved ${resume.savedAt})`);
     }
     this.framesAtStart = this.frames;
+    this.metrics.config(this.frames, config);
   }
 
   /** Parameter version: one per update, so a resumed run continues the numbering. */
@@ -152,6 +154,10 @@ export class Learner {
     for (const e of episodes) {
       this.returns.push(e.episodeReturn);
       this.metrics.write({ kind: 'episode', frames: this.frames, time: this.seconds(), episodeReturn: e.episodeReturn, episodeLength: e.episodeLength });
+    }
+    if (this.config.imageEvery > 0 && this.seconds() - this.lastImageAt >= this.config.imageEvery) {
+      this.lastImageAt = this.seconds();
+      this.metrics.observations(this.frames, batch, this.spec.observationShape);
     }
     this.last = await trainStep(this.agent, this.optimizer, batch, { ...this.config, frames: framesBefore, totalFrames: this.config.frames });
     this.updates++;
@@ -187,7 +193,7 @@ export class Learner {
     if (!force && this.seconds() - this.lastProgress < this.config.progressEvery && !this.done) return;
     this.lastProgress = this.seconds();
     const label = `${this.config.agent} ${this.config.env}`;
-    this.log(formatProgress({ label, frames: this.frames, totalFrames: this.config.frames, fps: this.fps(), returns: this.returns, last: this.last, extra }));
+    this.log(formatProgress({ label, frames: this.frames, totalFrames: this.config.frames, fps: this.fps(), returns: this.returns, last: this.last, costs: this.config, extra }));
   }
 
   /** Whether `checkpointEvery` seconds have passed since the last checkpoint. */

@@ -1,27 +1,101 @@
 import fs from 'node:fs';
+import path from 'node:path';
+import type { TrainStepMetrics, Unroll } from '../agents/agent.js';
+import { contactSheet, encodePng } from '../envs/image.js';
 import { writeFileAtomic } from './run.js';
-import type { TrainStepMetrics } from '../agents/agent.js';
+import { CONFIG_TAG, EventWriter, type Scalars } from './tensorboard.js';
 
 /** One line of `metrics.jsonl`. Every line carries the frame count it was taken at. */
 export type MetricsRecord =
   | { kind: 'episode'; frames: number; time: number; episodeReturn: number; episodeLength: number }
   | ({ kind: 'update'; frames: number; time: number; update: number; fps: number; policyLag: number; policyLagMax?: number; queueDepth?: number; actorsAlive?: number; dropped?: Record<string, number>; skippedUpdates: number } & TrainStepMetrics);
 
-/** Appends records to `metrics.jsonl`, one JSON object a line. */
+const METRICS_FILE = 'metrics.jsonl';
+
+/**
+ * Writes every record to `metrics.jsonl` (one JSON object a line) and, as scalars at step = frames,
+ * to the run's TensorBoard event file, so the two always agree; also the settings as text and
+ * observation frames as images for TensorBoard.
+ */
 export class MetricsWriter {
   private readonly fd: number;
+  private readonly events: EventWriter;
 
-  constructor(readonly path: string) {
-    this.fd = fs.openSync(path, 'a');
+  /**
+   * `resumeAt`: the frames of the checkpoint a resumed run starts from; what both files hold after
+   * it is dropped (a run killed between checkpoints redoes those updates).
+   */
+  constructor(runDir: string, resumeAt?: number) {
+    const file = path.join(runDir, METRICS_FILE);
+    if (resumeAt !== undefined) truncateMetrics(file, resumeAt);
+    this.fd = fs.openSync(file, 'a');
+    this.events = new EventWriter(runDir, resumeAt);
   }
 
   write(record: MetricsRecord): void {
     fs.writeSync(this.fd, JSON.stringify(record) + '\n');
+    this.events.scalars(record.frames, recordScalars(record));
+  }
+
+  /** The run's settings (config.json), as TensorBoard text at the frames this process starts from. */
+  config(frames: number, record: object): void {
+    // indented: a Markdown code block
+    this.events.text(frames, CONFIG_TAG, JSON.stringify(record, null, 2).replace(/^/gm, '    '));
+  }
+
+  /** A few observations of one unroll (column 0, evenly spaced over its T + 1 steps) as one image. */
+  observations(frames: number, batch: Unroll, obsShape: readonly number[]): void {
+    const [height, width] = obsShape;
+    const frame = height * width * 3;
+    const steps = Array.from({ length: batch.T + 1 }, (_, t) => ({ width, height, rgb: batch.observations.subarray(t * batch.B * frame, t * batch.B * frame + frame) }));
+    const sheet = contactSheet(steps, OBSERVATION_FRAMES, OBSERVATION_FRAMES);
+    this.events.image(frames, 'observations', { width: sheet.width, height: sheet.height, bytes: encodePng(sheet) });
   }
 
   close(): void {
     fs.closeSync(this.fd);
+    this.events.close();
   }
+}
+
+/** Observation frames in one TensorBoard image. */
+const OBSERVATION_FRAMES = 6;
+
+/** TensorBoard tags of the metrics records' fields (the step is `frames`). */
+const TAGS: Record<string, string> = {
+  episodeReturn: 'episode/return',
+  episodeLength: 'episode/length',
+  loss: 'loss/total',
+  policyGradientLoss: 'loss/policy_gradient',
+  baselineLoss: 'loss/baseline',
+  entropyLoss: 'loss/entropy',
+  cpcLoss: 'loss/cpc',
+  learningRate: 'optimizer/learning_rate',
+  gradNorm: 'optimizer/grad_norm',
+  skippedUpdates: 'optimizer/skipped_updates',
+  update: 'optimizer/updates',
+  fps: 'runtime/fps',
+  policyLag: 'runtime/policy_lag',
+  policyLagMax: 'runtime/policy_lag_max',
+  queueDepth: 'runtime/queue_depth',
+  actorsAlive: 'runtime/actors_alive',
+};
+
+/**
+ * The scalars of one record, by TensorBoard tag: every number but `frames` (the step) and `time`
+ * (the event's own), the CPC accuracy per k (`cpc_accuracy/k01`..), dropped messages per reason.
+ */
+export function recordScalars(record: MetricsRecord): Scalars {
+  const out: Scalars = {};
+  for (const [key, value] of Object.entries(record)) {
+    if (typeof value === 'number' && TAGS[key]) out[TAGS[key]] = value;
+  }
+  if (record.kind === 'update') {
+    const width = String(record.cpcAccuracy?.length ?? 0).length;
+    record.cpcAccuracy?.forEach((a, i) => (out[`cpc_accuracy/k${String(i + 1).padStart(Math.max(2, width), '0')}`] = a));
+    for (const [reason, n] of Object.entries(record.dropped ?? {})) out[`dropped/${reason}`] = n;
+  }
+  return out;
 }
 
 /** Mean of the last `window` episode returns. */
@@ -83,6 +157,8 @@ export interface ProgressState {
   fps: number;
   returns: ReturnWindow;
   last?: TrainStepMetrics;
+  /** The weights of the value and entropy terms in the loss. */
+  costs: { baselineCost: number; entropyCost: number };
   /** Extra `key value` fields (actors alive, policy lag, queue depth). */
   extra?: Record<string, string | number>;
 }
@@ -98,8 +174,13 @@ export function formatProgress(p: ProgressState): string {
   ];
   const m = p.last;
   if (m) {
-    parts.push(`loss ${m.loss.toFixed(2)} (pg ${m.policyGradientLoss.toFixed(2)} v ${m.baselineLoss.toFixed(2)} ent ${m.entropyLoss.toFixed(2)})`);
-    if (m.cpcLoss !== undefined && m.cpcAccuracy) parts.push(`cpc ${m.cpcLoss.toFixed(2)} acc@1 ${m.cpcAccuracy[0].toFixed(2)}`);
+    // each term as it enters the loss (metrics.jsonl has the raw sums); the CPC term is the rest
+    const v = p.costs.baselineCost * m.baselineLoss;
+    const ent = p.costs.entropyCost * m.entropyLoss;
+    const terms = [`pg ${m.policyGradientLoss.toFixed(2)}`, `v ${v.toFixed(2)}`, `ent ${ent.toFixed(2)}`];
+    if (m.cpcLoss !== undefined) terms.push(`cpc ${(m.loss - m.policyGradientLoss - v - ent).toFixed(2)}`);
+    parts.push(`loss ${m.loss.toFixed(2)} = ${terms.join(' + ')}`);
+    if (m.cpcLoss !== undefined && m.cpcAccuracy) parts.push(`infoNCE ${m.cpcLoss.toFixed(2)} acc@1 ${m.cpcAccuracy[0].toFixed(2)}`);
   }
   for (const [k, v] of Object.entries(p.extra ?? {})) parts.push(`${k} ${v}`);
   parts.push(`ETA ${formatDuration((p.totalFrames - p.frames) / Math.max(p.fps, 1e-9))}`);

@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ACTION_REPEAT } from '../actions.js';
-import { encodeGif, encodePng, type RgbImage, stepDelayMs, upscale } from '../image.js';
+import { contactSheet, encodeGif, encodePng, stepDelayMs, upscale } from '../image.js';
 import { type Policy, makeBuiltinEnv, makeOracle, randomPolicy } from './index.js';
 import { renderMap } from './topdown.js';
 
@@ -37,9 +37,8 @@ export interface RenderLevelResult {
   totalReward: number;
 }
 
-const SHEET_MAX_FRAMES = 48;
-const SHEET_COLUMNS = 8;
-const SHEET_GAP = 2;
+/** The PNG contact sheet: up to 48 frames evenly spaced over the run, 8 a row. */
+const SHEET = { maxFrames: 48, columns: 8 };
 
 export async function renderLevel(opts: RenderLevelOptions): Promise<RenderLevelResult> {
   const format = opts.out.toLowerCase().endsWith('.gif') ? 'gif' : opts.out.toLowerCase().endsWith('.png') ? 'png' : null;
@@ -67,33 +66,11 @@ export async function renderLevel(opts: RenderLevelOptions): Promise<RenderLevel
   trail.push({ x: env.level.agent.x, y: env.level.agent.y });
 
   const images = frames.map((rgb) => upscale({ width, height, rgb }, opts.scale ?? (format === 'gif' ? 3 : 2)));
-  const bytes = format === 'gif' ? encodeGif(images, stepDelayMs(ACTION_REPEAT)) : encodePng(contactSheet(images));
+  const bytes = format === 'gif' ? encodeGif(images, stepDelayMs(ACTION_REPEAT)) : encodePng(contactSheet(images, SHEET.maxFrames, SHEET.columns));
   const mapOut = opts.out.replace(/\.(gif|png)$/i, '.map.png');
   await mkdir(dirname(opts.out), { recursive: true });
   await writeFile(opts.out, bytes);
   await writeFile(mapOut, encodePng(renderMap(env.level, { trail })));
   env.close();
   return { out: opts.out, mapOut, frames: frames.length, episodeReturns, totalReward };
-}
-
-/** Up to SHEET_MAX_FRAMES frames, evenly spaced over the run, in rows of SHEET_COLUMNS. */
-function contactSheet(images: RgbImage[]): RgbImage {
-  const count = Math.min(SHEET_MAX_FRAMES, images.length);
-  const chosen = Array.from({ length: count }, (_, i) => images[Math.round((i * (images.length - 1)) / Math.max(1, count - 1))]);
-  const { width: w, height: h } = chosen[0];
-  const columns = Math.min(SHEET_COLUMNS, count);
-  const rows = Math.ceil(count / columns);
-  const sheet: RgbImage = {
-    width: columns * w + (columns + 1) * SHEET_GAP,
-    height: rows * h + (rows + 1) * SHEET_GAP,
-    rgb: new Uint8Array((columns * w + (columns + 1) * SHEET_GAP) * (rows * h + (rows + 1) * SHEET_GAP) * 3).fill(32),
-  };
-  chosen.forEach((image, i) => {
-    const x0 = SHEET_GAP + (i % columns) * (w + SHEET_GAP);
-    const y0 = SHEET_GAP + Math.floor(i / columns) * (h + SHEET_GAP);
-    for (let y = 0; y < h; y++) {
-      sheet.rgb.set(image.rgb.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * sheet.width + x0) * 3);
-    }
-  });
-  return sheet;
 }

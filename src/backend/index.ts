@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { registerCpuKernels } from './cpuKernels.js';
+import { quietTfjs } from './quiet.js';
 import { registerWasmKernels } from './wasmKernels.js';
 
 export { registerCpuKernels } from './cpuKernels.js';
@@ -62,6 +63,7 @@ class Unavailable extends Error {
  * an explicit request that cannot be satisfied throws a {@link BackendUnavailableError} saying how to fix it.
  */
 export async function initBackend(requested: BackendName | 'auto' = 'auto'): Promise<BackendInfo> {
+  quietTfjs();
   if (requested !== 'auto') {
     if (!BACKEND_NAMES.includes(requested)) {
       throw new Error(`unknown backend '${String(requested)}': expected one of auto, ${BACKEND_NAMES.join(', ')}`);
@@ -133,7 +135,14 @@ function errorText(e: unknown): string {
 
 /** `tf.setBackend` answers false (with a console warning) when a backend fails to initialise. */
 async function setBackendChecked(tfName: string, name: BackendName): Promise<void> {
-  const ok = await tf.setBackend(tfName);
+  const quiet = tf.env().getBool('PROD');
+  tf.env().set('PROD', false);
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend(tfName);
+  } finally {
+    tf.env().set('PROD', quiet);
+  }
   if (!ok || tf.getBackend() !== tfName) {
     throw new Unavailable('failed to initialise', `backend '${name}' failed to initialise (tf.setBackend('${tfName}') returned false; see the warning above)`);
   }

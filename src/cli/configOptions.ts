@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { z } from 'zod';
-import { ConfigSchema } from '../config.js';
+import { CONFIG_GROUPS, ConfigSchema } from '../config.js';
 
 /**
  * Commander options generated from the config schema, so every setting has exactly one name, type,
@@ -22,31 +22,31 @@ export function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-/** Adds one option per config key (except `skip`) to `command`. */
+/** Adds one option per config key (except `skip`) to `command`, in the help's sections of `CONFIG_GROUPS`. */
 export function addConfigOptions(command: Command, skip: readonly string[] = []): Command {
-  for (const [key, schema] of Object.entries(ConfigSchema.shape)) {
-    if (skip.includes(key)) continue;
-    const { base, defaultValue } = unwrap(schema as unknown as ZodAny);
-    const doc = (schema as z.ZodType).description ?? '';
-    const suffix = defaultValue !== undefined && base.def.type !== 'boolean' ? ` (default: ${String(defaultValue)})` : '';
-    let opt: Option;
-    switch (base.def.type) {
-      case 'boolean':
-        opt = new Option(`--${kebab(key)}`, doc);
-        break;
-      case 'number':
-        // parsed here, validated by the schema (so "abc" is reported with the setting's name)
-        opt = new Option(`--${kebab(key)} <number>`, doc + suffix).argParser((v) => (v.trim() === '' ? Number.NaN : Number(v)));
-        break;
-      case 'enum':
-        opt = new Option(`--${kebab(key)} <choice>`, doc + suffix).choices(base.options ?? []);
-        break;
-      default:
-        opt = new Option(`--${kebab(key)} <value>`, doc + suffix);
-    }
-    command.addOption(opt);
+  for (const [group, keys] of Object.entries(CONFIG_GROUPS)) {
+    for (const key of keys) if (!skip.includes(key)) command.addOption(configOption(key).helpGroup(`${group} options:`));
   }
   return command;
+}
+
+/** The option of one config key: its flag, argument, parser, choices and doc with the default. */
+function configOption(key: keyof typeof ConfigSchema.shape): Option {
+  const schema = ConfigSchema.shape[key];
+  const { base, defaultValue } = unwrap(schema as unknown as ZodAny);
+  const doc = (schema as z.ZodType).description ?? '';
+  const suffix = defaultValue !== undefined && base.def.type !== 'boolean' ? ` (default: ${String(defaultValue)})` : '';
+  switch (base.def.type) {
+    case 'boolean':
+      return new Option(`--${kebab(key)}`, doc);
+    case 'number':
+      // parsed here, validated by the schema (so "abc" is reported with the setting's name)
+      return new Option(`--${kebab(key)} <number>`, doc + suffix).argParser((v) => (v.trim() === '' ? Number.NaN : Number(v)));
+    case 'enum':
+      return new Option(`--${kebab(key)} <choice>`, doc + suffix).choices(base.options ?? []);
+    default:
+      return new Option(`--${kebab(key)} <value>`, doc + suffix);
+  }
 }
 
 /** The config keys present in parsed commander options (absent ones take the schema's defaults). */

@@ -12,6 +12,8 @@ import { resumeRun, train, type TrainSummary } from '../train.js';
 /** Parent -> worker. */
 export interface RunJob {
   type: 'job';
+  /** The run's key in its study (`<level>/<agent>-t<trial>`), its process title. */
+  name: string;
   runDir: string;
   config: ConfigInput;
   /** Continue from the run's checkpoint (with `config.frames` as the target). */
@@ -34,6 +36,7 @@ for (const stream of [process.stdout, process.stderr]) stream.on('error', () => 
 const parent = process.ppid;
 
 process.once('message', (job: RunJob) => {
+  process.title = `cpc-lab run ${job.name}`; // what ps and top show
   const onUpdate = (u: { frames: number }) => {
     send({ type: 'update', frames: u.frames });
     // Training on in-process environments can keep the event loop from running signal and IPC

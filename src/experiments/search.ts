@@ -94,7 +94,7 @@ function runInChild(run: PlannedRun, resume: boolean, onFrames: (frames: number)
   });
   const stopFile = path.join(run.runDir, STOP_FILE);
   fs.rmSync(stopFile, { force: true });
-  const job: RunJob = { type: 'job', runDir: run.runDir, config: run.config, resume, stopFile };
+  const job: RunJob = { type: 'job', name: run.key, runDir: run.runDir, config: run.config, resume, stopFile };
   child.send(job);
   const outcome = new Promise<RunOutcome>((resolve) => {
     child.on('error', (err) => (result ??= { status: 'failed', error: err.message }));

@@ -92,12 +92,13 @@ export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
   return new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, background: 'white', font: { loadSystemFonts: true } }).render().asPng();
 }
 
-/** Writes `<base>.svg` and `<base>.png` (the PNG at `scale` x); returns both paths. */
-export async function writeFigure(spec: TopLevelSpec, base: string, scale = 2): Promise<{ svg: string; png: string }> {
+/** Writes `<base>.svg` and `<base>.png` (the PNG at `scale` x); returns both paths and the figure's size in CSS pixels (the SVG's). */
+export async function writeFigure(spec: TopLevelSpec, base: string, scale = 2): Promise<{ svg: string; png: string; width: number; height: number }> {
   fs.mkdirSync(path.dirname(base), { recursive: true });
   const svg = await toSvg(spec);
   const files = { svg: `${base}.svg`, png: `${base}.png` };
   fs.writeFileSync(files.svg, svg);
   fs.writeFileSync(files.png, await svgToPng(svg, scale));
-  return files;
+  const [, width, height] = /<svg[^>]* width="([\d.]+)" height="([\d.]+)"/.exec(svg)!.map(Number);
+  return { ...files, width, height };
 }

@@ -33,7 +33,7 @@ export interface ReportOptions extends ComparisonOptions {
 
 export interface Report {
   html: string;
-  figures: { svg: string; png: string }[];
+  figures: { svg: string; png: string; width: number; height: number }[];
   tables: string[];
   runs: number;
 }
@@ -63,7 +63,7 @@ export async function writeReport(o: ReportOptions): Promise<Report> {
 
   const rel = (f: string) => escape(path.relative(o.out, f).split(path.sep).join('/'));
   const title = o.title ?? 'cpc-lab results';
-  const figureHtml = figures.map((f) => `<figure><a href="${rel(f.svg)}"><img src="${rel(f.png)}" alt="${rel(f.png)}"></a><figcaption><a href="${rel(f.png)}">PNG</a> · <a href="${rel(f.svg)}">SVG</a></figcaption></figure>`);
+  const figureHtml = figures.map((f) => `<figure><a href="${rel(f.svg)}"><img src="${rel(f.png)}" alt="${rel(f.png)}" width="${f.width}" height="${f.height}"></a><figcaption><a href="${rel(f.png)}">PNG</a> · <a href="${rel(f.svg)}">SVG</a></figcaption></figure>`);
   const configs = runs.map((r) => `<details><summary>${escape(r.record.name)} <small>(${rel(r.dir)})</small></summary><pre>${escape(fs.readFileSync(path.join(r.dir, 'config.json'), 'utf8'))}</pre></details>`);
   const studies = o.paths.filter((p) => fs.existsSync(path.join(p, STUDY_FILE)));
   const studyHtml = studies.map((p) => `<details><summary>study ${escape(p)}</summary><pre>${escape(fs.readFileSync(path.join(p, STUDY_FILE), 'utf8'))}</pre></details>`);
@@ -71,7 +71,7 @@ export async function writeReport(o: ReportOptions): Promise<Report> {
 <html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
 <style>
 body { font-family: DejaVu Sans, Helvetica, Arial, sans-serif; margin: 2em; color: #222; }
-img { max-width: 100%; border: 1px solid #ddd; }
+img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 table { border-collapse: collapse; font-size: 0.85em; margin-bottom: 1.5em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }
 th { background: #f3f3f3; } td:nth-child(-n+3) { text-align: left; }

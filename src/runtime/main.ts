@@ -17,6 +17,8 @@ export type ChildSpec = z.input<typeof childSpec>;
 
 async function main(): Promise<void> {
   const spec = childSpec.parse(JSON.parse(process.env.CPC_LAB_CHILD ?? 'null'));
+  // what ps and top show: `cpc-lab learner`, `cpc-lab actor-0` (actor ids are <slot>.<incarnation>.<random>)
+  process.title = `cpc-lab ${spec.role === 'learner' ? 'learner' : spec.actorId.split('.')[0]}`;
   const stop = new AbortController();
   surviveLostOutput();
   onStopOrder(() => stop.abort());

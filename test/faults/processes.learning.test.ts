@@ -68,9 +68,9 @@ describe('orphans checkpoint before they exit', () => {
     const search = start(['--input-type=module', '-e', script]);
     const runDir = path.join(out, 'mock-memory', 'baseline-t00');
     await until(() => updatesIn(runDir) >= 2);
-    // the search's children are the run worker and, when tsx had to compile, esbuild's service
+    // the search's children are the run worker (named after its run) and, when tsx had to compile, esbuild's service
     const children = childrenOf(search.pid!);
-    expect(children.filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('runWorker'))).toHaveLength(1);
+    expect(children.filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('cpc-lab run mock-memory/baseline-t00'))).toHaveLength(1);
     search.kill('SIGKILL');
     await until(() => !children.some(running));
     const u = readUpdates(runDir);

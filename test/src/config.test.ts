@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { addConfigOptions, configFromOptions } from '../../src/cli/configOptions.js';
-import { resolveConfig, runName, verifyConfig } from '../../src/config.js';
+import { CONFIG_GROUPS, ConfigSchema, resolveConfig, runName, verifyConfig } from '../../src/config.js';
 
 describe('config', () => {
   it("defaults are scalable_agent's and the CPC paper's", () => {
@@ -55,5 +55,18 @@ describe('config', () => {
     bad.parse(['--frames', 'lots'], { from: 'user' });
     const r = verifyConfig(configFromOptions(bad.opts()));
     expect(r.ok === false && r.errors.some((e) => e.startsWith('frames:'))).toBe(true);
+  });
+
+  it('--help lists the settings in sections (environment, agent, CPC, optimisation, runtime, logging), each flag once', () => {
+    const grouped = Object.values(CONFIG_GROUPS).flat();
+    expect([...grouped].sort()).toEqual(Object.keys(ConfigSchema.shape).sort());
+    const help = addConfigOptions(new Command('train')).helpInformation({ error: false });
+    const headings = help.split('\n').filter((l) => /^\S.*options:$/.test(l));
+    expect(headings).toEqual(['Environment options:', 'Agent options:', 'CPC options:', 'Optimisation options:', 'Runtime options:', 'Logging options:']);
+    const section = (h: string) => help.split(`${h}\n`)[1].split('\n\n')[0];
+    expect(section('CPC options:')).toMatch(/--cpc-steps <number>/);
+    expect(section('Optimisation options:')).toMatch(/--learning-rate <number>/);
+    expect(section('Environment options:')).toMatch(/--env <value>/);
+    for (const key of grouped) expect(help.match(new RegExp(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}\\b`, 'g')), key).toHaveLength(1);
   });
 });

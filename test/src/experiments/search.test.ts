@@ -85,6 +85,7 @@ describe('search', () => {
       train: { frames: UPDATES * BATCH_FRAMES, batch: 4, unroll: 10, cpcSteps: 3, backend: 'wasm', checkpointEvery: 1e-3 },
     };
     const pids = new Map<string, number>();
+    const titles = new Map<string, string>();
     const stop = new AbortController();
     let killed = '';
     const first = await runSearch(config, {
@@ -92,6 +93,8 @@ describe('search', () => {
       signal: stop.signal,
       onEvent: (e) => {
         if (e.type === 'start') pids.set(e.run.key, e.pid);
+        // what ps and top show for a run's process
+        if (e.type === 'update' && !titles.has(e.run.key)) titles.set(e.run.key, fs.readFileSync(`/proc/${pids.get(e.run.key)}/cmdline`, 'utf8').replace(/\0+$/, ''));
         // mid-way through the second trial: crash one run, stop the search
         if (e.type === 'update' && e.run.trial === 1 && e.frames >= 3 * BATCH_FRAMES && !killed) {
           killed = e.run.key;
@@ -102,6 +105,8 @@ describe('search', () => {
     });
     const keys = first.runs.map((r) => r.key);
     expect(keys).toEqual(['mock-memory/baseline-t00', 'mock-memory/cpc-t00', 'mock-memory/baseline-t01', 'mock-memory/cpc-t01']);
+    for (const [key, title] of titles) expect(title).toBe(`cpc-lab run ${key}`);
+    expect(titles.size).toBeGreaterThanOrEqual(2);
     // which runs finished before the interruption depends on timing; a trial-1 run only starts once one has
     expect(first.failed.map((f) => f.key)).toEqual([killed]);
     expect(first.failed[0].error).toMatch(/killed by SIGKILL/);

@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
+import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { findRunDirs, loadRun, returnCurves } from '../../../src/experiments/results.js';
 import { AGENT_COLOURS, figure6Spec, toSvg } from '../../../src/plots/figures.js';
 import { writeReport } from '../../../src/plots/report.js';
+import { findChromium, NO_CHROMIUM } from '../../helpers/chromium.js';
 import { tmp, writeFixtureRun } from '../experiments/fixtures.js';
 
 /** A two-agent, two-level study of fixture runs: 3 trials each, cpc runs report accuracy per k. */
@@ -66,5 +68,51 @@ describe('plots', () => {
     expect(html).toContain('<td>mock:memory</td><td>cpc</td>');
     // every run's settings are in the page
     expect(html.match(/<details><summary>/g)).toHaveLength(12);
+  });
+});
+
+const CHROMIUM = findChromium();
+if (!CHROMIUM) console.warn(`the HTML report in a browser: ${NO_CHROMIUM}`);
+
+describe.skipIf(!CHROMIUM)('the HTML report in headless Chromium', () => {
+  it('loads without an error, every figure image decodes, every link resolves; a screenshot shows the page', async () => {
+    const root = twoByTwo();
+    const out = path.join(root, 'report');
+    const report = await writeReport({ paths: [root], out });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const problems: string[] = [];
+      page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      page.on('requestfailed', (r) => problems.push(`failed: ${r.url()}`));
+      await page.goto(`file://${report.html}`, { waitUntil: 'load' });
+      const images = await page.$$eval('img', (imgs) =>
+        imgs.map((i) => ({ src: i.getAttribute('src'), complete: i.complete, width: i.naturalWidth, height: i.naturalHeight, shown: [i.clientWidth, i.clientHeight] })),
+      );
+      expect(images.map((i) => i.src)).toEqual(report.figures.map((f) => path.basename(f.png)));
+      for (const f of report.figures) {
+        const png = PNG.sync.read(fs.readFileSync(f.png));
+        // the 2x PNG decoded, shown at the figure's own size (sharp on high-density screens)
+        expect(images.find((i) => i.src === path.basename(f.png))).toEqual({ src: path.basename(f.png), complete: true, width: png.width, height: png.height, shown: [png.width / 2, png.height / 2] });
+      }
+      const links = await page.$$eval('a[href]', (as) => as.map((a) => a.getAttribute('href')!));
+      expect(links.length).toBeGreaterThanOrEqual(2 * report.figures.length + 4);
+      for (const href of links) expect(fs.existsSync(path.join(out, decodeURIComponent(href))), href).toBe(true);
+      expect(await page.$$eval('table', (t) => t.length)).toBe(3);
+      expect(problems).toEqual([]);
+
+      const shot = path.join(out, 'screenshot.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      const png = PNG.sync.read(fs.readFileSync(shot));
+      expect(png.width).toBe(1280);
+      expect(png.height).toBeGreaterThan(900); // figures, tables and settings: more than one screen
+      // not a blank page: the figures' black and red curves are in it
+      let dark = 0;
+      for (let i = 0; i < png.data.length; i += 4) if (png.data[i] + png.data[i + 1] + png.data[i + 2] < 150) dark++;
+      expect(dark / (png.width * png.height)).toBeGreaterThan(0.001);
+    } finally {
+      await browser.close();
+    }
   });
 });

@@ -8,7 +8,9 @@ import { resolveConfig, type ConfigInput } from '../../../src/config.js';
 import { listCheckpoints } from '../../../src/checkpoint.js';
 import { superviseTraining } from '../../../src/runtime/supervisor.js';
 import { encode } from '../../../src/transport/codec.js';
+import { findEventFile } from '../../../src/tensorboard.js';
 import { readUpdates } from '../../helpers/metrics.js';
+import { readEvents, scalarEvents } from '../../helpers/tfevents.js';
 
 /** Process-level tests: real learner, actor and env-server processes over real sockets. */
 const UPDATE_FRAMES = 4 * 10 * 4; // batch 4 x unroll 10 x repeat 4
@@ -131,8 +133,11 @@ describe('supervised training (processes)', PROCESS_TEST, () => {
     expect(firstAfter).toBeGreaterThan(0);
     expect(u[firstAfter].frames).toBe(resumedAt + UPDATE_FRAMES);
     expect(finished.frames).toBeGreaterThanOrEqual(config.frames);
-    // the records of updates lost with the learner were dropped: every batch is in the metrics once
+    // the records of updates lost with the learner were dropped: every batch is in the metrics once,
+    // and in the TensorBoard events the restarted learner continued
     expectEveryBatchOnce(runDir, finished.frames);
+    const updateSteps = scalarEvents(readEvents(findEventFile(runDir)!)).filter((e) => 'loss/total' in e.scalars).map((e) => e.step);
+    expect(updateSteps).toEqual(u.map((r) => r.frames));
   });
 
   it('async mode: actors never wait and the policy lag is reported', async () => {
@@ -141,5 +146,42 @@ describe('supervised training (processes)', PROCESS_TEST, () => {
     const lags = updates(runDir).map((r) => r.policyLag);
     expect(lags.every((l) => l >= 0)).toBe(true);
     expect(lags.some((l) => l > 0)).toBe(true);
+  });
+
+  it('every process says what it is in ps and top; no output carries the tfjs banner', async () => {
+    // the cpu backend is the one that prints the banner
+    const { config, runDir, lines, children, opts } = setup({ frames: 3 * UPDATE_FRAMES, backend: 'cpu' });
+    const args = (pid: number) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+    const comm = (pid: number) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    const seen: Record<string, string> = {};
+    const looking = (async () => {
+      await until(() => updatesWritten(runDir) >= 1);
+      for (const name of ['learner', 'actor-0', 'actor-1']) {
+        const pid = children.get(name)![0].pid!;
+        seen[name] = args(pid);
+        seen[`${name} (top)`] = comm(pid);
+        if (name === 'learner') continue;
+        // the actor's environment servers (from source, tsx's esbuild service is a child too)
+        const envs = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').map((p) => args(Number(p))).filter((a) => !/esbuild --service/.test(a));
+        envs.forEach((a, i) => (seen[`${name} env ${i}`] = a));
+      }
+    })();
+    await superviseTraining(config, opts);
+    await looking;
+    expect(seen).toEqual({
+      learner: 'cpc-lab learner',
+      'learner (top)': 'cpc-lab learner',
+      'actor-0': 'cpc-lab actor-0',
+      'actor-0 (top)': 'cpc-lab actor-0',
+      'actor-0 env 0': 'cpc-lab env mock:memory',
+      'actor-0 env 1': 'cpc-lab env mock:memory',
+      'actor-1': 'cpc-lab actor-1',
+      'actor-1 (top)': 'cpc-lab actor-1',
+      'actor-1 env 0': 'cpc-lab env mock:memory',
+      'actor-1 env 1': 'cpc-lab env mock:memory',
+    });
+    // the children's output (through the supervisor's log) says which backend runs, without tfjs's banner
+    expect(lines.join('\n')).toMatch(/backend cpu/);
+    expect(lines.join('\n')).not.toMatch(/TensorFlow\.js in Node\.js/);
   });
 });
