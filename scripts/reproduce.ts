@@ -32,7 +32,7 @@ const SMALL_RECIPE = {
 
 /**
  * The scales. `small` (the default): 3 seeds of the recipe x 2 agents x 5 levels = 30 runs of 800k
- * frames (B = 16, T = 20), two at a time: ~1 h 50 min of training at the throughput measured on
+ * frames (B = 16, T = 20), two at a time: ~1 h 40 min of training at the throughput measured on
  * this 2-core machine (below), plus a few minutes of evaluation. `tiny`: the pipeline in minutes.
  * `paper`: IMPALA D.1's search, 24 configurations, B = 32, full-length episodes, 1e9 frames per run
  * (the horizon of the paper's figure 6).
@@ -51,11 +51,11 @@ const SCALES = {
 } as const;
 
 /**
- * Training throughput (frames/s, whole runs, one run per core) measured on this machine by a tenth
- * of the former one-hour study (B = 16, T = 100, 2 cores, wasm, one run at a time); for the estimate.
- * T = 20 has not been measured apart (the work per frame is the same but for per-update overheads).
+ * Training throughput (frames/s, whole runs, two runs side by side, one per core) measured on this
+ * 2-core machine with the small protocol's settings (B = 16, T = 20, K = 10, wasm): baseline on
+ * rooms_keys_doors_puzzle 2,139, CPC on seekavoid_arena_01 ~2,080; for the estimate.
  */
-const MEASURED_FPS = { baseline: 2300, cpc: 1560 } as const;
+const MEASURED_FPS = { baseline: 2100, cpc: 2000 } as const;
 /** Seconds between one run's end and the next one's first frame (process, tfjs, wasm start). */
 const PROCESS_START_S = 3;
 
