@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { BACKEND_CHOICES } from '../config.js';
 import { PER_RUN_KEYS, searchConfigOf, SearchConfigSchema } from '../experiments/study.js';
+import type { SlurmOptions } from '../experiments/slurm.js';
 import { addConfigOptions, configFromOptions } from './configOptions.js';
 
 /** `cpc-lab search`, `plot` and `eval`: the experiment commands (issue 6). Heavy modules load on use. */
@@ -35,9 +36,38 @@ export function addSearchCommand(program: Command): void {
       .option('--parallel <n>', 'runs at once, each in its own process (default 1; each run uses about one core)', int)
       .option('--out <dir>', 'study folder')
       .option('--resume <dir>', 'continue the study in <dir> with its stored settings (--parallel may change)')
-      .option('--no-report', 'skip the report (figures, tables, HTML) written to <out>/report at the end'),
+      .option('--no-report', 'skip the report (figures, tables, HTML) written to <out>/report at the end')
+      .option('--status <dir>', "each run's state in the study <dir> (and its Slurm array task's, from squeue)")
+      .addOption(new Option('--launcher <launcher>', 'where runs train: here (--parallel at a time), or on a Slurm cluster as one sbatch array job').choices(['local', 'slurm']).default('local').helpGroup('Slurm options:'))
+      .addOption(new Option('--partition <name>', 'Slurm partition').helpGroup('Slurm options:'))
+      .addOption(new Option('--time <limit>', 'time limit of each run, e.g. 4:00:00 (a run stopped by it resumes when resubmitted)').helpGroup('Slurm options:'))
+      .addOption(new Option('--cpus-per-task <n>', 'cores per run').argParser(int).helpGroup('Slurm options:'))
+      .addOption(new Option('--mem <size>', 'memory per run, e.g. 8G').helpGroup('Slurm options:'))
+      .addOption(new Option('--gres <spec>', 'generic resources per run, e.g. gpu:1').helpGroup('Slurm options:'))
+      .addOption(new Option('--max-concurrent <n>', 'runs at once (sbatch --array=...%n)').argParser(int).helpGroup('Slurm options:'))
+      .addOption(
+        new Option('--sbatch-arg <option>', 'one more sbatch option, e.g. --sbatch-arg=--account=rl (repeatable)')
+          .argParser((v: string, prev: string[] = []) => [...prev, v])
+          .helpGroup('Slurm options:'),
+      )
+      .addOption(new Option('--print-only', 'write <out>/slurm/search.sbatch without submitting it').helpGroup('Slurm options:'))
+      .addOption(new Option('--array-task <dir>', 'train run $SLURM_ARRAY_TASK_ID of the study <dir> (what the sbatch script runs)').hideHelp()),
     PER_RUN_KEYS,
   ).action(async (opts: Record<string, unknown>) => {
+    if (typeof opts.status === 'string') {
+      const { formatStatus, studyStatus } = await import('../experiments/slurm.js');
+      console.log(formatStatus(studyStatus(opts.status)));
+      return;
+    }
+    if (typeof opts.arrayTask === 'string') {
+      const { runArrayTask } = await import('../experiments/slurm.js');
+      const index = process.env.SLURM_ARRAY_TASK_ID;
+      if (index === undefined) throw new Error('--array-task runs inside a Slurm array job: SLURM_ARRAY_TASK_ID is not set');
+      const o = await runArrayTask(opts.arrayTask, Number(index));
+      if (o.status === 'stopped') console.log(`stopped before its target frames; resubmit the study to continue: cpc-lab search --resume ${opts.arrayTask} --launcher slurm`);
+      if (o.status === 'failed' || o.status === 'stopped') process.exitCode = 1;
+      return;
+    }
     const { runSearch } = await import('../experiments/search.js');
     const parallel = opts.parallel as number | undefined;
     let input: unknown;
@@ -51,6 +81,16 @@ export function addSearchCommand(program: Command): void {
     if (!parsed.success) {
       console.error(`cpc-lab search: invalid settings:\n  ${parsed.error.issues.map((i) => `${i.path.join('.') || '(search)'}: ${i.message}`).join('\n  ')}`);
       process.exitCode = 2;
+      return;
+    }
+    if (opts.launcher === 'slurm') {
+      const { submitSearch } = await import('../experiments/slurm.js');
+      const options = { partition: opts.partition, time: opts.time, cpusPerTask: opts.cpusPerTask, mem: opts.mem, gres: opts.gres, maxConcurrent: opts.maxConcurrent, sbatchArgs: opts.sbatchArg } as SlurmOptions;
+      const sub = submitSearch(parsed.data, options, { printOnly: opts.printOnly === true });
+      const out = parsed.data.out;
+      if (!sub.indices.length) console.log(`search ${out}: all ${sub.runs} runs finished; nothing to submit`);
+      else if (!sub.jobId) console.log(`wrote ${sub.script} (${sub.indices.length} of ${sub.runs} runs); submit it with: sbatch ${sub.script}`);
+      else console.log(`submitted job ${sub.jobId}: ${sub.indices.length} of ${sub.runs} runs as array tasks (${sub.script}); follow with: cpc-lab search --status ${out}`);
       return;
     }
     const s = await runSearch(parsed.data, { signal: stopOnCtrlC('the search') });
