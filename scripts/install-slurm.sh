@@ -3,7 +3,7 @@
 # message, where it cannot start). Needs root (or sudo).
 #   install-slurm.sh          install Debian's slurm-wlm and munge, configure, start, check (default)
 #   install-slurm.sh start    configure and start the daemons (packages installed already)
-#   install-slurm.sh stop     stop slurmctld, slurmd and munged
+#   install-slurm.sh stop     cancel every job, stop slurmctld, slurmd and munged
 # Configuration: slurmctld and slurmd on localhost, proctrack/linuxproc, task/none, select/cons_tres,
 # no accounting; one partition `debug` holding this machine.
 set -uo pipefail
@@ -82,6 +82,9 @@ start() {
 }
 
 stop() {
+  # jobs still running would leave their slurmstepd behind, waiting for a slurmd that is gone
+  squeue -h -o %A 2>/dev/null | sort -u | xargs -r scancel 2>/dev/null
+  for _ in $(seq 1 20); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 1; done
   scontrol shutdown >/dev/null 2>&1
   for _ in $(seq 1 10); do pgrep -x 'slurmctld|slurmd' >/dev/null || break; sleep 1; done
   for d in slurmctld slurmd; do [ -s /run/$d.pid ] && $sudo kill "$(cat /run/$d.pid)" 2>/dev/null; done

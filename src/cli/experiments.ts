@@ -64,7 +64,7 @@ export function addSearchCommand(program: Command): void {
       const index = process.env.SLURM_ARRAY_TASK_ID;
       if (index === undefined) throw new Error('--array-task runs inside a Slurm array job: SLURM_ARRAY_TASK_ID is not set');
       const o = await runArrayTask(opts.arrayTask, Number(index));
-      if (o.status === 'stopped') console.log(`stopped before its target frames; resubmit the study to continue: cpc-lab search --resume ${opts.arrayTask} --launcher slurm`);
+      if (o.status === 'stopped') console.log(`stopped before its target frames, with a checkpoint; a requeued task resumes it, else resubmit: cpc-lab search --resume ${opts.arrayTask} --launcher slurm`);
       if (o.status === 'failed' || o.status === 'stopped') process.exitCode = 1;
       return;
     }

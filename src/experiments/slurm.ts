@@ -230,7 +230,7 @@ export function studyStatus(outDir: string, squeue = 'squeue'): { runs: RunStatu
 
 /** `studyStatus` as a table. */
 export function formatStatus(s: { runs: RunStatus[]; jobId?: string }): string {
-  const words = { finished: 'finished', resume: 'started', start: 'not started' } as const;
+  const words = { finished: 'finished', resume: 'checkpointed', start: 'no checkpoint' } as const;
   const rows = s.runs.map((r) => [String(r.index), r.key, words[r.state], `${r.frames}/${r.target}`, r.slurm ?? '']);
   const header = ['run', 'key', 'state', 'frames', s.jobId ? `slurm job ${s.jobId}` : ''];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
