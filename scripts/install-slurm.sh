@@ -86,7 +86,7 @@ stop() {
   squeue -h -o %A 2>/dev/null | sort -u | xargs -r scancel 2>/dev/null
   for _ in $(seq 1 20); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 1; done
   scontrol shutdown >/dev/null 2>&1
-  for _ in $(seq 1 10); do pgrep -x 'slurmctld|slurmd' >/dev/null || break; sleep 1; done
+  for _ in $(seq 1 10); do { pgrep -x slurmctld || pgrep -x slurmd; } >/dev/null || break; sleep 1; done
   for d in slurmctld slurmd; do [ -s /run/$d.pid ] && $sudo kill "$(cat /run/$d.pid)" 2>/dev/null; done
   [ -s /run/munge/munged.pid ] && $sudo kill "$(cat /run/munge/munged.pid)" 2>/dev/null
   echo "== slurm: stopped"

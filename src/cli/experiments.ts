@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { BACKEND_CHOICES } from '../config.js';
 import { PER_RUN_KEYS, searchConfigOf, SearchConfigSchema } from '../experiments/study.js';
 import type { SlurmOptions } from '../experiments/slurm.js';
-import { addConfigOptions, configFromOptions } from './configOptions.js';
+import { addConfigOptions, configFromOptions, kebab } from './configOptions.js';
 
 /** `cpc-lab search`, `plot` and `eval`: the experiment commands (issue 6). Heavy modules load on use. */
 
@@ -68,6 +68,9 @@ export function addSearchCommand(program: Command): void {
       if (o.status === 'failed' || o.status === 'stopped') process.exitCode = 1;
       return;
     }
+    const slurmOnly = ['partition', 'time', 'cpusPerTask', 'mem', 'gres', 'maxConcurrent', 'sbatchArg', 'printOnly'].filter((k) => opts[k] !== undefined);
+    if (opts.launcher !== 'slurm' && slurmOnly.length) throw new Error(`${slurmOnly.map((k) => `--${kebab(k)}`).join(', ')}: only with --launcher slurm`);
+    if (opts.launcher === 'slurm' && opts.parallel !== undefined) throw new Error('--parallel is for the local launcher; on Slurm, --max-concurrent limits the runs at once');
     const { runSearch } = await import('../experiments/search.js');
     const parallel = opts.parallel as number | undefined;
     let input: unknown;
