@@ -143,16 +143,20 @@ export function submitSearch(config: SearchConfig, options: SlurmOptions, p: { p
   if (!indices.length) return { script, indices, runs: runs.length };
   fs.writeFileSync(script, sbatchScript({ outDir, indices, options, command: cliCommand() }));
   if (p.printOnly) return { script, indices, runs: runs.length };
-  let jobId: string;
+  const jobId = submitScript(script, p.sbatch);
+  fs.appendFileSync(path.join(dir, JOBS_FILE), jobId + '\n');
+  return { script, indices, runs: runs.length, jobId };
+}
+
+/** `sbatch --parsable script`: the job id, or an error saying what sbatch said. */
+export function submitScript(script: string, sbatch = 'sbatch'): string {
   try {
-    jobId = execFileSync(p.sbatch ?? 'sbatch', ['--parsable', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split(';')[0];
+    return execFileSync(sbatch, ['--parsable', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split(';')[0];
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === 'ENOENT') throw new Error(`sbatch not found: is this a Slurm login node? The script is ${script} (submit it with sbatch where Slurm is)`);
     throw new Error(`sbatch refused ${script}: ${(e.stderr ?? e.message).trim()}`);
   }
-  fs.appendFileSync(path.join(dir, JOBS_FILE), jobId + '\n');
-  return { script, indices, runs: runs.length, jobId };
 }
 
 /** The runs of the study stored in `outDir`, in plan order (the array's indices). */
