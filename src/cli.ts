@@ -30,7 +30,10 @@ addConfigOptions(
     const stop = new AbortController();
     for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => stop.abort());
     const { runActorTask, runLearnerTask } = await import('./runtime/slurmTrain.js');
-    if (opts.slurmTask === 'actor') return runActorTask(runDir, stop.signal);
+    if (opts.slurmTask === 'actor') {
+      await runActorTask(runDir, stop.signal);
+      process.exit(0); // unrolls still queued for a learner that has ended would hold the process (ZeroMQ's linger)
+    }
     const s = await runLearnerTask(runDir, stop.signal);
     console.log(`done: ${s.frames} frames, ${s.updates} updates; checkpoint ${s.checkpoint}`);
     return;

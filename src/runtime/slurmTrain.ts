@@ -95,25 +95,32 @@ export async function runLearnerTask(runDir: string, signal: AbortSignal, log: (
   const config = taskConfig(runDir);
   const jobId = process.env.SLURM_JOB_ID ?? 'local';
   const resumeDir = loadLatestCheckpoint(runDir) ? runDir : undefined;
-  return superviseTraining(config, {
-    remoteActors: true,
-    resumeDir,
-    signal,
-    log,
-    onReady: (endpoint) => {
-      writeFileAtomic(endpointFile(runDir, jobId), endpoint.replace('0.0.0.0', process.env.CPC_LAB_LEARNER_HOST ?? '127.0.0.1') + '\n');
-      log(`[slurm] learner ready on ${endpoint}${resumeDir ? ', resumed from its checkpoint' : ''}`);
-    },
-  });
+  const onReady = (endpoint: string) => {
+    writeFileAtomic(endpointFile(runDir, jobId), endpoint.replace('0.0.0.0', process.env.CPC_LAB_LEARNER_HOST ?? '127.0.0.1') + '\n');
+    log(`[slurm] learner ready on ${endpoint}${resumeDir ? ', resumed from its checkpoint' : ''}`);
+  };
+  try {
+    return await superviseTraining(config, { remoteActors: true, resumeDir, signal, log, onReady });
+  } finally {
+    // the endpoint file gone tells the actors the learner has ended
+    fs.rmSync(endpointFile(runDir, jobId), { force: true });
+  }
 }
 
-/** Tasks 1..N: an actor of the learner of task 0, restarted (with backoff) whenever it fails, until stopped. */
-export async function runActorTask(runDir: string, signal: AbortSignal, log: (line: string) => void = console.log): Promise<void> {
+/**
+ * Tasks 1..N: an actor of the learner of task 0, restarted (with backoff) whenever it fails, until
+ * stopped or the learner has ended (its endpoint file is gone).
+ */
+export async function runActorTask(runDir: string, stopSignal: AbortSignal, log: (line: string) => void = console.log): Promise<void> {
   const config = taskConfig(runDir);
   const jobId = process.env.SLURM_JOB_ID ?? 'local';
   const task = Number(process.env.SLURM_PROCID ?? 1);
   const file = endpointFile(runDir, jobId);
-  while (!fs.existsSync(file) && !signal.aborted) await sleep(1000, signal);
+  while (!fs.existsSync(file) && !stopSignal.aborted) await sleep(1000, stopSignal);
+  const stop = new AbortController();
+  stopSignal.addEventListener('abort', () => stop.abort(), { once: true });
+  const learnerGone = setInterval(() => fs.existsSync(file) || stop.abort(), 1000);
+  const signal = stop.signal;
   const { runActor } = await import('./actorProcess.js');
   for (let incarnation = 0; !signal.aborted; incarnation++) {
     const learner = fs.readFileSync(file, 'utf8').trim(); // a restarted learner may have a new port
@@ -126,4 +133,6 @@ export async function runActorTask(runDir: string, signal: AbortSignal, log: (li
       await sleep(wait, signal);
     }
   }
+  clearInterval(learnerGone);
+  log(`[slurm] actor task ${task}: ${stopSignal.aborted ? 'stopped' : 'the learner has ended'}`);
 }

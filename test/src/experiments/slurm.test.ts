@@ -5,6 +5,8 @@ import { listCheckpoints } from '../../../src/checkpoint.js';
 import { runState } from '../../../src/experiments/search.js';
 import { arraySpec, formatStatus, runArrayTask, sbatchScript, shellQuote, studyStatus, submitSearch, unfinishedIndices, verifySlurmOptions } from '../../../src/experiments/slurm.js';
 import { planRuns, readStudy, SearchConfigSchema, type PlannedRun } from '../../../src/experiments/study.js';
+import { resolveConfig } from '../../../src/config.js';
+import { submitTraining, trainScripts } from '../../../src/runtime/slurmTrain.js';
 import { tmp } from './fixtures.js';
 
 const BATCH_FRAMES = 4 * 10 * 4;
@@ -111,5 +113,35 @@ describe('Slurm array jobs of a study', () => {
     fs.writeFileSync(path.join(out, 'search.lock'), String(process.pid));
     const config = SearchConfigSchema.parse({ levels: ['mock:memory'], trials: 1, out, train: { frames: BATCH_FRAMES, batch: 4, unroll: 10 } });
     expect(() => submitSearch(config, {}, { printOnly: true })).toThrow(new RegExp(`another search \\(pid ${process.pid}\\) is running`));
+  });
+});
+
+describe('one training on Slurm', () => {
+  it('the sbatch script asks for the nodes and one task per process; the multi-prog file puts the learner on task 0, actors on the rest', () => {
+    const { sbatch, multiProg } = trainScripts({ runDir: '/shared/run', nodes: 3, actors: 8, options: { partition: 'cpu', time: '1:00:00' }, command: ['/usr/bin/node', '/opt/cli.js'] });
+    const lines = sbatch.split('\n');
+    for (const l of ['--nodes=3', '--ntasks=9', '--partition=cpu', '--time=1:00:00', '--requeue', '--output=/shared/run/slurm/%j.out']) expect(lines).toContain(`#SBATCH ${l}`);
+    expect(lines.at(-2)).toBe("exec srun --wait=30 --kill-on-bad-exit=0 --multi-prog '/shared/run/slurm/train.multi-prog'");
+    expect(sbatch).toContain('CPC_LAB_LEARNER_HOST="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"');
+    expect(multiProg.split('\n')).toEqual([
+      "0 '/usr/bin/node' '/opt/cli.js' 'train' '--slurm-task' 'learner' '--run-dir' '/shared/run'",
+      "1-8 '/usr/bin/node' '/opt/cli.js' 'train' '--slurm-task' 'actor' '--run-dir' '/shared/run'",
+      '',
+    ]);
+    expect(trainScripts({ runDir: '/r', nodes: 1, actors: 1, options: {}, command: ['node'] }).multiProg.split('\n')[1]).toMatch(/^1 /);
+  });
+
+  it('submitTraining writes the settings with an all-interfaces endpoint and keys in the run folder, and refuses what cannot work', () => {
+    const runDir = tmp('cpc-lab-slurm-train-');
+    const bin = tmp('cpc-lab-slurm-bin-');
+    const config = resolveConfig({ env: 'mock:memory', batch: 4, unroll: 10, cpcSteps: 3, actors: 2, runDir });
+    const sub = submitTraining(config, 2, {}, { sbatch: fakeCommand(bin, 'sbatch', '77') });
+    expect(sub).toEqual({ script: path.join(runDir, 'slurm', 'train.sbatch'), jobId: '77' });
+    const written = JSON.parse(fs.readFileSync(path.join(runDir, 'slurm', 'train.json'), 'utf8')) as Record<string, unknown>;
+    expect(written).toMatchObject({ learnerEndpoint: 'tcp://0.0.0.0:*', curveKeys: path.join(runDir, 'slurm', 'curve-keys.json'), actors: 2, runDir });
+    expect(fs.statSync(path.join(runDir, 'slurm', 'curve-keys.json')).mode & 0o077).toBe(0);
+    expect(() => submitTraining({ ...config, actors: 0 }, 1, {}, { printOnly: true })).toThrow(/--actors: a training on Slurm needs at least one actor/);
+    expect(() => submitTraining(config, 0, {}, { printOnly: true })).toThrow(/--nodes: expected a positive integer, got 0/);
+    expect(() => submitTraining({ ...config, learnerEndpoint: 'tcp://0.0.0.0:5555' }, 1, {}, { printOnly: true })).toThrow(/leave them out/);
   });
 });

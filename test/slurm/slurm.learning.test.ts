@@ -1,6 +1,6 @@
 /**
- * A study on a real (one-node) Slurm: submitted as one array job, each task trains its run through
- * sbatch, a requeued task resumes from its checkpoint. Skipped, with the reason, where Slurm cannot
+ * cpc-lab on a real (one-node) Slurm: a study submitted as one array job, each task training its run,
+ * a requeued task resuming from its checkpoint; one training as a learner task and an actor task. Skipped, with the reason, where Slurm cannot
  * start (CI installs it best-effort with scripts/install-slurm.sh).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -61,6 +61,26 @@ describe.skipIf(!slurm.ok)('a study on a one-node Slurm', () => {
     expect(cli(['search', '--status', out])).toMatch(/2\/2 runs finished/);
     expect(cli([...args, '--launcher', 'slurm'])).toMatch(/all 2 runs finished; nothing to submit/);
     expect(fs.readFileSync(path.join(out, 'slurm', 'jobs'), 'utf8').trim().split('\n')).toEqual([jobId]);
+  });
+
+  it('cpc-lab train --launcher slurm runs the learner and an actor as two tasks of one job, over CURVE, to the end', { timeout: 300_000 }, async () => {
+    const runDir = tmp('cpc-lab-slurm-train-');
+    const updates = 10;
+    const said = cli(['train', '--env', 'mock:memory', '--frames', String(updates * BATCH_FRAMES), '--batch', '4', '--unroll', '10', '--cpc-steps', '3', '--actors', '1', '--backend', 'wasm', '--run-dir', runDir, '--launcher', 'slurm', '--nodes', '1']);
+    const jobId = /^submitted job (\d+)/.exec(said)?.[1] ?? '';
+    expect(jobId, said).not.toBe('');
+    submitted.push(jobId);
+    const output = () => {
+      const f = path.join(runDir, 'slurm', `${jobId}.out`);
+      return fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '(no output yet)';
+    };
+    await waitUntil(`train job ${jobId}`, () => queued(jobId).length === 0, 240_000, () => `squeue: ${queued(jobId).join(' ')}\n${output().slice(-3000)}`);
+    const log = output();
+    expect(log, log).toMatch(/learner \+ 1 remote actors/);
+    expect(log).toMatch(/listening on tcp:\/\/0\.0\.0\.0:\d+ \(sync, batch 4, CURVE\)/);
+    expect(log).toMatch(/actor-1\.0\.\w+: 4 x mock:memory connected to tcp:\/\/[^:]+:\d+/);
+    expect(log).toMatch(new RegExp(`done: ${updates * BATCH_FRAMES} frames, ${updates} updates`));
+    expect(readUpdates(runDir).map((u) => u.frames)).toEqual(Array.from({ length: updates }, (_, i) => (i + 1) * BATCH_FRAMES));
   });
 
   it('a requeued (preempted) task resumes its run from the checkpoint it wrote when stopped; every update is recorded once', { timeout: 300_000 }, async () => {
