@@ -80,6 +80,8 @@ describe.skipIf(!slurm.ok)('a study on a one-node Slurm', () => {
     expect(log).toMatch(/listening on tcp:\/\/0\.0\.0\.0:\d+ \(sync, batch 4, CURVE\)/);
     expect(log).toMatch(/actor-1\.0\.\w+: 4 x mock:memory connected to tcp:\/\/[^:]+:\d+/);
     expect(log).toMatch(new RegExp(`done: ${updates * BATCH_FRAMES} frames, ${updates} updates`));
+    expect(log).toMatch(/\[slurm\] actor task 1: the learner has ended/); // not stopped by srun's --wait
+    expect(log).not.toMatch(/First task exited/);
     expect(readUpdates(runDir).map((u) => u.frames)).toEqual(Array.from({ length: updates }, (_, i) => (i + 1) * BATCH_FRAMES));
   });
 
