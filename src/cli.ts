@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { addConfigOptions, configFromOptions } from './cli/configOptions.js';
-import { addEvalCommand, addPlotCommand, addSearchCommand } from './cli/experiments.js';
+import { addEvalCommand, addPlotCommand, addSearchCommand, addSlurmOptions, slurmOptionsOf } from './cli/experiments.js';
 import os from 'node:os';
+import path from 'node:path';
 import { envOptions, resolveConfig, verifyConfig } from './config.js';
 import { superviseTraining } from './runtime/supervisor.js';
 import { readRunForResume, train } from './train.js';
@@ -11,15 +12,33 @@ const program = new Command();
 program.name('cpc-lab').description('Train memory-based RL agents in first-person 3D worlds with CPC as an auxiliary loss');
 
 addConfigOptions(
-  program
+  addSlurmOptions(program
     .command('train')
     .description('train an agent: a learner and --actors actor processes (each environment in its own process), or all in this process with --local')
     .option('--local', 'actor and learner in this process (same as --actors 0)')
     .option(
       '--resume <runDir>',
       'continue a run from its last checkpoint (other flags given override its settings); bit-exact in a single process on builtin: and mock: levels; with --actors or on dmlab: levels environments start new episodes and the LSTM state starts at zero',
-    ),
+    )
+    .addOption(new Option('--launcher <launcher>', 'here, or on a Slurm cluster: one job, the learner on its first task, one task per actor').choices(['local', 'slurm']).default('local').helpGroup('Slurm options:'))
+    .addOption(new Option('--nodes <n>', 'nodes of the Slurm job (the --actors + 1 tasks spread over them)').argParser(Number).helpGroup('Slurm options:'))
+    .addOption(new Option('--slurm-task <role>', 'learner or actor: one task of a Slurm training (what its srun runs)').choices(['learner', 'actor']).hideHelp()),
+  '<run-dir>/slurm/train.sbatch'),
 ).action(async (opts: Record<string, unknown>) => {
+  if (opts.slurmTask) {
+    const runDir = String(opts.runDir);
+    const stop = new AbortController();
+    for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => stop.abort());
+    const { runActorTask, runLearnerTask } = await import('./runtime/slurmTrain.js');
+    if (opts.slurmTask === 'actor') {
+      await runActorTask(runDir, stop.signal);
+      process.exit(0); // unrolls still queued for a learner that has ended would hold the process (ZeroMQ's linger)
+    }
+    const s = await runLearnerTask(runDir, stop.signal);
+    console.log(`done: ${s.frames} frames, ${s.updates} updates; checkpoint ${s.checkpoint}`);
+    return;
+  }
+  const slurmOptions = slurmOptionsOf(opts, ['nodes']);
   const flags = configFromOptions(opts);
   if (opts.local) flags.actors = 0;
   const resumeDir = typeof opts.resume === 'string' ? opts.resume : undefined;
@@ -31,6 +50,13 @@ addConfigOptions(
     return;
   }
   const config = verified.config;
+  if (opts.launcher === 'slurm') {
+    if (resumeDir) throw new Error('--resume with --launcher slurm: resubmit the run\'s sbatch script (<run-dir>/slurm/train.sbatch); its learner resumes from the checkpoint');
+    const { submitTraining } = await import('./runtime/slurmTrain.js');
+    const sub = submitTraining(config, (opts.nodes as number | undefined) ?? 1, slurmOptions, { printOnly: opts.printOnly === true });
+    console.log(sub.jobId ? `submitted job ${sub.jobId}: learner + ${config.actors} actors (${sub.script}); its output: ${path.dirname(sub.script)}/${sub.jobId}.out` : `wrote ${sub.script}; submit it with: sbatch ${sub.script}`);
+    return;
+  }
   const stop = new AbortController();
   process.once('SIGINT', () => {
     console.error('\ncpc-lab: stopping after the current update, with a checkpoint (Ctrl-C again to abort)');

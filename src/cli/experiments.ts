@@ -2,7 +2,8 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { BACKEND_CHOICES } from '../config.js';
 import { PER_RUN_KEYS, searchConfigOf, SearchConfigSchema } from '../experiments/study.js';
-import { addConfigOptions, configFromOptions } from './configOptions.js';
+import type { SlurmOptions } from '../experiments/slurm.js';
+import { addConfigOptions, configFromOptions, kebab } from './configOptions.js';
 
 /** `cpc-lab search`, `plot` and `eval`: the experiment commands (issue 6). Heavy modules load on use. */
 
@@ -20,9 +21,29 @@ function stopOnCtrlC(what: string): AbortSignal {
   return stop.signal;
 }
 
+/** Slurm's resource flags and --print-only, shared by `search` and `train` (each run / each task). */
+export function addSlurmOptions(command: Command, scriptFile: string): Command {
+  const group = 'Slurm options:';
+  return command
+    .addOption(new Option('--partition <name>', 'Slurm partition').helpGroup(group))
+    .addOption(new Option('--time <limit>', 'time limit, e.g. 4:00:00 (a run stopped by it resumes when resubmitted)').helpGroup(group))
+    .addOption(new Option('--cpus-per-task <n>', 'cores per task').argParser(int).helpGroup(group))
+    .addOption(new Option('--mem <size>', 'memory per node, e.g. 8G').helpGroup(group))
+    .addOption(new Option('--gres <spec>', 'generic resources, e.g. gpu:1').helpGroup(group))
+    .addOption(new Option('--sbatch-arg <option>', 'one more sbatch option, e.g. --sbatch-arg=--account=rl (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]).helpGroup(group))
+    .addOption(new Option('--print-only', `write ${scriptFile} without submitting it`).helpGroup(group));
+}
+
+/** The Slurm options given; throws when one is given without --launcher slurm. */
+export function slurmOptionsOf(opts: Record<string, unknown>, extra: string[] = []): SlurmOptions {
+  const given = ['partition', 'time', 'cpusPerTask', 'mem', 'gres', 'sbatchArg', 'printOnly', ...extra].filter((k) => opts[k] !== undefined);
+  if (opts.launcher !== 'slurm' && given.length) throw new Error(`${given.map((k) => `--${kebab(k)}`).join(', ')}: only with --launcher slurm`);
+  return { partition: opts.partition, time: opts.time, cpusPerTask: opts.cpusPerTask, mem: opts.mem, gres: opts.gres, maxConcurrent: opts.maxConcurrent, sbatchArgs: opts.sbatchArg } as SlurmOptions;
+}
+
 export function addSearchCommand(program: Command): void {
   addConfigOptions(
-    program
+    addSlurmOptions(program
       .command('search')
       .description(
         'paired random search (IMPALA D.1): N sampled (entropy cost, learning rate, RMSProp eps) configurations, each trained for every agent on every ' +
@@ -35,9 +56,29 @@ export function addSearchCommand(program: Command): void {
       .option('--parallel <n>', 'runs at once, each in its own process (default 1; each run uses about one core)', int)
       .option('--out <dir>', 'study folder')
       .option('--resume <dir>', 'continue the study in <dir> with its stored settings (--parallel may change)')
-      .option('--no-report', 'skip the report (figures, tables, HTML) written to <out>/report at the end'),
+      .option('--no-report', 'skip the report (figures, tables, HTML) written to <out>/report at the end')
+      .option('--status <dir>', "each run's state in the study <dir> (and its Slurm array task's, from squeue)")
+      .addOption(new Option('--launcher <launcher>', 'where runs train: here (--parallel at a time), or on a Slurm cluster as one sbatch array job').choices(['local', 'slurm']).default('local').helpGroup('Slurm options:'))
+      .addOption(new Option('--max-concurrent <n>', 'runs at once (sbatch --array=...%n)').argParser(int).helpGroup('Slurm options:'))
+      .addOption(new Option('--array-task <dir>', 'train run $SLURM_ARRAY_TASK_ID of the study <dir> (what the sbatch script runs)').hideHelp()), '<out>/slurm/search.sbatch'),
     PER_RUN_KEYS,
   ).action(async (opts: Record<string, unknown>) => {
+    if (typeof opts.status === 'string') {
+      const { formatStatus, studyStatus } = await import('../experiments/slurm.js');
+      console.log(formatStatus(studyStatus(opts.status)));
+      return;
+    }
+    if (typeof opts.arrayTask === 'string') {
+      const { runArrayTask } = await import('../experiments/slurm.js');
+      const index = process.env.SLURM_ARRAY_TASK_ID;
+      if (index === undefined) throw new Error('--array-task runs inside a Slurm array job: SLURM_ARRAY_TASK_ID is not set');
+      const o = await runArrayTask(opts.arrayTask, Number(index));
+      if (o.status === 'stopped') console.log(`stopped before its target frames, with a checkpoint; a requeued task resumes it, else resubmit: cpc-lab search --resume ${opts.arrayTask} --launcher slurm`);
+      if (o.status === 'failed' || o.status === 'stopped') process.exitCode = 1;
+      return;
+    }
+    const slurmOptions = slurmOptionsOf(opts, ['maxConcurrent']);
+    if (opts.launcher === 'slurm' && opts.parallel !== undefined) throw new Error('--parallel is for the local launcher; on Slurm, --max-concurrent limits the runs at once');
     const { runSearch } = await import('../experiments/search.js');
     const parallel = opts.parallel as number | undefined;
     let input: unknown;
@@ -51,6 +92,15 @@ export function addSearchCommand(program: Command): void {
     if (!parsed.success) {
       console.error(`cpc-lab search: invalid settings:\n  ${parsed.error.issues.map((i) => `${i.path.join('.') || '(search)'}: ${i.message}`).join('\n  ')}`);
       process.exitCode = 2;
+      return;
+    }
+    if (opts.launcher === 'slurm') {
+      const { submitSearch } = await import('../experiments/slurm.js');
+      const sub = submitSearch(parsed.data, slurmOptions, { printOnly: opts.printOnly === true });
+      const out = parsed.data.out;
+      if (!sub.indices.length) console.log(`search ${out}: all ${sub.runs} runs finished; nothing to submit`);
+      else if (!sub.jobId) console.log(`wrote ${sub.script} (${sub.indices.length} of ${sub.runs} runs); submit it with: sbatch ${sub.script}`);
+      else console.log(`submitted job ${sub.jobId}: ${sub.indices.length} of ${sub.runs} runs as array tasks (${sub.script}); follow with: cpc-lab search --status ${out}`);
       return;
     }
     const s = await runSearch(parsed.data, { signal: stopOnCtrlC('the search') });

@@ -109,6 +109,22 @@ function runInChild(run: PlannedRun, resume: boolean, onFrames: (frames: number)
 }
 
 /**
+ * Trains one run of a study in its own process: from scratch (clearing a folder that never
+ * checkpointed) or from its checkpoint. The one path of the local search and of a Slurm array task.
+ */
+export function startRun(run: PlannedRun, state: RunState, onFrames: (frames: number) => void): { child: ChildProcess; outcome: Promise<RunOutcome> } {
+  if (state.state === 'finished') throw new Error(`${run.key} is finished already (${state.frames} frames)`);
+  if (state.state === 'start') fs.rmSync(run.runDir, { recursive: true, force: true }); // started but never checkpointed: nothing to keep
+  return runInChild(run, state.state === 'resume', onFrames);
+}
+
+/** Asks a run started by `startRun` to stop after its current update, with a checkpoint. */
+export function stopRun(run: PlannedRun, child: ChildProcess): void {
+  fs.writeFileSync(path.join(run.runDir, STOP_FILE), '');
+  child.kill('SIGINT');
+}
+
+/**
  * Runs a paired random search (or continues the one stored in `out`). Writes `study.json` and one
  * run folder per (level, agent, trial); returns what happened to every run.
  */
@@ -149,11 +165,7 @@ async function search(config: SearchConfig, log: (line: string) => void, hooks: 
       `${summary.skipped.length} finished already, ${queue.length} to run, ${config.parallel} at a time`);
 
   const children = new Map<ChildProcess, PlannedRun>();
-  const onAbort = () =>
-    children.forEach((run, child) => {
-      fs.writeFileSync(path.join(run.runDir, STOP_FILE), '');
-      child.kill('SIGINT');
-    });
+  const onAbort = () => children.forEach((run, child) => stopRun(run, child));
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
   let lastProgress = seconds();
   const progress = () => {
@@ -168,12 +180,8 @@ async function search(config: SearchConfig, log: (line: string) => void, hooks: 
     while (queue.length && !hooks.signal?.aborted) {
       const run = queue.shift()!;
       const state = states.get(run.key)!;
-      if (state.state === 'resume') {
-        summary.resumed.push(run.key); // the resumed learner drops the records after its checkpoint
-      } else {
-        fs.rmSync(run.runDir, { recursive: true, force: true }); // started but never checkpointed: nothing to keep
-      }
-      const { child, outcome: running } = runInChild(run, state.state === 'resume', (f) => {
+      if (state.state === 'resume') summary.resumed.push(run.key); // the resumed learner drops the records after its checkpoint
+      const { child, outcome: running } = startRun(run, state, (f) => {
         frames.set(run.key, f);
         hooks.onEvent?.({ type: 'update', run, frames: f });
         if (seconds() - lastProgress >= (hooks.progressEvery ?? 30)) {

@@ -13,6 +13,10 @@ export interface SupervisorOptions {
   resumeDir?: string;
   signal?: AbortSignal;
   log?: (line: string) => void;
+  /** The actors run elsewhere (`cpc-lab actor`, Slurm tasks): start none here. */
+  remoteActors?: boolean;
+  /** The learner's bound endpoint, once it is ready (and after every restart). */
+  onReady?: (endpoint: string) => void;
   /** Called when a child starts (tests kill children through it). */
   onSpawn?: (name: string, child: ChildProcess) => void;
 }
@@ -74,7 +78,10 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
       // the stall clock starts when the last process became ready (environments can take minutes to start)
       if (r.data.type === 'updated' || r.data.type === 'ready') progressAt = Date.now();
       if (r.data.type === 'updated') stalls = 0;
-      if (r.data.type === 'ready' && spec.role === 'learner' && r.data.endpoint) resolveReady(r.data.endpoint);
+      if (r.data.type === 'ready' && spec.role === 'learner' && r.data.endpoint) {
+        resolveReady(r.data.endpoint);
+        opts.onReady?.(r.data.endpoint);
+      }
       if (r.data.type === 'finished') {
         finished = r.data;
         stopping = true;
@@ -105,7 +112,7 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
   };
 
   const learnerSlot: Slot = { name: 'learner', child: null, restarts: 0, lastAlive: 0, startedAt: 0, ready: false };
-  const actorSlots: Slot[] = Array.from({ length: config.actors }, (_, i) => ({ name: `actor-${i}`, child: null, restarts: 0, lastAlive: 0, startedAt: 0, ready: false }));
+  const actorSlots: Slot[] = Array.from({ length: opts.remoteActors ? 0 : config.actors }, (_, i) => ({ name: `actor-${i}`, child: null, restarts: 0, lastAlive: 0, startedAt: 0, ready: false }));
   let incarnation = 0;
   const start = (slot: Slot) => {
     if (slot === learnerSlot) {
@@ -156,7 +163,7 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
   try {
-    log(`supervisor: learner + ${config.actors} actors x ${envsPerActor(config)} environments (${config.mode}), run dir ${runDir}`);
+    log(`supervisor: learner + ${config.actors}${opts.remoteActors ? ' remote' : ''} actors x ${envsPerActor(config)} environments (${config.mode}), run dir ${runDir}`);
     start(learnerSlot);
     endpoint = await learnerReady;
     actorSlots.forEach(start);
