@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+
 /**
  * The one interface every environment implements: the TypeScript mocks and built-in levels (sync),
  * and remote env servers / the DeepMind Lab bridge (async). Callers always `await` the results.
@@ -53,6 +55,19 @@ export interface Environment {
 
 /** What `Environment.getState` returns: plain data, checked by the environment that reads it. */
 export type EnvState = Record<string, unknown>;
+
+/** The error of a state that the environment of `level` cannot restore. */
+export function envStateError(level: string, why: string): Error {
+  return new Error(`${level}: cannot restore environment state: ${why}`);
+}
+
+/** `state` parsed by the environment's own schema, and checked to be a state of `level`. */
+export function parseEnvState<T extends { level: string }>(level: string, schema: z.ZodType<T>, state: EnvState): T {
+  const parsed = schema.safeParse(state);
+  if (!parsed.success) throw envStateError(level, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  if (parsed.data.level !== level) throw envStateError(level, `it is a state of ${parsed.data.level}`);
+  return parsed.data;
+}
 
 /** Options every environment factory accepts. */
 export interface EnvOptions {

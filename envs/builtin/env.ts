@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { ACTION_REPEAT, ACTION_SET } from '../actions.js';
-import type { EnvOptions, EnvSpec, EnvState, Environment, StepResult } from '../types.js';
+import { envStateError, parseEnvState, type EnvOptions, type EnvSpec, type EnvState, type Environment, type StepResult } from '../types.js';
 import { Rng, rngStateSchema } from '../../src/rng.js';
 import type { Level } from './level.js';
 import { Raycaster } from './raycaster.js';
@@ -107,11 +107,8 @@ export class BuiltinEnv implements Environment {
   }
 
   setState(state: EnvState): void {
-    const parsed = builtinEnvState.safeParse(state);
-    const bad = (why: string) => new Error(`${this.spec.level}: cannot restore environment state: ${why}`);
-    if (!parsed.success) throw bad(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    const s = parsed.data;
-    if (s.level !== this.spec.level) throw bad(`it is a state of ${s.level}`);
+    const s = parseEnvState(this.spec.level, builtinEnvState, state);
+    const bad = (why: string) => envStateError(this.spec.level, why);
     if (s.actions.length !== s.repeats.length || s.actions.length >= this.episodeLength) throw bad(`${s.actions.length} actions for an episode of ${this.episodeLength} steps`);
     this.seeds = new Rng(s.seeds);
     this.startEpisode(s.episodeSeed);

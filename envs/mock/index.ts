@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Rng, rngStateSchema } from '../../src/rng.js';
-import type { EnvOptions, EnvSpec, EnvState, Environment, StepResult } from '../types.js';
+import { envStateError, parseEnvState, type EnvOptions, type EnvSpec, type EnvState, type Environment, type StepResult } from '../types.js';
 
 /**
  * Tiny deterministic environments for tests and quick runs. They tick once per agent step (the
@@ -146,12 +146,8 @@ class MockEnv implements Environment {
   }
 
   setState(state: EnvState): void {
-    const parsed = mockEnvState.safeParse(state);
-    const bad = (why: string) => new Error(`${this.spec.level}: cannot restore environment state: ${why}`);
-    if (!parsed.success) throw bad(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    const s = parsed.data;
-    if (s.level !== this.spec.level) throw bad(`it is a state of ${s.level}`);
-    if (s.t >= this.level.episodeLength) throw bad(`step ${s.t} of an episode of ${this.level.episodeLength}`);
+    const s = parseEnvState(this.spec.level, mockEnvState, state);
+    if (s.t >= this.level.episodeLength) throw envStateError(this.spec.level, `step ${s.t} of an episode of ${this.level.episodeLength}`);
     this.rng = new Rng(s.seeds);
     this.episodeSeed = s.episodeSeed;
     this.level.begin(new Rng(s.episodeSeed));

@@ -84,6 +84,20 @@ export function cliCommand(): string[] {
   return [process.execPath, ...(fromSource ? ['--import', import.meta.resolve('tsx')] : []), cli];
 }
 
+/** The directives every cpc-lab job shares: appended logs, requeueable, and the user's resources. */
+export function commonDirectives(o: SlurmOptions): string[] {
+  return [
+    '#SBATCH --open-mode=append',
+    '#SBATCH --requeue',
+    ...(o.partition ? [`#SBATCH --partition=${o.partition}`] : []),
+    ...(o.time ? [`#SBATCH --time=${o.time}`] : []),
+    ...(o.cpusPerTask ? [`#SBATCH --cpus-per-task=${o.cpusPerTask}`] : []),
+    ...(o.mem ? [`#SBATCH --mem=${o.mem}`] : []),
+    ...(o.gres ? [`#SBATCH --gres=${o.gres}`] : []),
+    ...(o.sbatchArgs ?? []).map((a) => `#SBATCH ${a}`),
+  ];
+}
+
 /**
  * The sbatch script of a study: an array of `indices`, each task running `command ... search
  * --array-task <outDir>`. Logs go to `<outDir>/slurm/logs/<job>_<task>.out`, appended to when a task
@@ -97,14 +111,7 @@ export function sbatchScript(p: { outDir: string; indices: number[]; options: Sl
     `#SBATCH --job-name=cpc-lab-${path.basename(out).replace(/[^\w.-]/g, '_')}`,
     `#SBATCH --array=${arraySpec(p.indices, o.maxConcurrent)}`,
     `#SBATCH --output=${path.join(out, SLURM_DIR, 'logs', '%A_%a.out')}`,
-    '#SBATCH --open-mode=append',
-    '#SBATCH --requeue',
-    ...(o.partition ? [`#SBATCH --partition=${o.partition}`] : []),
-    ...(o.time ? [`#SBATCH --time=${o.time}`] : []),
-    ...(o.cpusPerTask ? [`#SBATCH --cpus-per-task=${o.cpusPerTask}`] : []),
-    ...(o.mem ? [`#SBATCH --mem=${o.mem}`] : []),
-    ...(o.gres ? [`#SBATCH --gres=${o.gres}`] : []),
-    ...(o.sbatchArgs ?? []).map((a) => `#SBATCH ${a}`),
+    ...commonDirectives(o),
     `# written by cpc-lab: one array task per unfinished run of the study in ${out} (its index in the plan).`,
     '# A task skips a finished run and resumes a started one from its checkpoint; resubmit with the same',
     '# `cpc-lab search --launcher slurm` command (or `sbatch` this file after editing --array) to continue.',

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { actorSeed, runName, verifyConfig, type Config } from '../config.js';
 import { loadLatestCheckpoint } from '../checkpoint.js';
-import { cliCommand, shellQuote, submitScript, verifySlurmOptions, SLURM_DIR, type SlurmOptions } from '../experiments/slurm.js';
+import { cliCommand, commonDirectives, shellQuote, submitScript, verifySlurmOptions, SLURM_DIR, type SlurmOptions } from '../experiments/slurm.js';
 import { writeFileAtomic } from '../run.js';
 import { writeCurveKeys } from './curve.js';
 import { superviseTraining } from './supervisor.js';
@@ -36,14 +36,7 @@ export function trainScripts(p: { runDir: string; nodes: number; actors: number;
     `#SBATCH --nodes=${p.nodes}`,
     `#SBATCH --ntasks=${p.actors + 1}`,
     `#SBATCH --output=${path.join(dir, '%j.out')}`,
-    '#SBATCH --open-mode=append',
-    '#SBATCH --requeue',
-    ...(o.partition ? [`#SBATCH --partition=${o.partition}`] : []),
-    ...(o.time ? [`#SBATCH --time=${o.time}`] : []),
-    ...(o.cpusPerTask ? [`#SBATCH --cpus-per-task=${o.cpusPerTask}`] : []),
-    ...(o.mem ? [`#SBATCH --mem=${o.mem}`] : []),
-    ...(o.gres ? [`#SBATCH --gres=${o.gres}`] : []),
-    ...(o.sbatchArgs ?? []).map((a) => `#SBATCH ${a}`),
+    ...commonDirectives(o),
     `# written by cpc-lab: the learner (task 0) and ${p.actors} actors of the run in ${p.runDir}; requeued or resubmitted, the learner resumes from its checkpoint`,
     'export CPC_LAB_LEARNER_HOST="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"',
     `exec srun --wait=${WAIT_AFTER_LEARNER} --kill-on-bad-exit=0 --multi-prog ${shellQuote(path.join(dir, MULTI_PROG))}`,

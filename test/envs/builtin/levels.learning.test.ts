@@ -23,16 +23,21 @@ const episodeReturns = (runDir: string): number[] =>
     .map((r) => r.episodeReturn!);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
+/** The protocol's baseline on a built-in level, seed 1: its summary and every episode's return. */
+async function trainBaseline(level: string, frames: number) {
+  const runDir = tmp();
+  const summary = await train(
+    { env: `builtin:${level}`, agent: 'baseline', frames, seed: 1, ...SMALL_BUDGET_TRAIN, ...SMALL_BUDGET_RECIPE, returnWindow: 100, backend: 'wasm', runDir },
+    { log: () => {} },
+  );
+  return { summary, returns: episodeReturns(runDir) };
+}
+
 describe('built-in levels learn under the small-budget protocol', () => {
   it(
     'seekavoid_arena_01: the baseline doubles random play (1.1 an episode) within 800k frames',
     async () => {
-      const runDir = tmp();
-      const summary = await train(
-        { env: 'builtin:seekavoid_arena_01', agent: 'baseline', frames: 800_000, seed: 1, ...SMALL_BUDGET_TRAIN, ...SMALL_BUDGET_RECIPE, returnWindow: 100, backend: 'wasm', runDir },
-        { log: () => {} },
-      );
-      const returns = episodeReturns(runDir);
+      const { summary, returns } = await trainBaseline('seekavoid_arena_01', 800_000);
       // it starts as random play does, and the last 100 episodes (~120k frames) earn at least twice that
       expect(mean(returns.slice(0, 100))).toBeLessThan(1.6);
       expect(summary.meanReturn).toBeGreaterThanOrEqual(2.2);
@@ -43,13 +48,8 @@ describe('built-in levels learn under the small-budget protocol', () => {
   it(
     'rooms_watermaze: the baseline finds the hidden platform more than twice as often as random play (0.77 an episode) within 1M frames',
     async () => {
-      const runDir = tmp();
-      const summary = await train(
-        { env: 'builtin:rooms_watermaze', agent: 'baseline', frames: 1_000_000, seed: 1, ...SMALL_BUDGET_TRAIN, ...SMALL_BUDGET_RECIPE, returnWindow: 100, backend: 'wasm', runDir },
-        { log: () => {} },
-      );
       // 1,800-step episodes: ~128 in 1M frames; measured with this seed: first 25 ~1.1, last 100 3.31
-      const returns = episodeReturns(runDir);
+      const { summary, returns } = await trainBaseline('rooms_watermaze', 1_000_000);
       expect(summary.meanReturn).toBeGreaterThanOrEqual(2 * 0.77);
       expect(mean(returns.slice(-25))).toBeGreaterThanOrEqual(2 * mean(returns.slice(0, 25)));
     },
