@@ -2,9 +2,11 @@
  * One training across the nodes of a Slurm allocation: `srun --multi-prog` runs the learner as task 0
  * and one actor per other task. The learner binds every interface on a free port with CURVE keys
  * generated into the run folder (on the shared filesystem); it writes its port to
- * `<runDir>/slurm/endpoint-<job>`, where the actors, on the allocation's first host, find it. An
- * actor that fails is restarted within its task, as the local supervisor restarts it.
+ * `<runDir>/slurm/endpoint-<job>`, where the actors, on the allocation's first host, find it. Each
+ * actor task runs its actor as a child process and restarts it whenever it exits, fails or falls
+ * silent, as the local supervisor does: srun never restarts a task.
  */
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,7 +15,7 @@ import { loadLatestCheckpoint } from '../checkpoint.js';
 import { cliCommand, commonDirectives, shellQuote, submitScript, verifySlurmOptions, SLURM_DIR, type SlurmOptions } from '../experiments/slurm.js';
 import { writeFileAtomic } from '../run.js';
 import { writeCurveKeys } from './curve.js';
-import { superviseTraining } from './supervisor.js';
+import { backoff, forkChild, superviseTraining } from './supervisor.js';
 
 /** The verified settings every task of the job reads. */
 export const TRAIN_FILE = 'train.json';
@@ -21,7 +23,6 @@ export const TRAIN_SBATCH = 'train.sbatch';
 export const MULTI_PROG = 'train.multi-prog';
 /** Seconds the other tasks may run on once the learner's task ended (then srun stops them). */
 const WAIT_AFTER_LEARNER = 30;
-const RESTART_MS = [1000, 5000, 30_000];
 
 export const endpointFile = (runDir: string, jobId: string): string => path.join(runDir, SLURM_DIR, `endpoint-${jobId}`);
 
@@ -79,8 +80,13 @@ function taskConfig(runDir: string): Config {
 }
 
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((r) => {
-  const t = setTimeout(r, ms);
-  signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+  const done = () => {
+    clearTimeout(t);
+    signal.removeEventListener('abort', done);
+    r();
+  };
+  const t = setTimeout(done, ms);
+  signal.addEventListener('abort', done, { once: true });
 });
 
 /** Task 0: the learner, with the actors of the other tasks; resumes from the run's checkpoint when it has one. */
@@ -101,10 +107,11 @@ export async function runLearnerTask(runDir: string, signal: AbortSignal, log: (
 }
 
 /**
- * Tasks 1..N: an actor of the learner of task 0, restarted (with backoff) whenever it fails, until
- * stopped or the learner has ended (its endpoint file is gone).
+ * Tasks 1..N: an actor of the learner of task 0, in a child process restarted (with the supervisor's
+ * backoff) whenever it exits or stops reporting, until stopped or the learner has ended (its endpoint
+ * file is gone).
  */
-export async function runActorTask(runDir: string, stopSignal: AbortSignal, log: (line: string) => void = console.log): Promise<void> {
+export async function runActorTask(runDir: string, stopSignal: AbortSignal, log: (line: string) => void = console.log, onSpawn?: (child: ChildProcess) => void): Promise<void> {
   const config = taskConfig(runDir);
   const jobId = process.env.SLURM_JOB_ID ?? 'local';
   const task = Number(process.env.SLURM_PROCID ?? 1);
@@ -114,18 +121,50 @@ export async function runActorTask(runDir: string, stopSignal: AbortSignal, log:
   stopSignal.addEventListener('abort', () => stop.abort(), { once: true });
   const learnerGone = setInterval(() => fs.existsSync(file) || stop.abort(), 1000);
   const signal = stop.signal;
-  const { runActor } = await import('./actorProcess.js');
+  let restarts = 0;
   for (let incarnation = 0; !signal.aborted; incarnation++) {
     const learner = fs.readFileSync(file, 'utf8').trim(); // a restarted learner may have a new port
     const actorId = `actor-${task}.${incarnation}.${randomBytes(6).toString('hex')}`;
-    try {
-      await runActor(config, { learner, actorId, token: '', seed: actorSeed(config, task * 1_000_003 + incarnation), signal, log });
-    } catch (err) {
-      const wait = RESTART_MS[Math.min(incarnation, RESTART_MS.length - 1)];
-      log(`[slurm] ${actorId} failed (${err instanceof Error ? err.message : String(err)}); restart in ${wait} ms`);
-      await sleep(wait, signal);
-    }
+    const startedAt = Date.now();
+    const how = await runChildActor(config, { learner, actorId, token: '', seed: actorSeed(config, task * 1_000_003 + incarnation) }, signal, log, onSpawn);
+    if (signal.aborted) break;
+    const next = backoff(restarts, startedAt);
+    restarts = next.restarts;
+    log(`[slurm] ${actorId} exited (${how}); restart ${restarts} in ${next.wait} ms`);
+    await sleep(next.wait, signal);
   }
   clearInterval(learnerGone);
   log(`[slurm] actor task ${task}: ${stopSignal.aborted ? 'stopped' : 'the learner has ended'}`);
+}
+
+/**
+ * Runs one actor process to its end: stopped (SIGTERM) when `signal` aborts, killed when it sends no
+ * report for the heartbeat timeout. Resolves with how it ended.
+ */
+function runChildActor(config: Config, spec: { learner: string; actorId: string; token: string; seed: number }, signal: AbortSignal, log: (line: string) => void, onSpawn?: (child: ChildProcess) => void): Promise<string> {
+  let lastAlive = Date.now();
+  const child = forkChild({ role: 'actor', config, ...spec }, log, () => (lastAlive = Date.now()));
+  onSpawn?.(child);
+  const silent = setInterval(() => {
+    if (Date.now() - lastAlive > config.heartbeatTimeout * 1000) {
+      log(`[slurm] ${spec.actorId} silent for ${config.heartbeatTimeout} s; killing it`);
+      child.kill('SIGKILL');
+    }
+  }, 1000);
+  let hardKill: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    child.kill('SIGTERM');
+    hardKill = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  return new Promise((resolve) => {
+    const ended = (how: string) => {
+      clearInterval(silent);
+      clearTimeout(hardKill);
+      signal.removeEventListener('abort', onAbort);
+      resolve(how);
+    };
+    child.once('exit', (code, sig) => ended(sig ?? `status ${code}`));
+    child.once('error', (err) => ended(`could not start: ${err.message}`));
+  });
 }

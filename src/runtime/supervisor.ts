@@ -34,6 +34,35 @@ interface Slot {
 }
 
 const BACKOFF_MS = [250, 1000, 2000, 5000, 10_000, 30_000];
+/** A child that ran this long was healthy: its backoff starts over. */
+const HEALTHY_MS = 60_000;
+
+/**
+ * The wait before restarting a child that started at `startedAt` and had been restarted `restarts`
+ * times, and its new restart count: one that ran a while was healthy, so its backoff starts over.
+ */
+export function backoff(restarts: number, startedAt: number): { wait: number; restarts: number } {
+  const n = Date.now() - startedAt > HEALTHY_MS ? 0 : restarts;
+  return { wait: BACKOFF_MS[Math.min(n, BACKOFF_MS.length - 1)]!, restarts: n + 1 };
+}
+
+/**
+ * Forks a learner or an actor (src/runtime/main): its output lines go through `log` (the terminal,
+ * or a test's collector), its validated reports to `onReport`, malformed ones are logged and dropped.
+ */
+export function forkChild(spec: ChildSpec, log: (line: string) => void, onReport: (r: ChildReport) => void): ChildProcess {
+  const main = new URL('./main' + (import.meta.url.endsWith('.ts') ? '.ts' : '.js'), import.meta.url);
+  // from source the children need tsx's loader; from the build they are plain JavaScript
+  const execArgv = main.pathname.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = fork(fileURLToPath(main), [], { execArgv, env: { ...process.env, CPC_LAB_CHILD: JSON.stringify(spec) }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', log);
+  child.on('message', (m: unknown) => {
+    const r = childReport.safeParse(m);
+    if (r.success) onReport(r.data);
+    else log(`supervisor: ignored a malformed report from ${spec.role === 'learner' ? 'the learner' : spec.actorId}`);
+  });
+  return child;
+}
 
 /**
  * `cpc-lab train` with actors: forks the learner and the actors (each actor forks its environment
@@ -42,9 +71,6 @@ const BACKOFF_MS = [250, 1000, 2000, 5000, 10_000, 30_000];
  */
 export async function superviseTraining(config: Config, opts: SupervisorOptions = {}): Promise<FinishedReport> {
   const log = opts.log ?? ((l: string) => console.log(l));
-  const main = new URL('./main' + (import.meta.url.endsWith('.ts') ? '.ts' : '.js'), import.meta.url);
-  // from source the children need tsx's loader; from the build they are plain JavaScript
-  const execArgv = main.pathname.endsWith('.ts') ? ['--import', 'tsx'] : [];
   const runDir = config.runDir ?? `runs/${runName(config)}`;
   const learnerConfig: Config = { ...config, runDir };
   await preflight(config);
@@ -62,37 +88,32 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
   const learnerReady = new Promise<string>((res, rej) => ((resolveReady = res), (rejectReady = rej)));
 
   const spawnChild = (slot: Slot, spec: ChildSpec) => {
-    const child = fork(fileURLToPath(main), [], { execArgv, env: { ...process.env, CPC_LAB_CHILD: JSON.stringify(spec) }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-    // children's lines go through our log (the terminal, or a test's collector)
-    for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', log);
+    const child = forkChild(spec, log, (r) => {
+      slot.lastAlive = Date.now();
+      if (r.type === 'ready') slot.ready = true;
+      // the stall clock starts when the last process became ready (environments can take minutes to start)
+      if (r.type === 'updated' || r.type === 'ready') progressAt = Date.now();
+      if (r.type === 'updated') stalls = 0;
+      if (r.type === 'ready' && spec.role === 'learner' && r.endpoint) {
+        resolveReady(r.endpoint);
+        opts.onReady?.(r.endpoint);
+      }
+      if (r.type === 'finished') {
+        finished = r;
+        stopping = true;
+        resolveDone();
+      }
+      if (r.type === 'fatal') {
+        fatal = r.error;
+        stopping = true;
+        resolveDone();
+      }
+    });
     slot.child = child;
     slot.lastAlive = Date.now();
     slot.startedAt = Date.now();
     slot.ready = false;
     opts.onSpawn?.(slot.name, child);
-    child.on('message', (m: unknown) => {
-      const r = childReport.safeParse(m);
-      if (!r.success) return log(`supervisor: ignored a malformed report from ${slot.name}`);
-      slot.lastAlive = Date.now();
-      if (r.data.type === 'ready') slot.ready = true;
-      // the stall clock starts when the last process became ready (environments can take minutes to start)
-      if (r.data.type === 'updated' || r.data.type === 'ready') progressAt = Date.now();
-      if (r.data.type === 'updated') stalls = 0;
-      if (r.data.type === 'ready' && spec.role === 'learner' && r.data.endpoint) {
-        resolveReady(r.data.endpoint);
-        opts.onReady?.(r.data.endpoint);
-      }
-      if (r.data.type === 'finished') {
-        finished = r.data;
-        stopping = true;
-        resolveDone();
-      }
-      if (r.data.type === 'fatal') {
-        fatal = r.data.error;
-        stopping = true;
-        resolveDone();
-      }
-    });
     child.on('exit', (code, signal) => {
       if (slot.child === child) slot.child = null;
       if (stopping) return;
@@ -100,10 +121,8 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
         rejectReady(new Error(`the learner exited (${signal ?? `status ${code}`}) before it was ready; see its output above`));
         return;
       }
-      // a child that ran a while is healthy again: its backoff starts over
-      if (Date.now() - slot.startedAt > 60_000) slot.restarts = 0;
-      const wait = BACKOFF_MS[Math.min(slot.restarts, BACKOFF_MS.length - 1)];
-      slot.restarts++;
+      const { wait, restarts } = backoff(slot.restarts, slot.startedAt);
+      slot.restarts = restarts;
       log(`supervisor: ${slot.name} exited (${signal ?? `status ${code}`}); restart ${slot.restarts} in ${wait} ms`);
       setTimeout(() => {
         if (!stopping) start(slot);

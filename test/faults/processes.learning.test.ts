@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadLatestCheckpoint } from '../../src/checkpoint.js';
 import { resolveConfig } from '../../src/config.js';
 import { superviseTraining } from '../../src/runtime/supervisor.js';
-import { readUpdates } from '../helpers/metrics.js';
+import { readUpdates, updatesWritten } from '../helpers/metrics.js';
 
 /**
  * Process-level faults. Kill -9 the supervisor (or the search): its orphaned learner (or run worker)
@@ -34,11 +34,6 @@ async function until(check: () => boolean): Promise<void> {
   while (!check()) await new Promise((r) => setTimeout(r, 100));
 }
 
-/** Update records written so far (the file may not exist yet, or end in a line being written). */
-const updatesIn = (runDir: string) => {
-  const file = path.join(runDir, 'metrics.jsonl');
-  return fs.existsSync(file) ? (fs.readFileSync(file, 'utf8').match(/"kind":"update".*\n/g) ?? []).length : 0;
-};
 const running = (pid: number) => fs.existsSync(`/proc/${pid}`) && !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
 const childrenOf = (pid: number) => execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
 const roleOf = (pid: number) => /"role":"(\w+)"/.exec(fs.readFileSync(`/proc/${pid}/environ`, 'utf8'))?.[1];
@@ -47,7 +42,7 @@ describe('orphans checkpoint before they exit', () => {
   it('supervisor killed -9: the learner writes a checkpoint with every update it trained', async () => {
     const runDir = tmp();
     const supervisor = start(['src/cli.ts', 'train', '--env', 'mock:memory', '--agent', 'baseline', '--actors', '1', '--batch', '2', '--unroll', '5', '--frames', '10000000', '--checkpoint-every', '3600', '--progress-every', '0.01', '--backend', 'wasm', '--run-dir', runDir]);
-    await until(() => updatesIn(runDir) >= 3);
+    await until(() => updatesWritten(runDir) >= 3);
     const children = childrenOf(supervisor.pid!);
     const learner = children.find((pid) => roleOf(pid) === 'learner')!;
     const envServers = children.filter((pid) => roleOf(pid) === 'actor').flatMap(childrenOf);
@@ -67,7 +62,7 @@ describe('orphans checkpoint before they exit', () => {
       await runSearch({ levels: ['mock:memory'], agents: ['baseline'], trials: 1, out: ${JSON.stringify(out)}, train: { frames: 10000000, batch: 2, unroll: 5, backend: 'wasm', checkpointEvery: 3600 } }, { log: () => {} });`;
     const search = start(['--input-type=module', '-e', script]);
     const runDir = path.join(out, 'mock-memory', 'baseline-t00');
-    await until(() => updatesIn(runDir) >= 2);
+    await until(() => updatesWritten(runDir) >= 2);
     // the search's children are the run worker (named after its run) and, when tsx had to compile, esbuild's service
     const children = childrenOf(search.pid!);
     expect(children.filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('cpc-lab run mock-memory/baseline-t00'))).toHaveLength(1);

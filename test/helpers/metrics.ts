@@ -17,3 +17,9 @@ export function readUpdates(runDir: string): UpdateRecord[] {
     .map((l) => JSON.parse(l) as UpdateRecord & { kind: string })
     .filter((r) => r.kind === 'update');
 }
+
+/** Update records written so far, by a run that may still be writing (no file yet, a line half written). */
+export function updatesWritten(runDir: string): number {
+  const file = path.join(runDir, 'metrics.jsonl');
+  return fs.existsSync(file) ? (fs.readFileSync(file, 'utf8').match(/"kind":"update".*\n/g) ?? []).length : 0;
+}

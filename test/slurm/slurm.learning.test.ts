@@ -10,7 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runState } from '../../src/experiments/search.js';
 import { studyStatus, submitSearch } from '../../src/experiments/slurm.js';
 import { planRuns, readStudy, SearchConfigSchema } from '../../src/experiments/study.js';
-import { readUpdates } from '../helpers/metrics.js';
+import { readUpdates, updatesWritten } from '../helpers/metrics.js';
 import { queued, startLocalSlurm, waitUntil } from '../helpers/slurm.js';
 import { tmp } from '../src/experiments/fixtures.js';
 
@@ -30,6 +30,22 @@ function explain(out: string, jobId: string): string {
 
 const logsOf = (out: string): string => fs.readdirSync(path.join(out, 'slurm', 'logs')).map((f) => fs.readFileSync(path.join(out, 'slurm', 'logs', f), 'utf8')).join('\n');
 const cli = (args: string[]): string => execFileSync(process.execPath, ['--import', TSX, CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+/**
+ * The processes of the job that run as `role` (the learner, an actor task's actor), not their own
+ * children (an actor's environment servers inherit its environment).
+ */
+function processesOf(jobId: string, role: 'learner' | 'actor'): number[] {
+  const matching = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    try {
+      const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      return env.includes(`SLURM_JOB_ID=${jobId}`) && env.some((e) => e.startsWith('CPC_LAB_CHILD=') && e.includes(`"role":"${role}"`));
+    } catch {
+      return false; // gone, or not ours to read
+    }
+  });
+  const parentOf = (pid: number) => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  return matching.filter((pid) => !matching.includes(parentOf(pid)));
+}
 /** Jobs a test submitted; cancelled after it, so a failed test leaves nothing running. */
 const submitted: string[] = [];
 const jobOf = (out: string): string => {
@@ -63,7 +79,7 @@ describe.skipIf(!slurm.ok)('a study on a one-node Slurm', () => {
     expect(fs.readFileSync(path.join(out, 'slurm', 'jobs'), 'utf8').trim().split('\n')).toEqual([jobId]);
   });
 
-  it('cpc-lab train --launcher slurm runs the learner and an actor as two tasks of one job, over CURVE, to the end', { timeout: 300_000 }, async () => {
+  it('cpc-lab train --launcher slurm runs the learner and an actor as two tasks of one job, over CURVE, to the end; a killed actor process is restarted in its task', { timeout: 300_000 }, async () => {
     const runDir = tmp('cpc-lab-slurm-train-');
     const updates = 10;
     const said = cli(['train', '--env', 'mock:memory', '--frames', String(updates * BATCH_FRAMES), '--batch', '4', '--unroll', '10', '--cpc-steps', '3', '--actors', '1', '--backend', 'wasm', '--run-dir', runDir, '--launcher', 'slurm', '--nodes', '1']);
@@ -74,8 +90,14 @@ describe.skipIf(!slurm.ok)('a study on a one-node Slurm', () => {
       const f = path.join(runDir, 'slurm', `${jobId}.out`);
       return fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '(no output yet)';
     };
+    // sync with one actor: the learner cannot finish without a new actor process
+    await waitUntil('2 updates', () => updatesWritten(runDir) >= 2, 120_000, () => output().slice(-3000));
+    const [actor, ...others] = processesOf(jobId, 'actor');
+    expect(others).toEqual([]);
+    process.kill(actor!, 'SIGKILL');
     await waitUntil(`train job ${jobId}`, () => queued(jobId).length === 0, 240_000, () => `squeue: ${queued(jobId).join(' ')}\n${output().slice(-3000)}`);
     const log = output();
+    expect(log).toMatch(/\[slurm\] actor-1\.0\.\w+ exited \(SIGKILL\); restart 1/);
     expect(log, log).toMatch(/learner \+ 1 remote actors/);
     expect(log).toMatch(/listening on tcp:\/\/0\.0\.0\.0:\d+ \(sync, batch 4, CURVE\)/);
     expect(log).toMatch(/actor-1\.0\.\w+: 4 x mock:memory connected to tcp:\/\/[^:]+:\d+/);
@@ -92,10 +114,7 @@ describe.skipIf(!slurm.ok)('a study on a one-node Slurm', () => {
     submitSearch(config, {});
     const jobId = jobOf(out);
     const [run] = planRuns(readStudy(out)!, out);
-    const metrics = path.join(run.runDir, 'metrics.jsonl');
-    // counted from the raw lines: the run is writing the file
-    const updatesSoFar = () => (fs.existsSync(metrics) ? fs.readFileSync(metrics, 'utf8').split('"kind":"update"').length - 1 : 0);
-    await waitUntil('3 updates of the run', () => updatesSoFar() >= 3, 120_000, () => explain(out, jobId));
+    await waitUntil('3 updates of the run', () => updatesWritten(run.runDir) >= 3, 120_000, () => explain(out, jobId));
     expect(spawnSync('scontrol', ['requeue', `${jobId}_0`], { timeout: 20_000 }).status).toBe(0);
     await waitUntil('the requeued task pending', () => queued(jobId).includes('PENDING'), 60_000, () => explain(out, jobId));
     // Slurm holds a requeued job back for a while; start it now

@@ -9,7 +9,7 @@ import { listCheckpoints } from '../../../src/checkpoint.js';
 import { superviseTraining } from '../../../src/runtime/supervisor.js';
 import { encode } from '../../../src/transport/codec.js';
 import { findEventFile } from '../../../src/tensorboard.js';
-import { readUpdates } from '../../helpers/metrics.js';
+import { readUpdates, updatesWritten } from '../../helpers/metrics.js';
 import { readEvents, scalarEvents } from '../../helpers/tfevents.js';
 
 /** Process-level tests: real learner, actor and env-server processes over real sockets. */
@@ -55,12 +55,6 @@ function expectEveryBatchOnce(runDir: string, finishedFrames: number) {
  */
 async function until(check: () => boolean): Promise<void> {
   while (!check()) await new Promise((r) => setTimeout(r, 50));
-}
-
-/** Update records written so far (the file may not exist yet, or end in a line being written). */
-function updatesWritten(runDir: string): number {
-  const file = path.join(runDir, 'metrics.jsonl');
-  return fs.existsSync(file) ? (fs.readFileSync(file, 'utf8').match(/"kind":"update".*\n/g) ?? []).length : 0;
 }
 
 /** Frames of the newest checkpoint file (by name), 0 if none. */
