@@ -98,7 +98,11 @@ export function addSearchCommand(program: Command): void {
       const { submitSearch } = await import('../experiments/slurm.js');
       const sub = submitSearch(parsed.data, slurmOptions, { printOnly: opts.printOnly === true });
       const out = parsed.data.out;
-      if (!sub.indices.length) console.log(`search ${out}: all ${sub.runs} runs finished; nothing to submit`);
+      if (sub.queued.size) {
+        const jobs = [...new Set([...sub.queued.values()].map((q) => q.jobId))].join(', ');
+        console.log(`search ${out}: ${sub.queued.size} unfinished runs are still queued or running in job ${jobs}; left out (resubmit once they have ended to continue any that stop unfinished)`);
+      }
+      if (!sub.indices.length) console.log(`search ${out}: ${sub.queued.size ? 'no other unfinished run' : `all ${sub.runs} runs finished`}; nothing to submit`);
       else if (!sub.jobId) console.log(`wrote ${sub.script} (${sub.indices.length} of ${sub.runs} runs); submit it with: sbatch ${sub.script}`);
       else console.log(`submitted job ${sub.jobId}: ${sub.indices.length} of ${sub.runs} runs as array tasks (${sub.script}); follow with: cpc-lab search --status ${out}`);
       return;

@@ -12,6 +12,7 @@ import { loadLatestCheckpoint } from '../checkpoint.js';
 import { formatCount, formatDuration } from '../metrics.js';
 import { lockFolder } from '../run.js';
 import type { RunJob, WorkerMessage } from './runWorker.js';
+import { refuseWhileQueued } from './squeue.js';
 import { openStudy, planRuns, SearchConfigSchema, verifyPlan, type PlannedRun, type SearchConfig, type SearchConfigInput, type Study } from './study.js';
 
 export interface SearchHooks {
@@ -133,6 +134,7 @@ export async function runSearch(input: SearchConfigInput, hooks: SearchHooks = {
   const log = hooks.log ?? ((line: string) => console.log(line));
   const unlock = lockStudy(config.out);
   try {
+    refuseWhileQueued(config.out);
     return await search(config, log, hooks);
   } finally {
     unlock();

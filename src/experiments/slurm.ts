@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lockStudy, runState, startRun, stopRun, type RunOutcome, type RunState } from './search.js';
+import { JOBS_FILE, queuedTasks, SLURM_DIR, studyJobs, type QueuedTask } from './squeue.js';
 import { openStudy, planRuns, readStudy, STUDY_FILE, verifyPlan, type PlannedRun, type SearchConfig } from './study.js';
 
 /** What `cpc-lab search --launcher slurm` asks of Slurm; absent ones are the cluster's defaults. */
@@ -27,11 +28,8 @@ export interface SlurmOptions {
   sbatchArgs?: string[];
 }
 
-/** The folder, under the study, holding the sbatch script, the submitted job ids and the task logs. */
-export const SLURM_DIR = 'slurm';
+export { SLURM_DIR, JOBS_FILE } from './squeue.js';
 export const SBATCH_FILE = 'search.sbatch';
-/** One submitted array job id per line, newest last. */
-export const JOBS_FILE = 'jobs';
 
 /** `[0,1,2,3,5,7,8]` -> `0-3,5,7-8`, with `%max` when given: sbatch's `--array` value. */
 export function arraySpec(indices: number[], maxConcurrent?: number): string {
@@ -123,18 +121,21 @@ export function sbatchScript(p: { outDir: string; indices: number[]; options: Sl
 
 export interface Submission {
   script: string;
-  /** Plan indices in the array (the unfinished runs). */
+  /** Plan indices in the array (the unfinished runs not queued in an earlier job). */
   indices: number[];
   runs: number;
-  /** Absent with `printOnly` or when every run is finished. */
+  /** Unfinished runs left out because an earlier job still queues or runs them. */
+  queued: Map<number, QueuedTask>;
+  /** Absent with `printOnly` or when no run is left to submit. */
   jobId?: string;
 }
 
 /**
- * Writes (and unless `printOnly`, submits) the study's array job. Refuses while a local search holds
- * the study, and submits nothing when every run is finished.
+ * Writes (and unless `printOnly`, submits) the study's array job for the unfinished runs that no
+ * earlier job of the study still queues or runs. Refuses while a local search holds the study, and
+ * submits nothing when no run is left.
  */
-export function submitSearch(config: SearchConfig, options: SlurmOptions, p: { printOnly?: boolean; sbatch?: string } = {}): Submission {
+export function submitSearch(config: SearchConfig, options: SlurmOptions, p: { printOnly?: boolean; sbatch?: string; squeue?: string } = {}): Submission {
   const errors = verifySlurmOptions(options);
   if (errors.length) throw new Error(`invalid Slurm options:\n  ${errors.join('\n  ')}`);
   const outDir = path.resolve(config.out);
@@ -143,16 +144,20 @@ export function submitSearch(config: SearchConfig, options: SlurmOptions, p: { p
   const runs = planRuns(study, outDir);
   const planErrors = verifyPlan(runs);
   if (planErrors.length) throw new Error(`invalid search settings:\n  ${planErrors.join('\n  ')}`);
-  const indices = unfinishedIndices(runs);
+  const inQueue = queuedTasks(outDir, p.squeue);
+  const unfinished = unfinishedIndices(runs);
+  const indices = unfinished.filter((i) => !inQueue.has(i));
+  const queued = new Map(unfinished.filter((i) => inQueue.has(i)).map((i) => [i, inQueue.get(i)!]));
   const dir = path.join(outDir, SLURM_DIR);
   fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
   const script = path.join(dir, SBATCH_FILE);
-  if (!indices.length) return { script, indices, runs: runs.length };
+  const plan = { script, indices, runs: runs.length, queued };
+  if (!indices.length) return plan;
   fs.writeFileSync(script, sbatchScript({ outDir, indices, options, command: cliCommand() }));
-  if (p.printOnly) return { script, indices, runs: runs.length };
+  if (p.printOnly) return plan;
   const jobId = submitScript(script, p.sbatch);
   fs.appendFileSync(path.join(dir, JOBS_FILE), jobId + '\n');
-  return { script, indices, runs: runs.length, jobId };
+  return { ...plan, jobId };
 }
 
 /** `sbatch --parsable script`: the job id, or an error saying what sbatch said. */
@@ -205,45 +210,29 @@ export interface RunStatus {
   state: RunState['state'];
   frames: number;
   target: number;
-  /** squeue's state of this run's array task in the newest submitted job, when squeue answers. */
-  slurm?: string;
-}
-
-/** squeue's state per array index of `jobId` (empty when squeue is missing or knows nothing of it). */
-export function squeueStates(jobId: string, squeue = 'squeue'): Map<number, string> {
-  const states = new Map<number, string>();
-  try {
-    const out = execFileSync(squeue, ['-h', '-r', '-j', jobId, '-o', '%K %T'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    for (const line of out.split('\n')) {
-      const [task, state] = line.trim().split(/\s+/);
-      if (task && state && /^\d+$/.test(task)) states.set(Number(task), state);
-    }
-  } catch {
-    // no squeue here, or the job has left the queue: the folder alone tells
-  }
-  return states;
+  /** squeue's state of this run's array task and its job (the newest of the study's jobs holding it), when squeue answers. */
+  slurm?: QueuedTask;
 }
 
 /** Each run's state from the study folder, with squeue's where the study was submitted to Slurm. */
-export function studyStatus(outDir: string, squeue = 'squeue'): { runs: RunStatus[]; jobId?: string } {
+export function studyStatus(outDir: string, squeue = 'squeue'): { runs: RunStatus[]; jobs: string[] } {
   const runs = storedPlan(path.resolve(outDir));
-  const jobsFile = path.join(outDir, SLURM_DIR, JOBS_FILE);
-  const jobId = fs.existsSync(jobsFile) ? fs.readFileSync(jobsFile, 'utf8').trim().split('\n').pop() : undefined;
-  const queued = jobId ? squeueStates(jobId, squeue) : new Map<number, string>();
+  const queued = queuedTasks(outDir, squeue);
   return {
-    jobId,
+    jobs: studyJobs(outDir),
     runs: runs.map((r, index) => {
       const s = runState(r);
-      return { index, key: r.key, state: s.state, frames: s.state === 'start' ? 0 : s.frames, target: r.config.frames ?? 0, ...(queued.has(index) ? { slurm: queued.get(index) } : {}) };
+      const slurm = queued.get(index);
+      return { index, key: r.key, state: s.state, frames: s.state === 'start' ? 0 : s.frames, target: r.config.frames ?? 0, ...(slurm ? { slurm } : {}) };
     }),
   };
 }
 
 /** `studyStatus` as a table. */
-export function formatStatus(s: { runs: RunStatus[]; jobId?: string }): string {
+export function formatStatus(s: { runs: RunStatus[]; jobs: string[] }): string {
   const words = { finished: 'finished', resume: 'checkpointed', start: 'no checkpoint' } as const;
-  const rows = s.runs.map((r) => [String(r.index), r.key, words[r.state], `${r.frames}/${r.target}`, r.slurm ?? '']);
-  const header = ['run', 'key', 'state', 'frames', s.jobId ? `slurm job ${s.jobId}` : ''];
+  const rows = s.runs.map((r) => [String(r.index), r.key, words[r.state], `${r.frames}/${r.target}`, r.slurm ? `${r.slurm.state} (job ${r.slurm.jobId})` : '']);
+  const header = ['run', 'key', 'state', 'frames', s.jobs.length ? `slurm (jobs ${s.jobs.join(', ')})` : ''];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const done = s.runs.filter((r) => r.state === 'finished').length;
   return [header, ...rows].map((r) => r.map((v, c) => v.padEnd(widths[c])).join('  ').trimEnd()).join('\n') + `\n${done}/${s.runs.length} runs finished`;

@@ -6,6 +6,7 @@ import { runState } from '../../../src/experiments/search.js';
 import { arraySpec, formatStatus, runArrayTask, sbatchScript, shellQuote, studyStatus, submitSearch, unfinishedIndices, verifySlurmOptions } from '../../../src/experiments/slurm.js';
 import { planRuns, readStudy, SearchConfigSchema, type PlannedRun } from '../../../src/experiments/study.js';
 import { resolveConfig } from '../../../src/config.js';
+import { refuseWhileQueued } from '../../../src/experiments/squeue.js';
 import { submitTraining, trainScripts } from '../../../src/runtime/slurmTrain.js';
 import { tmp } from './fixtures.js';
 
@@ -94,18 +95,31 @@ describe('Slurm array jobs of a study', () => {
     expect(listCheckpoints(runs[1].runDir)).toEqual(checkpoints);
     await expect(runArrayTask(out, 3, () => {})).rejects.toThrow(/array task 3: the study in .* has runs 0-2/);
 
-    const squeue = fakeCommand(bin, 'squeue', '0 RUNNING\n2 PENDING');
+    // a second job was submitted by hand for run 2; squeue answers per job
+    fs.appendFileSync(path.join(out, 'slurm', 'jobs'), '4343\n');
+    const squeue = path.join(bin, 'squeue');
+    fs.writeFileSync(squeue, `#!/bin/sh\necho "$@" >> ${shellQuote(squeue + '.args')}\ncase "$4" in 4242) printf '0 RUNNING\\n2 PENDING\\n';; 4343) printf '2 RUNNING\\n';; esac\n`, { mode: 0o755 });
     const status = studyStatus(out, squeue);
-    expect(fs.readFileSync(squeue + '.args', 'utf8')).toBe('-h -r -j 4242 -o %K %T\n');
-    expect(status.jobId).toBe('4242');
+    expect(fs.readFileSync(squeue + '.args', 'utf8')).toBe('-h -r -j 4242 -o %K %T\n-h -r -j 4343 -o %K %T\n');
+    expect(status.jobs).toEqual(['4242', '4343']);
     expect(status.runs.map((r) => [r.index, r.state, r.frames, r.slurm])).toEqual([
-      [0, 'start', 0, 'RUNNING'],
+      [0, 'start', 0, { jobId: '4242', state: 'RUNNING' }],
       [1, 'finished', 2 * BATCH_FRAMES, undefined],
-      [2, 'start', 0, 'PENDING'],
+      [2, 'start', 0, { jobId: '4343', state: 'RUNNING' }],
     ]);
-    expect(formatStatus(status)).toMatch(/1\s+mock-memory\/baseline-t01\s+finished\s+320\/320\n[^]*1\/3 runs finished$/);
+    const table = formatStatus(status);
+    expect(table).toMatch(/^run\s+key\s+state\s+frames\s+slurm \(jobs 4242, 4343\)\n/);
+    expect(table).toMatch(/\n0\s+mock-memory\/baseline-t00\s+no checkpoint\s+0\/320\s+RUNNING \(job 4242\)\n/);
+    expect(table).toMatch(/1\s+mock-memory\/baseline-t01\s+finished\s+320\/320\n[^]*1\/3 runs finished$/);
     // without squeue the folder alone tells
     expect(studyStatus(out, path.join(bin, 'no-such-squeue')).runs.map((r) => r.slurm)).toEqual([undefined, undefined, undefined]);
+
+    // runs still queued are never submitted twice; a local search refuses while any is queued
+    expect(submitSearch(config, {}, { printOnly: true, squeue })).toMatchObject({ indices: [], queued: new Map([[0, { jobId: '4242', state: 'RUNNING' }], [2, { jobId: '4343', state: 'RUNNING' }]]) });
+    fs.writeFileSync(squeue, '#!/bin/sh\ncase "$4" in 4242) printf \'2 PENDING\\n\';; esac\n', { mode: 0o755 });
+    expect(submitSearch(config, {}, { printOnly: true, squeue }).indices).toEqual([0]);
+    expect(() => refuseWhileQueued(out, squeue)).toThrow(/runs 2 of the study in .* are queued or running in Slurm job 4242 \(squeue\); a local search would train them a second time\. .*scancel 4242/);
+    expect(() => refuseWhileQueued(out, path.join(bin, 'no-such-squeue'))).not.toThrow();
   });
 
   it('refuses to submit while a local search holds the study', () => {
