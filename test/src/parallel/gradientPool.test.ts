@@ -78,29 +78,39 @@ describe('columns', () => {
 });
 
 describe('data-parallel gradients', () => {
-  const pools: GradientPool[] = [];
+  // one pool per agent kind and thread count (a worker takes seconds to start): later tests reuse it
+  const pools = new Map<string, GradientPool>();
+  const poolFor = async (kind: 'baseline' | 'cpc', threads: number, agent: Agent) => {
+    const key = `${kind}/${threads}`;
+    if (!pools.has(key)) pools.set(key, await GradientPool.start(threads, 'wasm', options(kind), agent));
+    return pools.get(key)!;
+  };
   afterAll(async () => {
-    await Promise.all(pools.map((p) => p.close()));
+    await Promise.all([...pools.values()].map((p) => p.close()));
   });
 
-  const cases: { kind: 'baseline' | 'cpc'; threads: number; hp: Partial<LossHyperparameters> }[] = [
-    { kind: 'baseline', threads: 2, hp: {} },
-    { kind: 'cpc', threads: 2, hp: { cpcNegatives: 'batch' } },
-    { kind: 'cpc', threads: 3, hp: { cpcNegatives: 'batch-time' } },
+  const cases: { kind: 'baseline' | 'cpc'; threads: number; hp: Partial<LossHyperparameters>; what: string }[] = [
+    { kind: 'baseline', threads: 2, hp: {}, what: 'baseline' },
+    { kind: 'cpc', threads: 2, hp: { cpcNegatives: 'batch' }, what: 'cpc (negatives batch)' },
+    { kind: 'cpc', threads: 2, hp: { cpcStopGradient: true }, what: 'cpc with stop-gradient targets' },
+    { kind: 'cpc', threads: 3, hp: { cpcNegatives: 'batch-time' }, what: 'cpc (negatives batch-time, uneven shares)' },
   ];
   for (const c of cases) {
-    it(`${c.kind}${c.kind === 'cpc' ? ` (negatives ${c.hp.cpcNegatives})` : ''}: ${c.threads} threads' summed gradient equals the one-thread gradient of the whole batch, and every thread's tensor count stays constant`, async () => {
+    it(`${c.what}: ${c.threads} threads' summed gradient equals the one-thread gradient of the whole batch, at each request's parameters; every thread's tensor count stays constant`, async () => {
       const agent = createAgent(options(c.kind));
       const batch = await playBatch(agent);
       expect(batch.firsts.some((f) => f === 1)).toBe(true);
       const hp = { ...HP, ...c.hp };
-      const want = await wholeBatchGradients(agent, batch, hp);
-      const pool = await GradientPool.start(c.threads, 'wasm', options(c.kind), agent);
-      pools.push(pool);
-      const weights = await agent.getWeights();
+      const pool = await poolFor(c.kind, c.threads, agent);
       const counts: number[][] = [];
       for (let i = 0; i < 3; i++) {
-        const got = await pool.gradients(weights, batch, hp);
+        if (i === 2) {
+          // other parameters: the workers start from what this request sends, not from what they had
+          const w = await agent.getWeights();
+          agent.setWeights(Object.fromEntries(Object.entries(w).map(([k, v]) => [k, v.map((x, j) => x * (1 + 0.1 * Math.sin(j)))])));
+        }
+        const want = await wholeBatchGradients(agent, batch, hp);
+        const got = await pool.gradients(await agent.getWeights(), batch, hp);
         expect(maxRelativeError(got.grads, want.grads)).toBeLessThan(1e-5);
         expect(got.sums.loss).toBeCloseTo(want.loss, 3);
         counts.push(got.numTensors);
@@ -111,26 +121,13 @@ describe('data-parallel gradients', () => {
     }, 120_000);
   }
 
-  it('cpc with stop-gradient targets: the summed gradient is still the whole batch one', async () => {
-    const agent = createAgent(options('cpc'));
-    const batch = await playBatch(agent);
-    const hp = { ...HP, cpcStopGradient: true };
-    const want = await wholeBatchGradients(agent, batch, hp);
-    const pool = await GradientPool.start(2, 'wasm', options('cpc'), agent);
-    pools.push(pool);
-    const got = await pool.gradients(await agent.getWeights(), batch, hp);
-    expect(maxRelativeError(got.grads, want.grads)).toBeLessThan(1e-5);
-    agent.dispose();
-  });
-
   it('a thread that dies fails the pending request and every later one at once, naming the thread', async () => {
     const agent = createAgent(options('cpc'));
     const batch = await playBatch(agent);
-    const pool = await GradientPool.start(2, 'wasm', options('cpc'), agent);
-    pools.push(pool);
+    const pool = await poolFor('cpc', 3, agent);
     const weights = await agent.getWeights();
     const pending = pool.gradients(weights, batch, HP);
-    await pool.workers[1].terminate();
+    await pool.workers[1]!.terminate();
     await expect(pending).rejects.toThrow(/learner thread 1 exited/);
     await expect(pool.gradients(weights, batch, HP)).rejects.toThrow(/learner thread 1 exited/);
     agent.dispose();

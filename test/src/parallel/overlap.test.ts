@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadLatestCheckpoint } from '../../../src/checkpoint.js';
 import { resolveConfig } from '../../../src/config.js';
 import { learnerThreads, learnsInWorkers, overlapsActing } from '../../../src/parallel/threads.js';
 import { train } from '../../../src/train.js';
@@ -18,21 +19,35 @@ const losses = (runDir: string) => readUpdates(runDir).map((r) => [(r as unknown
 describe('the single-process loop', () => {
   it('async: the next batch is played during the update by the parameters before it, so every batch after the first has policy lag exactly 1; the schedule is the same whenever updates land', async () => {
     const a = tmp();
-    const summary = await train({ ...SMALL, mode: 'async', learnerThreads: 2, runDir: a }, quiet);
+    const lines: string[] = [];
+    const summary = await train({ ...SMALL, mode: 'async', learnerThreads: 2, runDir: a, progressEvery: 1e-3 }, { log: (l) => lines.push(l) });
     expect(summary.updates).toBe(5);
     expect(readUpdates(a).map((r) => r.policyLag)).toEqual([0, 1, 1, 1, 1]);
     expect(summary.meanPolicyLag).toBeCloseTo(0.8, 10);
+    expect(lines.some((l) => /lag 1 \(mean 0\.80\)/.test(l))).toBe(true);
+    // nothing is played after the last update: the final checkpoint holds no pending batch
+    expect(loadLatestCheckpoint(a)!.pending).toBeUndefined();
     // same seed, same schedule: the same losses (thread timing differs between the runs)
     const b = tmp();
     await train({ ...SMALL, mode: 'async', learnerThreads: 2, runDir: b }, quiet);
     expect(losses(b)).toEqual(losses(a));
   }, 240_000);
 
-  it('sync: acting and learning alternate, every batch is played by the latest parameters (lag 0)', async () => {
+  it('sync with learner threads: acting and learning alternate, every batch is played by the latest parameters (lag 0)', async () => {
     const runDir = tmp();
     const summary = await train({ ...SMALL, mode: 'sync', learnerThreads: 2, runDir }, quiet);
     expect(readUpdates(runDir).map((r) => r.policyLag)).toEqual([0, 0, 0, 0, 0]);
     expect(summary.meanPolicyLag).toBe(0);
+  }, 120_000);
+
+  it('learning rate 1e20 with gradients from worker threads: every update is skipped (its policy is not finite), none is applied, the run stops', async () => {
+    const runDir = tmp();
+    const lines: string[] = [];
+    const run = train({ ...SMALL, agent: 'baseline', mode: 'async', learnerThreads: 2, learningRate: 1e20, maxSkippedUpdates: 2, runDir }, { log: (l) => lines.push(l) });
+    await expect(run).rejects.toThrow(/training diverged: 2 updates in a row had a non-finite loss, gradient or policy/);
+    const records = readUpdates(runDir) as unknown as { skipped?: boolean }[];
+    expect(records.map((r) => r.skipped)).toEqual([true, true]);
+    expect(lines.filter((l) => /learner: update \d+ skipped/.test(l))).toHaveLength(2);
   }, 120_000);
 });
 
