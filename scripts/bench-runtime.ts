@@ -41,7 +41,7 @@ export async function benchUnrollTransport(E = 16, count = 20): Promise<{ what: 
 }
 
 /** Frames/s between the first and the last update of a run (start-up excluded). */
-function steadyFps(runDir: string): number {
+export function steadyFps(runDir: string): number {
   const u = fs
     .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
     .trim()
