@@ -99,8 +99,8 @@ function trainFps({ agent, B, T }: ThreadsSetting, env: string, flags: string[],
 export function benchOverlap(setting: ThreadsSetting, { env = 'builtin:rooms_watermaze', updates = 6, rounds = 1 } = {}): OverlapRow[] {
   const settings = [
     { setup: 'sequential (--mode sync --learner-threads 1)', flags: ['--mode', 'sync', '--learner-threads', '1'] },
-    { setup: 'sync, --learner-threads auto (no overlap)', flags: ['--mode', 'sync'] },
-    { setup: 'async (acting overlapped, lag 1), --learner-threads auto', flags: ['--mode', 'async'] },
+    { setup: 'sync, --learner-threads auto (no overlap)', flags: ['--mode', 'sync', '--learner-threads', 'auto'] },
+    { setup: 'async (acting overlapped, lag 1), --learner-threads auto', flags: ['--mode', 'async', '--learner-threads', 'auto'] },
     { setup: 'async (acting overlapped, lag 1), --learner-threads 1', flags: ['--mode', 'async', '--learner-threads', '1'] },
   ];
   const best = settings.map(() => 0);

@@ -37,8 +37,8 @@ export const ConfigSchema = z
       .describe('async: unrolls played by parameters more than L versions old are dropped (counted); one process plays the next batch during an update when L >= 1 (lag exactly 1); sync is always 0'),
     learnerThreads: z
       .union([z.literal('auto'), z.number().int().positive()])
-      .default('auto')
-      .describe('learner worker threads, each computing the gradient of its share of the batch (wasm, cpu); auto = the cores actors and environments leave free'),
+      .default(1)
+      .describe('learner worker threads, each computing the gradient of its share of the batch (wasm, cpu); auto = the cores actors and environments leave free; 1 = on the main thread (async single process: one worker)'),
     learnerEndpoint: z.string().default('tcp://127.0.0.1:*').describe('where the learner binds for actors (port * = any free port)'),
     curveKeys: z.string().optional().describe('file of ZeroMQ CURVE keys (cpc-lab keygen); required to bind beyond 127.0.0.1'),
     heartbeatTimeout: z.number().positive().default(120).describe('seconds of silence after which a process is declared dead and replaced'),
