@@ -129,6 +129,28 @@ export class Agent {
    * replaces the V-trace targets by given constants (finite-difference checks hold them still).
    */
   loss(u: Unroll, hp: LossHyperparameters, fixedTargets?: { vs: tf.Tensor2D; pgAdvantages: tf.Tensor2D }): LossTerms {
+    const { terms, z, c, dones } = this.rlLoss(u, hp, fixedTargets);
+    if (this.kind === 'cpc') {
+      const nce = infoNCETerms({ z, c, W: this.cpcHead(), dones, negatives: hp.cpcNegatives, stopGradientTargets: hp.cpcStopGradient });
+      // Averaged over k, summed over (t, b): the same scale as the other terms.
+      const total = terms.total.add(nce.sum.mul(hp.cpcCost / this.cpcSteps)) as tf.Scalar;
+      Object.assign(terms, { total, cpc: nce.loss, cpcCounted: nce.counted, cpcCorrect: nce.correct });
+    }
+    return terms;
+  }
+
+  /** The CPC head W [K, L, Z] (cpc agents that are not `actingOnly`). */
+  cpcHead(): tf.Variable {
+    const W = this.params[CPC_HEAD];
+    if (!W) throw new Error('Agent.loss: this agent was made actingOnly and has no CPC head');
+    return W;
+  }
+
+  /**
+   * The RL part of `loss` (policy gradient, baseline, entropy: each a sum over the batch's columns)
+   * and what the CPC term is computed on: z [T, B, Z], c [T, B, L] and the transitions' dones [T, B].
+   */
+  rlLoss(u: Unroll, hp: LossHyperparameters, fixedTargets?: { vs: tf.Tensor2D; pgAdvantages: tf.Tensor2D }): { terms: LossTerms; z: tf.Tensor3D; c: tf.Tensor3D; dones: tf.Tensor2D } {
     const { T, B } = u;
     const A = this.spec.numActions;
     const L = this.spec.lstmSize;
@@ -150,24 +172,13 @@ export class Agent {
     const policyGradient = policyGradientLoss(logits, actions, pgAdvantages);
     const baseline = baselineLoss(vs, values);
     const entropy = entropyLoss(logits);
-    let total = policyGradient.add(baseline.mul(hp.baselineCost)).add(entropy.mul(hp.entropyCost)) as tf.Scalar;
-    const terms: LossTerms = { policyGradient, baseline, entropy, total, vs, pgAdvantages, logRhos };
-    if (this.kind === 'cpc') {
-      const W = this.params[CPC_HEAD];
-      if (!W) throw new Error('Agent.loss: this agent was made actingOnly and has no CPC head');
-      const nce = infoNCETerms({
-        z: out.z.slice([0, 0, 0], [T, B, this.spec.latentSize]),
-        c: out.c.slice([0, 0, 0], [T, B, L]),
-        W,
-        dones: tf.tensor2d(dones, [T, B]),
-        negatives: hp.cpcNegatives,
-        stopGradientTargets: hp.cpcStopGradient,
-      });
-      // Averaged over k, summed over (t, b): the same scale as the other terms.
-      total = total.add(nce.sum.mul(hp.cpcCost / this.cpcSteps));
-      Object.assign(terms, { total, cpc: nce.loss, cpcCounted: nce.counted, cpcCorrect: nce.correct });
-    }
-    return terms;
+    const total = policyGradient.add(baseline.mul(hp.baselineCost)).add(entropy.mul(hp.entropyCost)) as tf.Scalar;
+    return {
+      terms: { policyGradient, baseline, entropy, total, vs, pgAdvantages, logRhos },
+      z: out.z.slice([0, 0, 0], [T, B, this.spec.latentSize]),
+      c: out.c.slice([0, 0, 0], [T, B, L]),
+      dones: tf.tensor2d(dones, [T, B]),
+    };
   }
 
   /** The values of the named parameters (default: all). */
@@ -253,6 +264,38 @@ export async function trainStep(agent: Agent, optimizer: RMSProp, batch: Unroll,
   // variableGrads keys gradients by the engine's variable names; the optimizer wants ours
   const grads: Record<string, tf.Tensor> = {};
   for (const [name, v] of Object.entries(agent.params)) grads[name] = byEngineName[v.name];
+  const step = await applyGradientStep(agent, optimizer, batch, grads, [value], o);
+  const read = async (x: tf.Tensor) => (await x.data())[0];
+  const metrics: TrainStepMetrics = {
+    loss: await read(value),
+    policyGradientLoss: await read(t.policyGradient),
+    baselineLoss: await read(t.baseline),
+    entropyLoss: await read(t.entropy),
+    ...step,
+  };
+  if (t.cpc && t.cpcCounted && t.cpcCorrect) {
+    metrics.cpcLoss = await read(t.cpc);
+    metrics.cpcAccuracy = perStepAccuracy(await t.cpcCounted.data(), await t.cpcCorrect.data());
+  }
+  tf.dispose([value, t.policyGradient, t.baseline, t.entropy, t.cpc, t.cpcCounted, t.cpcCorrect].filter((x) => x !== undefined));
+  return metrics;
+}
+
+/**
+ * The parameter step of an update, given the loss gradient of `batch` by variable name (disposed
+ * here): optional global-norm clipping, then TF1 RMSProp with the learning rate annealed to
+ * `o.frames`. A non-finite loss (`guards`), gradient or result is never applied: parameters and
+ * optimizer stay finite. Nor are finite parameters whose policy is not (a huge step overflows the
+ * encoder): actors would play NaN logits and every unroll they sent would be dropped on receipt.
+ */
+export async function applyGradientStep(
+  agent: Agent,
+  optimizer: RMSProp,
+  batch: Unroll,
+  grads: Record<string, tf.Tensor>,
+  guards: tf.Tensor[],
+  o: Pick<TrainStepOptions, 'learningRate' | 'frames' | 'totalFrames' | 'gradClip'>,
+): Promise<{ learningRate: number; gradNorm?: number; skipped?: true }> {
   const learningRate = annealedLearningRate(o.learningRate, o.frames, o.totalFrames);
   let gradNorm: number | undefined;
   let applied = grads;
@@ -262,29 +305,11 @@ export async function trainStep(agent: Agent, optimizer: RMSProp, batch: Unroll,
     tf.dispose([clipped.globalNorm, ...Object.values(grads)]);
     applied = clipped.grads;
   }
-  // A non-finite loss, gradient or result is never applied: parameters and optimizer stay finite.
-  // Nor are finite parameters whose policy is not (a huge step overflows the encoder): actors would
-  // play NaN logits and every unroll they sent would be dropped on receipt.
   const policyProbe = (next: ParamTensors) => {
     const out = forward(agent.spec, next, firstStep(batch), 1, batch.B, coreState(batch.initialState, batch.B));
     return [out.logits, out.values];
   };
-  const finite = await optimizer.applyGradientsIfFinite(agent.params, applied, learningRate, [value], policyProbe);
+  const finite = await optimizer.applyGradientsIfFinite(agent.params, applied, learningRate, guards, policyProbe);
   tf.dispose(Object.values(applied));
-  const read = async (x: tf.Tensor) => (await x.data())[0];
-  const metrics: TrainStepMetrics = {
-    loss: await read(value),
-    policyGradientLoss: await read(t.policyGradient),
-    baselineLoss: await read(t.baseline),
-    entropyLoss: await read(t.entropy),
-    learningRate,
-  };
-  if (gradNorm !== undefined) metrics.gradNorm = gradNorm;
-  if (!finite) metrics.skipped = true;
-  if (t.cpc && t.cpcCounted && t.cpcCorrect) {
-    metrics.cpcLoss = await read(t.cpc);
-    metrics.cpcAccuracy = perStepAccuracy(await t.cpcCounted.data(), await t.cpcCorrect.data());
-  }
-  tf.dispose([value, t.policyGradient, t.baseline, t.entropy, t.cpc, t.cpcCounted, t.cpcCorrect].filter((x) => x !== undefined));
-  return metrics;
+  return { learningRate, ...(gradNorm !== undefined ? { gradNorm } : {}), ...(finite ? {} : { skipped: true as const }) };
 }

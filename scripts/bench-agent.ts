@@ -14,7 +14,7 @@ import { formatTable } from './table.js';
 
 export const OBS_SHAPE: [number, number, number] = [72, 96, 3];
 const A = 9;
-const HP = {
+export const HP = {
   discount: 0.99,
   entropyCost: 0.00025,
   baselineCost: 0.5,

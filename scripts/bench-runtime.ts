@@ -11,7 +11,6 @@ import * as zmq from 'zeromq';
 import { resolveConfig, type ConfigInput } from '../src/config.js';
 import { superviseTraining } from '../src/runtime/supervisor.js';
 import { unrollToMessage } from '../src/runtime/wire.js';
-import { train } from '../src/train.js';
 import { decode, encode } from '../src/transport/codec.js';
 import { OBS_SHAPE, randomUnroll } from './bench-agent.js';
 import { formatTable } from './table.js';
@@ -41,7 +40,7 @@ export async function benchUnrollTransport(E = 16, count = 20): Promise<{ what: 
 }
 
 /** Frames/s between the first and the last update of a run (start-up excluded). */
-function steadyFps(runDir: string): number {
+export function steadyFps(runDir: string): number {
   const u = fs
     .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
     .trim()
@@ -57,16 +56,15 @@ export interface EndToEndRow {
   framesPerSec: number;
 }
 
-/** `cpc-lab train` on `env` with batch B, T = 100: single process, then 1, 2, 4 actor processes. */
+/**
+ * `cpc-lab train` on `env` with batch B, T = 100, sync mode: 1, 2 and 4 actor processes (the
+ * single-process settings are compared in bench-threads.ts).
+ */
 export async function benchEndToEnd(env = 'builtin:rooms_watermaze', B = 16, updates = 6): Promise<EndToEndRow[]> {
-  const base: ConfigInput = { env, agent: 'cpc', batch: B, unroll: 100, frames: B * 100 * 4 * updates, backend: 'wasm', progressEvery: 1e9 };
-  const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'cpc-lab-bench-'));
+  const base: ConfigInput = { env, agent: 'cpc', batch: B, unroll: 100, frames: B * 100 * 4 * updates, backend: 'wasm', progressEvery: 1e9, mode: 'sync' };
   const rows: EndToEndRow[] = [];
-  const local = dir();
-  await train({ ...base, runDir: local }, { log: () => {} });
-  rows.push({ setup: `--local (B=${B})`, framesPerSec: steadyFps(local) });
   for (const actors of [1, 2, 4]) {
-    const runDir = dir();
+    const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cpc-lab-bench-'));
     await superviseTraining(resolveConfig({ ...base, actors, runDir }), { log: () => {} });
     rows.push({ setup: `${actors} actor(s) x ${B / actors} env processes (sync)`, framesPerSec: steadyFps(runDir) });
   }

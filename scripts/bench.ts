@@ -5,14 +5,19 @@
  *   envs     built-in levels, agent steps/s on one core
  *   kernels  our wasm kernels against stock tfjs-wasm
  *   transport env-protocol round trips, DMLab bridge overhead, codec, unrolls through ZeroMQ
- *   end to end  `cpc-lab train` on a built-in level: single process, 1, 2 and 4 actor processes
- * `--quick` skips the slow parts (B = 32, the cpu backend). Kernel profiles are printed on the way.
+ *   threads  the data-parallel learner alone on this thread and 1, 2, ... worker threads, and `cpc-lab train`
+ *            in one process: sequential (sync, one thread) against learner threads and acting overlapped
+ *            with learning; at B = 16 for cpc T = 100 (the paper's unroll) and baseline T = 20 (the small-budget protocol)
+ *   end to end  `cpc-lab train` on a built-in level with 1, 2 and 4 actor processes
+ * `--quick` skips the slow parts (B = 32, the cpu backend, end to end). Kernel profiles are printed on the way.
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../src/backend/index.js';
 import { benchActorInference, benchLearner, type LearnerRow } from './bench-agent.js';
 import { benchMatmulAndConv } from './bench-backend.js';
+import os from 'node:os';
 import { benchEndToEnd, benchUnrollTransport } from './bench-runtime.js';
+import { benchLearnerScaling, benchOverlap, type ThreadsSetting } from './bench-threads.js';
 import { benchBuiltinLevels } from './bench-envs.js';
 import { benchTransport, DMLAB_STEP_US } from './bench-transport.js';
 import { formatTable } from './table.js';
@@ -43,11 +48,18 @@ show(await benchBuiltinLevels(), 'Built-in levels (agent steps/s, 72x96, repeat 
 show(await benchMatmulAndConv({ reps: quick ? 2 : 5 }), 'wasm kernels, stock vs ours (800 frames)');
 show(await benchTransport(), `Transport per agent step (a real DeepMind Lab step is assumed to take ${DMLAB_STEP_US} µs)`);
 show([await benchUnrollTransport()], 'Unrolls through ZeroMQ (loopback TCP)');
+const cores = os.availableParallelism();
+const threadCounts = Array.from({ length: Math.min(cores, 16) }, (_, i) => i + 1);
+for (const [setting, updates] of [[{ agent: 'cpc', B: 16, T: 100 }, 6], [{ agent: 'baseline', B: 16, T: 20 }, 30]] as [ThreadsSetting, number][]) {
+  const label = `${setting.agent}, B = ${setting.B}, T = ${setting.T}, wasm, ${cores} cores${cores < 16 ? '; the 4/8/16-thread curve needs a machine with that many cores' : ''}`;
+  show(await benchLearnerScaling(setting, threadCounts, quick ? 1 : 2), `Learner alone, data-parallel (${label})`);
+  if (!quick) show(benchOverlap(setting, { updates }), `One process end to end: cpc-lab train on builtin:rooms_watermaze (${label}, load average ${os.loadavg()[0]!.toFixed(1)})`);
+}
 if (!quick) {
   const e2e = await benchEndToEnd();
   await initBackend('wasm');
   const alone = (await benchLearner('cpc', 16, { profile: false })).framesPerSec;
-  show([...e2e, { setup: 'learner alone (no environments, no actors)', framesPerSec: alone }].map((r) => ({ ...r, 'vs learner alone': `${((100 * r.framesPerSec) / alone).toFixed(0)}%` })), 'End to end: cpc-lab train on builtin:rooms_watermaze (cpc, B = 16, T = 100, wasm)');
+  show([...e2e, { setup: 'learner alone (no environments, no actors)', framesPerSec: alone }].map((r) => ({ ...r, 'vs learner alone': `${((100 * r.framesPerSec) / alone).toFixed(0)}%` })), 'End to end with actor processes: cpc-lab train on builtin:rooms_watermaze (cpc, B = 16, T = 100, wasm, sync)');
 }
 
 console.log('\n\n===== summary =====');

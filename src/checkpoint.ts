@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Packr } from 'msgpackr';
+import type { Unroll } from '../agents/agent.js';
 import type { RMSPropState } from '../agents/rmsprop.js';
 import type { EnvState } from '../envs/types.js';
-import type { ActorState } from './actor.js';
+import type { ActorState, EpisodeStat } from './actor.js';
 import type { RngState } from './rng.js';
 import { writeFileAtomic } from './run.js';
 
@@ -26,6 +27,11 @@ export interface Checkpoint {
    * Absent otherwise: environments then start new episodes and the LSTM state starts at zero.
    */
   actor?: ActorState;
+  /**
+   * The batch the single-process actor played during the last update (acting overlapped with
+   * learning, `--mode async`): the learner trains on it next. Its actor state is already in `actor`.
+   */
+  pending?: PendingBatch;
   /** The episode returns behind the reported mean return. */
   returns?: { values: number[]; count: number };
   savedAt: string;
@@ -35,13 +41,20 @@ export interface Checkpoint {
 
 export type CheckpointState = Omit<Checkpoint, 'version' | 'savedAt' | 'file'>;
 
+/** A played batch not yet trained on: its unroll, the episodes that ended in it, the parameter version that played it. */
+export interface PendingBatch {
+  unroll: Unroll;
+  episodes: EpisodeStat[];
+  paramsVersion: number;
+}
+
 const CHECKPOINT_VERSION = 2;
 /** What the file holds: the packed checkpoint and its SHA-256, so corrupted bytes are never loaded. */
 const FORMAT = 'cpc-lab checkpoint';
 const packr = new Packr({ useRecords: false, moreTypes: false });
 const FILE = /^ckpt-(\d+)\.msgpack$/;
 
-type Typed = Float32Array | Int32Array;
+type Typed = Float32Array | Int32Array | Uint8Array;
 
 /** Numeric arrays travel as raw little-endian bytes, so files stay compact and readable by numpy. */
 function bytes(v: Typed): Uint8Array {
@@ -68,6 +81,39 @@ function unpackFloats(r: unknown, what: string): Record<string, Float32Array> {
 function assertFinite(v: Float32Array, what: string): Float32Array {
   for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) throw new Error(`${what} holds a non-finite value (${v[i]}) at ${i}`);
   return v;
+}
+
+function packPending({ unroll: u, episodes, paramsVersion }: PendingBatch) {
+  const unroll = {
+    T: u.T,
+    B: u.B,
+    observations: bytes(u.observations),
+    prevActions: bytes(u.prevActions),
+    prevRewards: bytes(u.prevRewards),
+    firsts: bytes(u.firsts),
+    actions: bytes(u.actions),
+    behaviourLogits: bytes(u.behaviourLogits),
+    h: bytes(u.initialState.h),
+    c: bytes(u.initialState.c),
+  };
+  return { unroll, episodes, paramsVersion };
+}
+
+function unpackPending(p: Record<string, unknown>): PendingBatch {
+  const u = p.unroll as Record<string, unknown> | undefined;
+  if (!u || !Number.isInteger(u.T) || !Number.isInteger(u.B) || !Array.isArray(p.episodes) || !Number.isInteger(p.paramsVersion)) throw new Error('the pending batch is incomplete');
+  const unroll: Unroll = {
+    T: u.T as number,
+    B: u.B as number,
+    observations: typed(u.observations, Uint8Array, 'pending observations'),
+    prevActions: typed(u.prevActions, Int32Array, 'pending previous actions'),
+    prevRewards: typed(u.prevRewards, Float32Array, 'pending previous rewards'),
+    firsts: typed(u.firsts, Uint8Array, 'pending episode starts'),
+    actions: typed(u.actions, Int32Array, 'pending actions'),
+    behaviourLogits: typed(u.behaviourLogits, Float32Array, 'pending behaviour logits'),
+    initialState: { h: typed(u.h, Float32Array, 'pending LSTM h'), c: typed(u.c, Float32Array, 'pending LSTM c') },
+  };
+  return { unroll, episodes: p.episodes as EpisodeStat[], paramsVersion: p.paramsVersion as number };
 }
 
 function packActor(a: ActorState) {
@@ -105,6 +151,7 @@ export function encodeCheckpoint(c: CheckpointState): Uint8Array {
     params: packFloats(c.params),
     optimizer: { ms: packFloats(c.optimizer.ms), mom: packFloats(c.optimizer.mom) },
     actor: c.actor && packActor(c.actor),
+    pending: c.pending && packPending(c.pending),
   }));
   return packr.pack({ format: FORMAT, version: CHECKPOINT_VERSION, sha256: sha256(body), body });
 }
@@ -161,6 +208,7 @@ export function loadCheckpoint(file: string): Checkpoint {
       optimizer: { ms: unpackFloats(c.optimizer?.ms ?? {}, 'optimizer slot'), mom: unpackFloats(c.optimizer?.mom ?? {}, 'optimizer slot') },
       rng: c.rng as Record<string, RngState>,
       ...(c.actor ? { actor: unpackActor(c.actor as Record<string, unknown>) } : {}),
+      ...(c.pending ? { pending: unpackPending(c.pending as Record<string, unknown>) } : {}),
       ...(returns ? { returns } : {}),
       savedAt: String(c.savedAt),
       file,

@@ -25,8 +25,20 @@ export const ConfigSchema = z
     backend: z.enum(BACKEND_CHOICES).default('auto').describe('tensor backend; auto picks the best available'),
     actors: z.number().int().nonnegative().default(0).describe('actor processes; 0 = actor and learner in this process (--local)'),
     envsPerActor: z.number().int().positive().optional().describe('environments per actor, each in its own process (default batch / actors)'),
-    mode: z.enum(['sync', 'async']).default('sync').describe('sync: batched A2C, every batch from the latest parameters; async: IMPALA, actors never wait'),
-    maxPolicyLag: z.number().int().nonnegative().default(1).describe('async: unrolls played by parameters more than L versions old are dropped (counted); sync is always 0'),
+    mode: z
+      .enum(['sync', 'async'])
+      .default('sync')
+      .describe('sync: batched A2C, every batch from the latest parameters (lag 0, acting and learning alternate); async: IMPALA, acting overlaps learning, V-trace corrects the lag'),
+    maxPolicyLag: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(1)
+      .describe('async: unrolls played by parameters more than L versions old are dropped (counted); one process plays the next batch during an update when L >= 1 (lag exactly 1); sync is always 0'),
+    learnerThreads: z
+      .union([z.literal('auto'), z.number().int().positive()])
+      .default(1)
+      .describe('learner worker threads, each computing the gradient of its share of the batch (wasm, cpu); auto = the cores actors and environments leave free; 1 = on the main thread (async single process: one worker)'),
     learnerEndpoint: z.string().default('tcp://127.0.0.1:*').describe('where the learner binds for actors (port * = any free port)'),
     curveKeys: z.string().optional().describe('file of ZeroMQ CURVE keys (cpc-lab keygen); required to bind beyond 127.0.0.1'),
     heartbeatTimeout: z.number().positive().default(120).describe('seconds of silence after which a process is declared dead and replaced'),
@@ -67,7 +79,7 @@ export const CONFIG_GROUPS = {
   Agent: ['agent', 'discount', 'rewardClipping', 'baselineCost', 'entropyCost'],
   CPC: ['cpcCost', 'cpcSteps', 'cpcNegatives', 'cpcStopGradient'],
   Optimisation: ['frames', 'batch', 'unroll', 'learningRate', 'rmspropEpsilon', 'rmspropDecay', 'rmspropMomentum', 'gradClip', 'maxSkippedUpdates'],
-  Runtime: ['seed', 'backend', 'actors', 'envsPerActor', 'mode', 'maxPolicyLag', 'learnerEndpoint', 'curveKeys', 'heartbeatTimeout', 'stallTimeout'],
+  Runtime: ['seed', 'backend', 'actors', 'envsPerActor', 'mode', 'maxPolicyLag', 'learnerThreads', 'learnerEndpoint', 'curveKeys', 'heartbeatTimeout', 'stallTimeout'],
   Logging: ['name', 'runDir', 'progressEvery', 'returnWindow', 'imageEvery', 'checkpointEvery', 'keepCheckpoints'],
 } as const satisfies Record<string, readonly (keyof Config)[]>;
 
@@ -100,6 +112,9 @@ export function verifyConfig(input: unknown): VerifyResult {
     else if (c.mode === 'sync' && E * c.actors !== c.batch) {
       errors.push(`mode: sync trains every batch on unrolls of the latest parameters, so actors x envsPerActor (${c.actors} x ${E}) must equal batch (${c.batch})`);
     }
+  }
+  if (typeof c.learnerThreads === 'number' && c.learnerThreads > c.batch) {
+    errors.push(`learnerThreads: ${c.learnerThreads} threads cannot share a batch of ${c.batch} columns; give at most ${c.batch}`);
   }
   if (!ENDPOINT.test(c.learnerEndpoint)) {
     errors.push(`learnerEndpoint: '${c.learnerEndpoint}' is not a ZeroMQ endpoint; expected tcp://HOST:PORT (PORT may be *), e.g. tcp://127.0.0.1:5555, or ipc://PATH`);

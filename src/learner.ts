@@ -1,13 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createAgent, trainStep, type Agent, type TrainStepMetrics, type Unroll } from '../agents/agent.js';
+import * as tf from '@tensorflow/tfjs';
+import { applyGradientStep, createAgent, trainStep, type Agent, type AgentOptions, type TrainStepMetrics, type TrainStepOptions, type Unroll } from '../agents/agent.js';
+import { perStepAccuracy } from '../agents/infonce.js';
 import { rmsprop, type RMSProp } from '../agents/rmsprop.js';
 import type { EnvSpec } from '../envs/types.js';
 import type { ActorState, EpisodeStat } from './actor.js';
-import { initBackend, type BackendInfo } from './backend/index.js';
-import { saveCheckpoint, type Checkpoint } from './checkpoint.js';
+import { initBackend, type BackendInfo, type BackendName } from './backend/index.js';
+import { saveCheckpoint, type Checkpoint, type PendingBatch } from './checkpoint.js';
 import { resolveConfig, runName, type Config, type ConfigInput } from './config.js';
 import { formatProgress, MetricsWriter, ReturnWindow } from './metrics.js';
+import { GradientPool } from './parallel/gradientPool.js';
+import { learnerThreads, learnsInWorkers } from './parallel/threads.js';
 import type { RngState } from './rng.js';
 import { createRunDir, gitCommit, lockFolder, preflight, RUN_LOCK } from './run.js';
 
@@ -91,6 +95,12 @@ export class Learner {
   checkpointFile = '';
   /** Non-finite updates skipped in all, and in a row. */
   skippedUpdates = 0;
+  /** Worker threads computing the gradient, each of its share of the batch's columns. */
+  readonly threads: number;
+  /** What the agent (and every copy of it: worker threads, the single-process actor's policy) is made from. */
+  readonly agentOptions: AgentOptions;
+  private readonly inWorkers: boolean;
+  private pool: Promise<GradientPool> | undefined;
   private skippedInARow = 0;
   private lastExplosionWarning = -Infinity;
   private readonly metrics: MetricsWriter;
@@ -108,7 +118,10 @@ export class Learner {
     private readonly log: (line: string) => void,
     resume?: Checkpoint,
   ) {
-    this.agent = createAgent({ kind: config.agent, obsShape: spec.observationShape, numActions: spec.numActions, seed: config.seed, cpcSteps: config.cpcSteps });
+    this.agentOptions = { kind: config.agent, obsShape: spec.observationShape, numActions: spec.numActions, seed: config.seed, cpcSteps: config.cpcSteps };
+    this.agent = createAgent(this.agentOptions);
+    this.threads = learnerThreads(config, tf.getBackend());
+    this.inWorkers = learnsInWorkers(config, tf.getBackend(), this.threads);
     this.optimizer = rmsprop({ learningRate: config.learningRate, decay: config.rmspropDecay, epsilon: config.rmspropEpsilon, momentum: config.rmspropMomentum });
     this.returns = new ReturnWindow(config.returnWindow);
     // updates after the checkpoint are trained again: their first records must go
@@ -124,6 +137,7 @@ export class Learner {
     }
     this.framesAtStart = this.frames;
     this.metrics.config(this.frames, config);
+    log(`learner: ${this.inWorkers ? `${this.threads} worker thread${this.threads > 1 ? 's' : ''}, each the gradient of its share of the batch's columns` : 'on this thread'}`);
   }
 
   /** Parameter version: one per update, so a resumed run continues the numbering. */
@@ -159,7 +173,8 @@ export class Learner {
       this.lastImageAt = this.seconds();
       this.metrics.observations(this.frames, batch, this.spec.observationShape);
     }
-    this.last = await trainStep(this.agent, this.optimizer, batch, { ...this.config, frames: framesBefore, totalFrames: this.config.frames });
+    const o = { ...this.config, frames: framesBefore, totalFrames: this.config.frames };
+    this.last = this.inWorkers ? await this.pooledStep(batch, o) : await trainStep(this.agent, this.optimizer, batch, o);
     this.updates++;
     this.watchStability(this.last, batch.T * batch.B);
     this.metrics.write({ kind: 'update', frames: this.frames, time: this.seconds(), update: this.updates, fps: this.fps(), ...stats, ...this.last, skippedUpdates: this.skippedUpdates });
@@ -171,6 +186,24 @@ export class Learner {
       );
     }
     return this.last;
+  }
+
+  /** `trainStep` with the gradient summed from the worker threads' shares of the batch (same finite-update checks). */
+  private async pooledStep(batch: Unroll, o: TrainStepOptions): Promise<TrainStepMetrics> {
+    this.pool ??= GradientPool.start(this.threads, tf.getBackend() as BackendName, this.agentOptions, this.agent);
+    const pool = await this.pool;
+    const { grads, sums } = await pool.gradients(await this.agent.getWeights(), batch, o);
+    const tensors: Record<string, tf.Tensor> = {};
+    for (const [name, v] of Object.entries(this.agent.params)) tensors[name] = tf.tensor(grads[name]!, v.shape);
+    const loss = tf.scalar(sums.loss);
+    const step = await applyGradientStep(this.agent, this.optimizer, batch, tensors, [loss], o);
+    loss.dispose();
+    const metrics: TrainStepMetrics = { loss: sums.loss, policyGradientLoss: sums.policyGradient, baselineLoss: sums.baseline, entropyLoss: sums.entropy, ...step };
+    if (sums.cpcSum !== undefined && sums.cpcCounted && sums.cpcCorrect) {
+      metrics.cpcLoss = sums.cpcSum / Math.max(sums.cpcCounted.reduce((a, b) => a + b, 0), 1);
+      metrics.cpcAccuracy = perStepAccuracy(sums.cpcCounted, sums.cpcCorrect);
+    }
+    return metrics;
   }
 
   /** Counts skipped (non-finite) updates and warns about a value loss that is exploding. */
@@ -203,9 +236,10 @@ export class Learner {
 
   /**
    * Writes a checkpoint now, or only when it is due (`due`). `actor` is the single-process actor's
-   * whole state, for a bit-exact resume.
+   * whole state, and `pending` the batch it played during the last update (acting overlapped with
+   * learning), for a bit-exact resume.
    */
-  async checkpoint(rng: Record<string, RngState>, due = false, actor?: ActorState): Promise<void> {
+  async checkpoint(rng: Record<string, RngState>, due = false, actor?: ActorState, pending?: PendingBatch): Promise<void> {
     if (due && !this.checkpointDue) return;
     const state = {
       frames: this.frames,
@@ -216,14 +250,17 @@ export class Learner {
       rng,
       returns: this.returns.getState(),
       ...(actor ? { actor } : {}),
+      ...(pending ? { pending } : {}),
     };
     this.checkpointFile = saveCheckpoint(this.runDir, state, this.config.keepCheckpoints);
     this.lastCheckpointAt = this.seconds();
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.metrics.close();
     this.agent.dispose();
     this.optimizer.dispose();
+    // a pool that failed to start has nothing to close
+    await this.pool?.then((p) => p.close(), () => {});
   }
 }

@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { TrainStepMetrics } from '../agents/agent.js';
+import { createAgent, type TrainStepMetrics } from '../agents/agent.js';
 import { makeEnvs } from '../envs/index.js';
 import type { Environment } from '../envs/types.js';
 import { Actor } from './actor.js';
-import { loadLatestCheckpoint, type Checkpoint } from './checkpoint.js';
+import { loadLatestCheckpoint, type Checkpoint, type PendingBatch } from './checkpoint.js';
 import { ConfigSchema, envOptions, localActorSeed, type Config, type ConfigInput } from './config.js';
 import { Learner, openRun } from './learner.js';
+import { overlapsActing } from './parallel/threads.js';
 import type { RunRecord } from './run.js';
 
 export interface TrainHooks {
@@ -33,14 +34,23 @@ export interface TrainSummary {
   checkpoint: string;
   /** The last update's per-k CPC accuracy (cpc agent). */
   cpcAccuracy?: number[];
+  /** Mean policy lag (parameter versions) of the batches this call trained on. */
+  meanPolicyLag: number;
 }
 
 export { envOptions } from './config.js';
 
 /**
- * Trains one agent on one environment with actor and learner in this process (synchronous batched
- * A2C: every batch is played by the latest parameters, so the policy lag is 0). Writes the run
+ * Trains one agent on one environment with actor and learner in this process. Writes the run
  * directory: `config.json`, `metrics.jsonl` and checkpoints.
+ *
+ * The schedule depends only on the configuration, never on timing. `sync` (synchronous batched
+ * A2C): batch u is played by the parameters after update u - 1 (policy lag 0; acting and learning
+ * alternate). `async` with `maxPolicyLag` >= 1: batch u + 1 is played by the parameters before
+ * update u while worker threads train on batch u (policy lag exactly 1; the main thread acts while
+ * the workers learn). The actor has its own copy of the acting parameters, replaced after every
+ * update, so nothing it plays depends on when an update lands; a checkpoint holds the batch played
+ * during the last update, so a resumed run continues bit-exactly.
  */
 export async function train(input: ConfigInput | Config, hooks: TrainHooks = {}): Promise<TrainSummary> {
   const log = hooks.log ?? ((line: string) => console.log(line));
@@ -53,15 +63,34 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
     throw err;
   }
   const learner = new Learner(config, runDir, envs[0].spec, log, hooks.resumeFrom);
-  const actor = new Actor(envs, learner.agent, { unrollLength: config.unroll, actionRepeat: config.actionRepeat, seed: localActorSeed(config) });
-  const checkpoint = async () => learner.checkpoint({ actor: actor.getRngState() }, false, actor.canSaveState ? await actor.getState() : undefined);
+  const policy = createAgent({ ...learner.agentOptions, actingOnly: true });
+  const actor = new Actor(envs, policy, { unrollLength: config.unroll, actionRepeat: config.actionRepeat, seed: localActorSeed(config) });
+  const overlap = overlapsActing(config);
+  /** The batch played during the last update, trained on next (overlap only). */
+  let pending: PendingBatch | undefined;
+  const checkpoint = async () => learner.checkpoint({ actor: actor.getRngState() }, false, actor.canSaveState ? await actor.getState() : undefined, pending);
+  const syncPolicy = async () => policy.setWeights(await learner.agent.getWeights(learner.agent.actingParamNames));
+  let lagSum = 0;
+  let trained = 0;
   try {
-    await startActor(actor, hooks.resumeFrom, log);
+    await syncPolicy();
+    const exact = await startActor(actor, hooks.resumeFrom, log);
+    pending = resumedBatch(hooks.resumeFrom, overlap, exact, log);
     while (!learner.done && !hooks.signal?.aborted) {
-      const collected = await actor.collect();
-      const metrics = await learner.update(collected.unroll, collected.episodes, { policyLag: 0 });
+      const version = learner.version;
+      const batch = pending ?? { ...(await actor.collect()), paramsVersion: version };
+      pending = undefined;
+      const policyLag = version - batch.paramsVersion;
+      const training = learner.update(batch.unroll, batch.episodes, { policyLag });
+      // meanwhile, the next batch is played by the parameters this update starts from (none after the last update)
+      const next = overlap && !learner.done ? actor.collect() : undefined;
+      const [metrics, played] = await Promise.all([training, next]);
+      if (played) pending = { ...played, paramsVersion: version };
+      lagSum += policyLag;
+      trained++;
+      await syncPolicy();
       hooks.onUpdate?.({ frames: learner.frames, metrics, meanReturn: learner.returns.mean() });
-      learner.progress();
+      learner.progress(overlap ? { lag: `${policyLag} (mean ${(lagSum / trained).toFixed(2)})` } : {});
       if (learner.checkpointDue) await checkpoint();
       // in-process environments never wait on I/O: yield so Ctrl-C and other events get through
       await new Promise((r) => setImmediate(r));
@@ -69,8 +98,9 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
     await checkpoint();
     if (hooks.signal?.aborted) log(`stopped at ${learner.frames} frames; checkpoint ${learner.checkpointFile}; continue with: cpc-lab train --resume ${runDir}`);
   } finally {
-    learner.close();
+    await learner.close();
     actor.dispose();
+    policy.dispose();
     await Promise.all(envs.map((e) => e.close()));
     unlock();
   }
@@ -84,25 +114,39 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
     backend: backend.name,
     checkpoint: learner.checkpointFile,
     cpcAccuracy: learner.last?.cpcAccuracy,
+    meanPolicyLag: trained ? lagSum / trained : 0,
   };
+}
+
+/**
+ * The batch a checkpoint saved as played but not yet trained on, when this run trains it next: with
+ * acting overlapped and the actor continuing exactly where it was. Otherwise it is dropped (said so).
+ */
+function resumedBatch(resume: Checkpoint | undefined, overlap: boolean, exact: boolean, log: (line: string) => void): PendingBatch | undefined {
+  if (!resume?.pending) return undefined;
+  if (overlap && exact) return resume.pending;
+  log(`the checkpoint's batch played during its last update is not trained on (${overlap ? 'the environments start new episodes' : 'this run does not overlap acting with learning'})`);
+  return undefined;
 }
 
 /**
  * Starts the actor, or continues it from a checkpoint: exactly where it was when the checkpoint holds
  * its whole state (built-in and mock levels); otherwise its generator is restored and the
- * environments start new episodes with the seeds the saved run would have drawn next.
+ * environments start new episodes with the seeds the saved run would have drawn next. Resolves
+ * whether it continued exactly.
  */
-async function startActor(actor: Actor, resume: Checkpoint | undefined, log: (line: string) => void): Promise<void> {
+async function startActor(actor: Actor, resume: Checkpoint | undefined, log: (line: string) => void): Promise<boolean> {
   if (resume?.actor && actor.canSaveState) {
     try {
       actor.setState(resume.actor);
-      return;
+      return true;
     } catch (err) {
       log(`cannot continue the saved episodes (${err instanceof Error ? err.message : String(err)}); the environments start new ones`);
     }
   }
   if (resume?.rng.actor) actor.setRngState(resume.rng.actor);
   await actor.start();
+  return false;
 }
 
 /**

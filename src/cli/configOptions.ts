@@ -44,6 +44,9 @@ function configOption(key: keyof typeof ConfigSchema.shape): Option {
       return new Option(`--${kebab(key)} <number>`, doc + suffix).argParser((v) => (v.trim() === '' ? Number.NaN : Number(v)));
     case 'enum':
       return new Option(`--${kebab(key)} <choice>`, doc + suffix).choices(base.options ?? []);
+    case 'union':
+      // e.g. 'auto' or a number: numeric text becomes a number, the schema says what is allowed
+      return new Option(`--${kebab(key)} <value>`, doc + suffix).argParser((v) => (v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v));
     default:
       return new Option(`--${kebab(key)} <value>`, doc + suffix);
   }

@@ -152,7 +152,7 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
     router.close();
     zap?.close();
     await receiving;
-    learner.close();
+    await learner.close();
   }
 }
 

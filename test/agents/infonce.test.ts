@@ -188,6 +188,27 @@ describe('infoNCE', () => {
     expect(gradNorm(true)).toBe(0);
   });
 
+  for (const negatives of ['batch', 'batch-time'] as const) {
+    it(`anchors on a partition of the columns add up to the whole batch (${negatives})`, async () => {
+      const [T, B, D, K] = [7, 5, 3, 3];
+      const z = tf.randomNormal([T, B, D], 0, 1, 'float32', 1);
+      const c = tf.randomNormal([T, B, D], 0, 1, 'float32', 2);
+      const W = tf.randomNormal([K, D, D], 0, 1, 'float32', 3);
+      const dones = tf.tensor2d(Array.from({ length: T * B }, (_, i) => (i % 11 === 4 ? 1 : 0)), [T, B]);
+      const whole = infoNCETerms({ z, c, W, dones, negatives });
+      const parts = [
+        [0, 2],
+        [2, 1],
+        [3, 2],
+      ].map(([start, count]) => infoNCETerms({ z, c: c.slice([0, start, 0], [T, count, D]), W, dones: dones.slice([0, start], [T, count]), anchorOffset: start, negatives }));
+      const add = async (pick: (t: typeof whole) => tf.Tensor) => (await Promise.all(parts.map((p) => pick(p).data()))).reduce((a, b) => a.map((x, i) => x + b[i]));
+      expect((await add((t) => t.sum))[0]).toBeCloseTo((await whole.sum.data())[0], 4);
+      expect(Array.from(await add((t) => t.counted))).toEqual(Array.from(await whole.counted.data()));
+      expect(Array.from(await add((t) => t.correct))).toEqual(Array.from(await whole.correct.data()));
+      expect(() => infoNCETerms({ z, c: c.slice([0, 0, 0], [T, 2, D]), W, dones: dones.slice([0, 0], [T, 2]), anchorOffset: 4 })).toThrow(/anchors are columns 4..5 of z, which has 5/);
+    });
+  }
+
   it('rejects bad shapes and a K that does not fit the unroll', () => {
     const z = tf.zeros([5, 2, 3]);
     expect(() => infoNCE({ z, c: tf.zeros([5, 3, 3]), W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/c must have shape \[5, 2, 3\]/);

@@ -33,7 +33,9 @@ async function uninterruptedVsResumed(settings: ConfigInput, updates: number, st
   const split = tmp();
   const stop = new AbortController();
   await train({ ...config, runDir: split }, { ...quiet, signal: stop.signal, onUpdate: (u) => u.frames >= stopAfter * batchFrames && stop.abort() });
-  expect(loadLatestCheckpoint(split)!.updates).toBe(stopAfter);
+  const stopped = loadLatestCheckpoint(split)!;
+  expect(stopped.updates).toBe(stopAfter);
+  expect(stopped.pending?.paramsVersion).toBe(settings.mode === 'async' ? stopAfter - 1 : undefined);
   const resumed = await resumeRun(split, {}, quiet);
   expect(resumed.updates).toBe(updates);
 
@@ -49,6 +51,11 @@ describe('bit-exact resume (single process)', () => {
   it('mock:memory, cpc agent: stop after 3 of 6 updates, resume: identical parameters and metrics', async () => {
     await uninterruptedVsResumed({ env: 'mock:memory', agent: 'cpc', batch: 4, unroll: 10, cpcSteps: 3, backend: 'cpu', seed: 5 }, 6, 3);
   });
+
+  it('async (acting overlapped with learning, 2 learner threads), mock:memory, cpc: stop after 3 of 6 updates, resume: identical parameters and metrics', async () => {
+    // the checkpoint holds the batch played during update 3; the resumed run trains on it first (lag 1)
+    await uninterruptedVsResumed({ env: 'mock:memory', agent: 'cpc', batch: 4, unroll: 10, cpcSteps: 3, backend: 'wasm', seed: 5, mode: 'async', learnerThreads: 2 }, 6, 3);
+  }, 300_000);
 
   it('builtin:seekavoid_arena_01 with episodes ending inside unrolls: identical parameters and metrics', async () => {
     await uninterruptedVsResumed({ env: 'builtin:seekavoid_arena_01', episodeLength: 7, agent: 'baseline', batch: 2, unroll: 5, backend: 'cpu', seed: 2 }, 4, 1);

@@ -1,0 +1,127 @@
+/**
+ * The data-parallel learner and acting overlapped with learning, measured side by side in one run:
+ *   learner alone  a random batch, no environments: the one-thread update (`trainStep` on this thread),
+ *                  then the same update through 1, 2, ... worker threads (`GradientPool`), with the CPU
+ *                  time per update of the whole process (every thread)
+ *   end to end     `cpc-lab train` in a child process each: the sequential loop (`--mode sync
+ *                  --learner-threads 1`), sync with learner threads (auto), and acting overlapped with
+ *                  learning (`--mode async`, lag 1) with auto and with 1 learner thread; settings are
+ *                  alternated `rounds` times so that load from other processes hits each alike
+ * Run alone:
+ *   npx tsx scripts/bench-threads.ts [--agent cpc] [--batch 16] [--unroll 100] [--env builtin:rooms_watermaze]
+ *     [--updates N] [--rounds N] [--threads 1,2] [--learner-only | --end-to-end-only]
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { applyGradientStep, createAgent, trainStep, type AgentKind, type AgentOptions } from '../agents/agent.js';
+import { rmsprop } from '../agents/rmsprop.js';
+import { initBackend } from '../src/backend/index.js';
+import { GradientPool } from '../src/parallel/gradientPool.js';
+import { HP, OBS_SHAPE, randomUnroll } from './bench-agent.js';
+import { steadyFps } from './bench-runtime.js';
+import { formatTable } from './table.js';
+
+const A = 9;
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface ThreadsSetting {
+  agent: AgentKind;
+  B: number;
+  T: number;
+}
+
+export interface ScalingRow {
+  learner: string;
+  threads: number;
+  framesPerSec: number;
+  /** CPU seconds of this process (all threads) per update. */
+  cpuPerUpdate: number;
+  'vs this thread': string;
+}
+
+/** Learner updates alone (random batch, no environments): on this thread, then through `threadCounts` workers. */
+export async function benchLearnerScaling({ agent: kind, B, T }: ThreadsSetting, threadCounts = [1, 2], updates = 2): Promise<ScalingRow[]> {
+  await initBackend('wasm');
+  const options: AgentOptions = { kind, obsShape: OBS_SHAPE, numActions: A, seed: 1 };
+  const agent = createAgent(options);
+  const opt = rmsprop({ learningRate: HP.learningRate });
+  const batch = randomUnroll(T, B, agent.spec.lstmSize);
+  const time = async (step: () => Promise<unknown>) => {
+    await step(); // warm-up
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    for (let i = 0; i < updates; i++) await step();
+    const used = process.cpuUsage(cpu);
+    return { framesPerSec: (4 * B * T * updates) / ((performance.now() - start) / 1000), cpuPerUpdate: (used.user + used.system) / 1e6 / updates };
+  };
+  const rows: Omit<ScalingRow, 'vs this thread'>[] = [];
+  rows.push({ learner: 'this thread (trainStep)', threads: 1, ...(await time(() => trainStep(agent, opt, batch, HP))) });
+  for (const n of threadCounts) {
+    const pool = await GradientPool.start(n, 'wasm', options, agent);
+    const step = async () => {
+      const { grads, sums } = await pool.gradients(await agent.getWeights(), batch, HP);
+      const tensors: Record<string, tf.Tensor> = {};
+      for (const [name, v] of Object.entries(agent.params)) tensors[name] = tf.tensor(grads[name]!, v.shape);
+      const loss = tf.scalar(sums.loss);
+      await applyGradientStep(agent, opt, batch, tensors, [loss], HP);
+      loss.dispose();
+    };
+    rows.push({ learner: 'worker threads (GradientPool)', threads: n, ...(await time(step)) });
+    await pool.close();
+  }
+  agent.dispose();
+  opt.dispose();
+  const one = rows[0]!.framesPerSec;
+  return rows.map((r) => ({ ...r, 'vs this thread': `${(r.framesPerSec / one).toFixed(2)}x` }));
+}
+
+export interface OverlapRow {
+  setup: string;
+  framesPerSec: number;
+  'vs sequential': string;
+}
+
+/** `cpc-lab train` from this checkout's sources in a process of its own; steady frames/s from its metrics. */
+function trainFps({ agent, B, T }: ThreadsSetting, env: string, flags: string[], updates: number): number {
+  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cpc-lab-bench-'));
+  const args = ['train', '--env', env, '--agent', agent, '--batch', String(B), '--unroll', String(T), '--frames', String(B * T * 4 * updates), '--backend', 'wasm', '--progress-every', '1000000', '--run-dir', runDir, ...flags];
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(REPO, 'src/cli.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
+  const fps = steadyFps(runDir);
+  fs.rmSync(runDir, { recursive: true, force: true });
+  return fps;
+}
+
+/** End-to-end frames/s of each single-process setting, alternated `rounds` times; the best round of each is kept. */
+export function benchOverlap(setting: ThreadsSetting, { env = 'builtin:rooms_watermaze', updates = 6, rounds = 1 } = {}): OverlapRow[] {
+  const settings = [
+    { setup: 'sequential (--mode sync --learner-threads 1)', flags: ['--mode', 'sync', '--learner-threads', '1'] },
+    { setup: 'sync, --learner-threads auto (no overlap)', flags: ['--mode', 'sync', '--learner-threads', 'auto'] },
+    { setup: 'async (acting overlapped, lag 1), --learner-threads auto', flags: ['--mode', 'async', '--learner-threads', 'auto'] },
+    { setup: 'async (acting overlapped, lag 1), --learner-threads 1', flags: ['--mode', 'async', '--learner-threads', '1'] },
+  ];
+  const best = settings.map(() => 0);
+  for (let r = 0; r < rounds; r++) settings.forEach((s, i) => (best[i] = Math.max(best[i]!, trainFps(setting, env, s.flags, updates))));
+  return settings.map((s, i) => ({ setup: s.setup, framesPerSec: best[i]!, 'vs sequential': `${(best[i]! / best[0]!).toFixed(2)}x` }));
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const arg = (name: string, fallback: string) => {
+    const i = process.argv.indexOf(name);
+    return i >= 0 ? process.argv[i + 1]! : fallback;
+  };
+  const setting: ThreadsSetting = { agent: arg('--agent', 'cpc') as AgentKind, B: Number(arg('--batch', '16')), T: Number(arg('--unroll', '100')) };
+  const env = arg('--env', 'builtin:rooms_watermaze');
+  const label = `${setting.agent}, B = ${setting.B}, T = ${setting.T}, wasm, ${os.availableParallelism()} cores, load average ${os.loadavg()[0]!.toFixed(1)}`;
+  if (!process.argv.includes('--end-to-end-only')) {
+    const threads = arg('--threads', '1,2').split(',').map(Number);
+    console.log(formatTable(await benchLearnerScaling(setting, threads, Number(arg('--learner-updates', '2'))) as unknown as Record<string, unknown>[], `Learner alone (${label})`));
+  }
+  if (!process.argv.includes('--learner-only')) {
+    const rows = benchOverlap(setting, { env, updates: Number(arg('--updates', '6')), rounds: Number(arg('--rounds', '1')) });
+    console.log(formatTable(rows as unknown as Record<string, unknown>[], `End to end: cpc-lab train on ${env} (${label})`));
+  }
+}
