@@ -7,12 +7,11 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fakeDmlabPath, makeDmlabEnv, type DmlabOptions } from '../../../envs/dmlab/index.js';
-import type { ProcessEnv } from '../../../src/transport/envProcess.js';
+import { fakeDmlabPath, makeDmlabEnv, type DmlabEnv, type DmlabOptions } from '../../../envs/dmlab/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cpc-dmlab-compile-'));
 const base: DmlabOptions = { python: '/usr/bin/python3', dmlabPath: fakeDmlabPath(), startupTimeoutMs: 30_000 };
-const open: ProcessEnv[] = [];
+const open: DmlabEnv[] = [];
 afterAll(async () => {
   await Promise.all(open.map((e) => e.close()));
   rmSync(dir, { recursive: true, force: true });
@@ -26,7 +25,7 @@ async function until(cond: () => boolean): Promise<void> {
 const gateLog = (gate: string): string[] => (existsSync(join(gate, 'log')) ? readFileSync(join(gate, 'log'), 'utf8').trim().split('\n') : []);
 
 /** Starts bridges whose fake compiles wait at `gate` (the variable reaches them through their environment). */
-async function bridges(n: number, gate: string, opts: DmlabOptions): Promise<ProcessEnv[]> {
+async function bridges(n: number, gate: string, opts: DmlabOptions): Promise<DmlabEnv[]> {
   process.env.CPC_LAB_FAKE_COMPILE_GATE = gate;
   try {
     const envs = await Promise.all(Array.from({ length: n }, () => makeDmlabEnv('explore_goal_locations_small', { ...base, ...opts })));
