@@ -15,11 +15,12 @@
  *   npx tsx scripts/bench-transport.ts --python PY --dmlab-path DIR [--level rooms_watermaze] [--steps 500] [--rounds 5]
  *     [--envs 1,4,16] [--per-level]
  *
- * alternates `--steps` direct `Lab.step(action, num_steps=4)` + observation calls of each of E levels (`--envs`,
- * stepped one after another in one Python process) with the same steps through one bridge hosting the E levels
- * (`--per-level`: one bridge per level, as before the batched bridge), same level settings, seeds and actions,
- * `--rounds` times, and prints the bridge's overhead per agent step, in µs and as a ratio to the direct step
- * (wall and CPU; `--dmlab-path envs/dmlab/fake` runs it against the fake).
+ * alternates direct `Lab.step(action, num_steps=4)` + observation calls of E levels (`--envs`, stepped one after
+ * another in one Python process; `--steps` level steps a round) with the same steps through one bridge hosting
+ * the E levels, as an actor drives it (same level settings, seeds and actions), `--rounds` times, and prints the
+ * bridge's overhead per agent step, in µs and as a ratio to the direct step (wall and CPU; `--dmlab-path
+ * envs/dmlab/fake` runs it against the fake). `--per-level` measures one bridge per level too, side by side (how
+ * actors drove DeepMind Lab before the batched bridge).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -303,6 +304,20 @@ export function formatBridgeVsDirect(m: BridgeVsDirect): string {
   return formatTable(rows, `DeepMind Lab bridge vs direct steps, dmlab:${m.level}, ${hosting} (per agent step of one level, repeat 4, medians of alternating rounds)`);
 }
 
+/** One row per measurement: the overhead per agent step of each hosting, side by side. */
+export function formatBridgeSummary(ms: BridgeVsDirect[]): string {
+  const rows = ms.map((m) => ({
+    levels: m.envs,
+    bridges: m.layout === 'batched' ? 1 : m.envs,
+    directCpuUs: m.directCpuUs,
+    overheadCpuUs: m.bridgeCpuUs - m.directCpuUs,
+    'overhead/direct': `${((100 * (m.bridgeCpuUs - m.directCpuUs)) / m.directCpuUs).toFixed(1)}%`,
+    nodeCpuUs: m.nodeCpuUs,
+    overheadWallUs: m.bridgeWallUs - m.directWallUs,
+  }));
+  return formatTable(rows, `DeepMind Lab bridge overhead per agent step of one level (direct step subtracted), dmlab:${ms[0].level}`);
+}
+
 function timeCodec(msg: Message, reps: number): [number, number] {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
@@ -353,18 +368,26 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const load = () => `${cpus().length} cores, load ${loadavg()[0].toFixed(1)}`;
   const dmlabPath = argValue('--dmlab-path');
   if (dmlabPath !== undefined || argValue('--python') !== undefined) {
+    const results: BridgeVsDirect[] = [];
+    const loads: string[] = [];
     for (const E of (argValue('--envs') ?? '1').split(',').map(Number)) {
-      const m = await benchBridgeVsDirect({
-        python: argValue('--python'),
-        dmlabPath,
-        level: argValue('--level'),
-        steps: Number(argValue('--steps') ?? 500),
-        rounds: Number(argValue('--rounds') ?? 5),
-        envs: E,
-        layout: process.argv.includes('--per-level') ? 'per-level' : 'batched',
-      });
-      console.log(formatBridgeVsDirect(m), `\n(${load()})`);
+      // --per-level: one bridge per level too, side by side (how actors drove DeepMind Lab before the batched bridge)
+      for (const layout of process.argv.includes('--per-level') && E > 1 ? (['per-level', 'batched'] as const) : (['batched'] as const)) {
+        const m = await benchBridgeVsDirect({
+          python: argValue('--python'),
+          dmlabPath,
+          level: argValue('--level'),
+          steps: Math.ceil(Number(argValue('--steps') ?? 500) / E),
+          rounds: Number(argValue('--rounds') ?? 5),
+          envs: E,
+          layout,
+        });
+        results.push(m);
+        loads.push(loadavg()[0].toFixed(1));
+        console.log(formatBridgeVsDirect(m), `\n(${load()})`);
+      }
     }
+    if (results.length > 1) console.log(formatBridgeSummary(results), `\n(${cpus().length} cores; load average after each row: ${loads.join(', ')})`);
   } else {
     const rows = await benchTransport();
     console.log(formatTable(rows as unknown as Record<string, unknown>[], `Transport per agent step (real DeepMind Lab step assumed ${DMLAB_STEP_US} µs; ${load()})`));
