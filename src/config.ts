@@ -24,7 +24,7 @@ export const ConfigSchema = z
     runDir: z.string().optional().describe('run directory (default runs/<name>)'),
     backend: z.enum(BACKEND_CHOICES).default('auto').describe('tensor backend; auto picks the best available'),
     actors: z.number().int().nonnegative().default(0).describe('actor processes; 0 = actor and learner in this process (--local)'),
-    envsPerActor: z.number().int().positive().optional().describe('environments per actor, each in its own process (default batch / actors)'),
+    envsPerActor: z.number().int().positive().optional().describe('environments per actor, each in its own process (dmlab: all in one bridge process); default batch / actors'),
     mode: z.enum(['sync', 'async']).default('sync').describe('sync: batched A2C, every batch from the latest parameters; async: IMPALA, actors never wait'),
     maxPolicyLag: z.number().int().nonnegative().default(1).describe('async: unrolls played by parameters more than L versions old are dropped (counted); sync is always 0'),
     learnerEndpoint: z.string().default('tcp://127.0.0.1:*').describe('where the learner binds for actors (port * = any free port)'),
