@@ -239,7 +239,7 @@ export class Actor {
       this.actions.set(sampleActions(step.logits, A, this.rng));
       unroll.actions.set(this.actions, t * E);
       unroll.behaviourLogits.set(step.logits, t * E * A);
-      await Promise.all(this.groups.map((g, k) => this.stepGroup(k)));
+      await Promise.all(this.groups.map((_, k) => this.stepGroup(k)));
       this.prevActions.set(this.actions);
       this.prevRewards.set(out.rewards);
       for (let i = 0; i < E; i++) {

@@ -114,14 +114,22 @@ describe('one bridge hosting E levels', () => {
     await vector.reset([3, 4], out.obs); // still serving
   });
 
-  it('rejects a reply whose row for one level is inconsistent, writes nothing, and takes the next good reply', async () => {
+  it('rejects a reply whose row for one level is inconsistent, or that has the wrong number of levels, writes nothing, and takes the next good reply', async () => {
     const endpoint = privateEndpoint('fake-bridge');
     const server = new Reply({ linger: 0 });
     await server.bind(endpoint);
     const bad = batchStepReply();
     bad.episodeLengths = toWire(new Int32Array([0, 40, 0]), [3]);
     bad.dones = toWire(new Uint8Array([0, 1, 1]), [3]); // level 2 ended, without a length
-    const replies: Message[] = [{ type: 'env.spec.reply', spec: { observationShape: [4, 5, 3], numActions: 9, level: 'fake' }, size: 3 }, bad, batchStepReply()];
+    const two: Message = {
+      type: 'env.batch.step.reply',
+      obs: toWire(new Uint8Array(2 * 4 * 5 * 3), [2, 4, 5, 3]),
+      rewards: toWire(new Float64Array(2), [2]),
+      dones: toWire(new Uint8Array(2), [2]),
+      episodeReturns: toWire(new Float64Array(2), [2]),
+      episodeLengths: toWire(new Int32Array(2), [2]),
+    };
+    const replies: Message[] = [{ type: 'env.spec.reply', spec: { observationShape: [4, 5, 3], numActions: 9, level: 'fake' }, size: 3 }, bad, two, batchStepReply()];
     const serving = (async () => {
       for (const reply of replies) {
         const [frame] = await server.receive();
@@ -135,6 +143,9 @@ describe('one bridge hosting E levels', () => {
     expect(err).toBeInstanceOf(EnvProtocolError);
     expect((err as Error).message).toMatch(/\[schema\].*environment 2: done with episodeLength 0/);
     expect(out.obs.every((v) => v === 0) && out.dones.every((v) => v === 0)).toBe(true);
+    // a well-formed reply for 2 environments from a server that said it hosts 3
+    expect(await vector.step(new Int32Array(3), 4, out).catch((x: unknown) => x)).toMatchObject({ name: 'EnvProtocolError', message: expect.stringMatching(/observation shape \[2,4,5,3\] differs from \[3,4,5,3\]/) });
+    expect(out.obs.every((v) => v === 0)).toBe(true);
     await vector.step(new Int32Array(3), 4, out);
     expect([...out.dones]).toEqual([0, 1, 0]);
     expect([...out.episodeLengths]).toEqual([0, 40, 0]);
