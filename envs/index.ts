@@ -4,7 +4,8 @@
  * loads neither the ray caster nor the DeepMind Lab bridge.
  */
 import type { DmlabOptions } from './dmlab/index.js';
-import type { EnvOptions, Environment } from './types.js';
+import type { EnvOptions, Environment, VectorEnv } from './types.js';
+import { vectorOf } from './vector.js';
 
 export const ENV_FAMILIES = ['mock', 'builtin', 'dmlab'] as const;
 export type EnvFamily = (typeof ENV_FAMILIES)[number];
@@ -45,19 +46,30 @@ export async function makeEnv(spec: string, opts: MakeEnvOptions = {}): Promise<
   }
 }
 
-/**
- * `count` environments of one spec, started concurrently. If any fails to start, the others are
- * closed (so no env server process is left behind) and the first error is thrown.
- */
-export async function makeEnvs(spec: string, count: number, opts: MakeEnvOptions = {}): Promise<Environment[]> {
-  return startEnvs(count, () => makeEnv(spec, opts));
-}
-
 /** Starts `count` environments; if one fails, closes those that started (no orphaned servers) and throws. */
-export async function startEnvs(count: number, start: () => Promise<Environment>): Promise<Environment[]> {
-  const started = await Promise.allSettled(Array.from({ length: count }, start));
+export async function startEnvs<E extends Environment | VectorEnv>(count: number, start: (i: number) => Promise<E>): Promise<E[]> {
+  const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => start(i)));
   const failure = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (!failure) return started.map((r) => (r as PromiseFulfilledResult<Environment>).value);
+  if (!failure) return started.map((r) => (r as PromiseFulfilledResult<E>).value);
   await Promise.all(started.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
   throw failure.reason;
+}
+
+/** `count` columns in `parts` near-equal shares (the first ones one larger), e.g. levels over bridges. */
+export function shares(count: number, parts: number): number[] {
+  const n = Math.max(1, Math.min(parts, count));
+  return Array.from({ length: n }, (_, i) => Math.floor(count / n) + (i < count % n ? 1 : 0));
+}
+
+/**
+ * `count` environments of one spec as the vectors an `Actor` drives: `dmlab:` levels in `bridges`
+ * bridge processes (default 1; each steps its levels on one core), any other environment a vector of one.
+ */
+export async function makeEnvVectors(spec: string, count: number, opts: MakeEnvOptions & { bridges?: number } = {}): Promise<VectorEnv[]> {
+  const { family, name } = parseEnvSpec(spec);
+  const { bridges = 1, dmlab, ...envOptions } = opts;
+  if (family !== 'dmlab') return (await startEnvs(count, () => makeEnv(spec, opts))).map(vectorOf);
+  const { makeDmlabVectorEnv } = await import('./dmlab/index.js');
+  const sizes = shares(count, bridges);
+  return startEnvs(sizes.length, (i) => makeDmlabVectorEnv(name, sizes[i], { ...dmlab, ...envOptions }));
 }

@@ -53,6 +53,41 @@ export interface Environment {
   setState?(state: EnvState): void;
 }
 
+/**
+ * Where `VectorEnv.step` writes: row i belongs to environment i of the vector. The caller owns the
+ * buffers and passes the same ones every step, so a step allocates nothing.
+ */
+export interface VectorStepBuffers {
+  /** `[E, H, W, 3]`: each environment's next observation (the next episode's first where `dones`). */
+  obs: Uint8Array;
+  /** `[E]` summed over the repeat (unclipped). */
+  rewards: Float64Array;
+  /** `[E]` 1 where the step ended the episode, else 0. */
+  dones: Uint8Array;
+  /** `[E]` the return of the episode that ended where `dones`, else 0. */
+  episodeReturns: Float64Array;
+  /** `[E]` the length in agent steps of the episode that ended where `dones` (0: unknown, e.g. the environment was replaced), else 0. */
+  episodeLengths: Int32Array;
+}
+
+/**
+ * E environments of one spec stepped together (the E levels of one DeepMind Lab bridge, or one
+ * `Environment` as a vector of one, `vectorOf`), with the semantics of `Environment` per row.
+ */
+export interface VectorEnv {
+  readonly spec: EnvSpec;
+  /** E, the number of environments. */
+  readonly size: number;
+  /** Starts a new episode in environment i from `seeds[i]`; writes the first observations into `obs` `[E, H, W, 3]`. */
+  reset(seeds: readonly number[], obs: Uint8Array): Promise<void>;
+  /** Steps environment i with `actions[i]` (`[E]`), `repeat` frames each, and writes the results into `out`. */
+  step(actions: Int32Array, repeat: number, out: VectorStepBuffers): Promise<void>;
+  close(): Promise<void>;
+  /** One `Environment.getState` per row, where every environment has one. */
+  getState?(): EnvState[];
+  setState?(states: readonly EnvState[]): void;
+}
+
 /** What `Environment.getState` returns: plain data, checked by the environment that reads it. */
 export type EnvState = Record<string, unknown>;
 

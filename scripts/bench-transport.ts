@@ -13,11 +13,14 @@
  * Against a real DeepMind Lab build (what a user checks before a long run):
  *
  *   npx tsx scripts/bench-transport.ts --python PY --dmlab-path DIR [--level rooms_watermaze] [--steps 500] [--rounds 5]
+ *     [--envs 1,4,16] [--per-level]
  *
- * alternates `--steps` direct `Lab.step(action, num_steps=4)` + observation calls in a Python process with the
- * same steps through the bridge (same level settings, seeds and actions), `--rounds` times, and prints the
+ * alternates direct `Lab.step(action, num_steps=4)` + observation calls of E levels (`--envs`, stepped one after
+ * another in one Python process; `--steps` level steps a round) with the same steps through one bridge hosting
+ * the E levels, as an actor drives it (same level settings, seeds and actions), `--rounds` times, and prints the
  * bridge's overhead per agent step, in µs and as a ratio to the direct step (wall and CPU; `--dmlab-path
- * envs/dmlab/fake` runs it against the fake).
+ * envs/dmlab/fake` runs it against the fake). `--per-level` measures one bridge per level too, side by side (how
+ * actors drove DeepMind Lab before the batched bridge).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -25,7 +28,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { bridgeArgs, bridgeEnv, bridgeScript, fakeDmlabPath, makeDmlabEnv, resolvePython } from '../envs/dmlab/index.js';
+import { bridgeArgs, bridgeEnv, bridgeScript, fakeDmlabPath, makeDmlabVectorEnv, resolvePython, type DmlabOptions } from '../envs/dmlab/index.js';
+import { vectorStepBuffers } from '../envs/vector.js';
+import type { ProcessVectorEnv } from '../src/transport/envProcess.js';
 import type { EnvSpec, Environment, StepResult } from '../envs/types.js';
 import { decode, encode, toWire } from '../src/transport/codec.js';
 import { RemoteEnv } from '../src/transport/envClient.js';
@@ -113,40 +118,53 @@ export async function benchEnvServer(steps = 2000): Promise<TransportRow[]> {
 const actionAt = (seed: number, i: number) => (seed + 7 * i + Math.floor(i / 5)) % 9;
 
 /**
- * Steps a `deepmind_lab.Lab` directly, opened by the bridge's own `open_lab` from the bridge's arguments: for each
- * stdin line `SEED N` it resets as the bridge does (seeded generator, fresh seed per episode), times N steps of
- * `actionAt` + observation, and prints `wallUs cpuUs` per step and, to check that both sides played the same
- * steps, the summed reward and the byte sum of the last observation.
+ * Steps E `deepmind_lab.Lab`s directly, one after another in one process (as one bridge steps its levels), each
+ * opened by the bridge's own `open_lab` from the bridge's arguments: for each stdin line `SEED N` it resets level
+ * j as the bridge does from seed SEED + j (seeded generator, fresh seed per episode), times N agent steps of every
+ * level (`actionAt(SEED + j, i)` + observation), and prints `wallUs cpuUs` per level step and, to check that both
+ * sides played the same steps, the summed reward and the byte sum of the levels' last observations.
  */
 const DIRECT_SCRIPT = `
 import sys, time, numpy as np
 sys.path.insert(0, sys.argv[1])
 import server
-_, lab, _ = server.open_lab(server.parse_args(sys.argv[2:]))
+E = int(sys.argv[2])
+args = server.parse_args(sys.argv[3:])
+labs = [server.open_lab(args)[1] for _ in range(E)]
 acts = [np.array(a, dtype=np.intc) for a in server.ACTION_SET]
 print('ready', flush=True)
 for line in sys.stdin:
     seed, n = map(int, line.split())
-    rng = np.random.RandomState(seed)
-    lab.reset(seed=int(rng.randint(0, 2 ** 31 - 1)))
+    rngs = [np.random.RandomState(seed + j) for j in range(E)]
+    for lab, rng in zip(labs, rngs):
+        lab.reset(seed=int(rng.randint(0, 2 ** 31 - 1)))
     total = 0.0
+    obs = [None] * E
     w, c = time.perf_counter(), time.process_time()
     for i in range(n):
-        total += lab.step(acts[(seed + 7 * i + i // 5) % 9], num_steps=4)
-        if not lab.is_running():
-            lab.reset(seed=int(rng.randint(0, 2 ** 31 - 1)))
-        obs = lab.observations()['RGB_INTERLEAVED']
-    w, c = (time.perf_counter() - w) / n * 1e6, (time.process_time() - c) / n * 1e6
-    print(w, c, total, int(obs.sum(dtype=np.int64)), flush=True)
+        for j, lab in enumerate(labs):
+            s = seed + j
+            total += lab.step(acts[(s + 7 * i + i // 5) % 9], num_steps=4)
+            if not lab.is_running():
+                lab.reset(seed=int(rngs[j].randint(0, 2 ** 31 - 1)))
+            obs[j] = lab.observations()['RGB_INTERLEAVED']
+    w, c = (time.perf_counter() - w) / (n * E) * 1e6, (time.process_time() - c) / (n * E) * 1e6
+    print(w, c, total, sum(int(o.sum(dtype=np.int64)) for o in obs), flush=True)
 `;
+
+/** How the bridge side hosts E levels: one bridge stepping all per message (`batched`), or one bridge per level. */
+export type BridgeLayout = 'batched' | 'per-level';
 
 export interface BridgeVsDirect {
   level: string;
-  /** Per agent step, medians over rounds, µs. */
+  /** Levels stepped per agent step of the actor. */
+  envs: number;
+  layout: BridgeLayout;
+  /** Per agent step (one level, repeat 4), medians over rounds, µs. */
   directWallUs: number;
   directCpuUs: number;
   bridgeWallUs: number;
-  /** CPU of this process and the bridge process together. */
+  /** CPU of this process and the bridge processes together. */
   bridgeCpuUs: number;
   /** CPU of this (Node) process alone. */
   nodeCpuUs: number;
@@ -157,14 +175,22 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+/** E levels through the bridge as an actor drives them: `reset(seeds)`, then `step(actions)` writing into buffers. */
+async function openBridges(level: string, E: number, layout: BridgeLayout, dmlab: DmlabOptions): Promise<{ vectors: ProcessVectorEnv[]; pids: number[] }> {
+  const opts = { ...dmlab, startupTimeoutMs: 300_000 };
+  const vectors = layout === 'batched' ? [await makeDmlabVectorEnv(level, E, opts)] : await Promise.all(Array.from({ length: E }, () => makeDmlabVectorEnv(level, 1, opts)));
+  return { vectors, pids: vectors.map((v) => v.server.child.pid!) };
+}
+
 /**
  * DeepMind Lab (or the fake, `dmlabPath: fakeDmlabPath()`) stepped directly in Python and through the bridge,
- * alternating `rounds` times on the same seeds and actions, `steps` agent steps (repeat 4) each.
+ * alternating `rounds` times on the same seeds and actions, `steps` agent steps (repeat 4) of each of `envs`
+ * levels each; the bridge side hosts them in one bridge (`batched`, the default) or one bridge per level.
  */
-export async function benchBridgeVsDirect(opts: { python?: string; dmlabPath?: string; level?: string; steps?: number; rounds?: number }): Promise<BridgeVsDirect> {
-  const { level = 'rooms_watermaze', steps = 500, rounds = 5 } = opts;
+export async function benchBridgeVsDirect(opts: { python?: string; dmlabPath?: string; level?: string; steps?: number; rounds?: number; envs?: number; layout?: BridgeLayout }): Promise<BridgeVsDirect> {
+  const { level = 'rooms_watermaze', steps = 500, rounds = 5, envs: E = 1, layout = 'batched' } = opts;
   const dmlab = { python: opts.python, dmlabPath: opts.dmlabPath };
-  const direct = spawn(resolvePython(dmlab.python), ['-c', DIRECT_SCRIPT, join(bridgeScript(), '..'), ...bridgeArgs(level, {})], {
+  const direct = spawn(resolvePython(dmlab.python), ['-c', DIRECT_SCRIPT, join(bridgeScript(), '..'), String(E), ...bridgeArgs(level, {})], {
     env: bridgeEnv(dmlab.dmlabPath),
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -176,8 +202,23 @@ export async function benchBridgeVsDirect(opts: { python?: string; dmlabPath?: s
       if (/^(ready|[\d.e+-]+( [\d.e+-]+){3})$/.test(r.value.trim())) return r.value.trim(); // DeepMind Lab prints too
     }
   };
-  const env = await makeDmlabEnv(level, { ...dmlab, startupTimeoutMs: 300_000 });
-  const pid = env.server.child.pid!;
+  const { vectors, pids } = await openBridges(level, E, layout, dmlab);
+  const spec = vectors[0].spec;
+  const obsSize = spec.observationShape.reduce((a, b) => a * b, 1);
+  // the actor's buffers: one step writes every level's row
+  const out = vectorStepBuffers(spec, E);
+  const actions = new Int32Array(E);
+  const at = (g: number) => {
+    const o = vectors.slice(0, g).reduce((n, v) => n + v.size, 0);
+    const n = vectors[g].size;
+    return {
+      actions: actions.subarray(o, o + n),
+      out: { obs: out.obs.subarray(o * obsSize, (o + n) * obsSize), rewards: out.rewards.subarray(o, o + n), dones: out.dones.subarray(o, o + n), episodeReturns: out.episodeReturns.subarray(o, o + n), episodeLengths: out.episodeLengths.subarray(o, o + n) },
+      seeds: (seed: number) => Array.from({ length: n }, (_, j) => seed + o + j),
+    };
+  };
+  const views = vectors.map((_, g) => at(g));
+  const childCpu = () => pids.reduce((sum, pid) => sum + childCpuUs(pid), 0);
   const rows = { directWallUs: [] as number[], directCpuUs: [] as number[], bridgeWallUs: [] as number[], bridgeCpuUs: [] as number[], nodeCpuUs: [] as number[] };
   try {
     await nextLine();
@@ -185,36 +226,39 @@ export async function benchBridgeVsDirect(opts: { python?: string; dmlabPath?: s
       const seed = 1000 + r;
       direct.stdin.write(`${seed} ${steps}\n`);
       const [dw, dc, directReturn, directObsSum] = (await nextLine()).split(' ').map(Number);
-      let obs = await env.reset(seed);
+      await Promise.all(vectors.map((v, g) => v.reset(views[g].seeds(seed), views[g].out.obs)));
       let bridgeReturn = 0;
       const cpu0 = process.cpuUsage();
-      const child0 = childCpuUs(pid);
+      const child0 = childCpu();
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < steps; i++) {
-        const s = await env.step(actionAt(seed, i), 4);
-        bridgeReturn += s.reward;
-        obs = s.obs;
+        for (let j = 0; j < E; j++) actions[j] = actionAt(seed + j, i);
+        await Promise.all(vectors.map((v, g) => v.step(views[g].actions, 4, views[g].out)));
+        for (let j = 0; j < E; j++) bridgeReturn += out.rewards[j];
       }
-      const wall = Number(process.hrtime.bigint() - t0) / 1e3 / steps;
+      const n = steps * E;
+      const wall = Number(process.hrtime.bigint() - t0) / 1e3 / n;
       const cpu = process.cpuUsage(cpu0);
-      const node = (cpu.user + cpu.system) / steps;
-      const obsSum = obs.reduce((a, x) => a + x, 0);
+      const node = (cpu.user + cpu.system) / n;
+      const obsSum = out.obs.reduce((a, x) => a + x, 0);
       if (bridgeReturn !== directReturn || obsSum !== directObsSum) {
-        throw new Error(`bridge and direct steps diverged (seed ${seed}): return ${bridgeReturn} vs ${directReturn}, last observation byte sum ${obsSum} vs ${directObsSum}`);
+        throw new Error(`bridge and direct steps diverged (seed ${seed}): return ${bridgeReturn} vs ${directReturn}, last observations' byte sum ${obsSum} vs ${directObsSum}`);
       }
       if (r === 0) continue; // warm-up round
       rows.directWallUs.push(dw);
       rows.directCpuUs.push(dc);
       rows.bridgeWallUs.push(wall);
       rows.nodeCpuUs.push(node);
-      rows.bridgeCpuUs.push(node + (childCpuUs(pid) - child0) / steps);
+      rows.bridgeCpuUs.push(node + (childCpu() - child0) / n);
     }
   } finally {
     direct.stdin.end();
-    await env.close();
+    await Promise.all(vectors.map((v) => v.close()));
   }
   return {
     level,
+    envs: E,
+    layout,
     directWallUs: median(rows.directWallUs),
     directCpuUs: median(rows.directCpuUs),
     bridgeWallUs: median(rows.bridgeWallUs),
@@ -223,15 +267,27 @@ export async function benchBridgeVsDirect(opts: { python?: string; dmlabPath?: s
   };
 }
 
-/** The bridge against the fake: round trip, the fake's own step (stepped directly), and their difference. */
-export async function benchDmlabBridge(steps = 2000, python = '/usr/bin/python3'): Promise<TransportRow[]> {
-  const m = await benchBridgeVsDirect({ python, dmlabPath: fakeDmlabPath(), steps: Math.ceil(steps / 5), rounds: 5 });
-  return [
-    row('DMLab bridge round trip (fake deepmind_lab)', m.bridgeWallUs, m.bridgeCpuUs),
-    row("  of which the fake's own step + observation", m.directWallUs, m.directCpuUs),
-    row('  bridge overhead per agent step', m.bridgeWallUs - m.directWallUs, m.bridgeCpuUs - m.directCpuUs),
-    row('  of which Node side', null, m.nodeCpuUs),
-  ];
+/** Levels per actor the bridge rows of `npm run bench` measure. */
+export const BENCH_ENVS = [1, 4, 8, 16];
+
+/**
+ * The bridge against the fake, per agent step with the fake's own step (stepped directly) subtracted, for E levels
+ * per actor: one bridge per level (how actors drove DeepMind Lab before the batched bridge) next to one bridge
+ * stepping all E per message.
+ */
+export async function benchDmlabBridge(steps = 2000, python = '/usr/bin/python3', envs = BENCH_ENVS): Promise<TransportRow[]> {
+  const rows: TransportRow[] = [];
+  for (const E of envs) {
+    for (const layout of E === 1 ? (['batched'] as const) : (['per-level', 'batched'] as const)) {
+      const m = await benchBridgeVsDirect({ python, dmlabPath: fakeDmlabPath(), steps: Math.max(20, Math.ceil(steps / 5 / E)), rounds: 5, envs: E, layout });
+      const what = E === 1 ? '1 level, 1 bridge' : layout === 'batched' ? `${E} levels, 1 bridge (batched)` : `${E} levels, ${E} bridges`;
+      rows.push(
+        row(`DMLab bridge overhead, ${what}`, m.bridgeWallUs - m.directWallUs, m.bridgeCpuUs - m.directCpuUs),
+        row('  of which Node side', null, m.nodeCpuUs),
+      );
+    }
+  }
+  return rows;
 }
 
 /** The real-build report: overhead per agent step in µs and as a ratio to the direct step. */
@@ -244,7 +300,22 @@ export function formatBridgeVsDirect(m: BridgeVsDirect): string {
     { '': 'overhead / direct step', wallUs: pct(m.bridgeWallUs - m.directWallUs, m.directWallUs), cpuUs: pct(m.bridgeCpuUs - m.directCpuUs, m.directCpuUs) },
     { '': '  of which Node side (CPU)', wallUs: '', cpuUs: m.nodeCpuUs },
   ];
-  return formatTable(rows, `DeepMind Lab bridge vs direct steps, dmlab:${m.level} (per agent step, repeat 4, medians of alternating rounds)`);
+  const hosting = m.envs === 1 ? '1 level' : m.layout === 'batched' ? `${m.envs} levels in 1 bridge` : `${m.envs} levels, 1 bridge each`;
+  return formatTable(rows, `DeepMind Lab bridge vs direct steps, dmlab:${m.level}, ${hosting} (per agent step of one level, repeat 4, medians of alternating rounds)`);
+}
+
+/** One row per measurement: the overhead per agent step of each hosting, side by side. */
+export function formatBridgeSummary(ms: BridgeVsDirect[]): string {
+  const rows = ms.map((m) => ({
+    levels: m.envs,
+    bridges: m.layout === 'batched' ? 1 : m.envs,
+    directCpuUs: m.directCpuUs,
+    overheadCpuUs: m.bridgeCpuUs - m.directCpuUs,
+    'overhead/direct': `${((100 * (m.bridgeCpuUs - m.directCpuUs)) / m.directCpuUs).toFixed(1)}%`,
+    nodeCpuUs: m.nodeCpuUs,
+    overheadWallUs: m.bridgeWallUs - m.directWallUs,
+  }));
+  return formatTable(rows, `DeepMind Lab bridge overhead per agent step of one level (direct step subtracted), dmlab:${ms[0].level}`);
 }
 
 function timeCodec(msg: Message, reps: number): [number, number] {
@@ -297,14 +368,26 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const load = () => `${cpus().length} cores, load ${loadavg()[0].toFixed(1)}`;
   const dmlabPath = argValue('--dmlab-path');
   if (dmlabPath !== undefined || argValue('--python') !== undefined) {
-    const m = await benchBridgeVsDirect({
-      python: argValue('--python'),
-      dmlabPath,
-      level: argValue('--level'),
-      steps: Number(argValue('--steps') ?? 500),
-      rounds: Number(argValue('--rounds') ?? 5),
-    });
-    console.log(formatBridgeVsDirect(m), `\n(${load()})`);
+    const results: BridgeVsDirect[] = [];
+    const loads: string[] = [];
+    for (const E of (argValue('--envs') ?? '1').split(',').map(Number)) {
+      // --per-level: one bridge per level too, side by side (how actors drove DeepMind Lab before the batched bridge)
+      for (const layout of process.argv.includes('--per-level') && E > 1 ? (['per-level', 'batched'] as const) : (['batched'] as const)) {
+        const m = await benchBridgeVsDirect({
+          python: argValue('--python'),
+          dmlabPath,
+          level: argValue('--level'),
+          steps: Math.ceil(Number(argValue('--steps') ?? 500) / E),
+          rounds: Number(argValue('--rounds') ?? 5),
+          envs: E,
+          layout,
+        });
+        results.push(m);
+        loads.push(loadavg()[0].toFixed(1));
+        console.log(formatBridgeVsDirect(m), `\n(${load()})`);
+      }
+    }
+    if (results.length > 1) console.log(formatBridgeSummary(results), `\n(${cpus().length} cores; load average after each row: ${loads.join(', ')})`);
   } else {
     const rows = await benchTransport();
     console.log(formatTable(rows as unknown as Record<string, unknown>[], `Transport per agent step (real DeepMind Lab step assumed ${DMLAB_STEP_US} µs; ${load()})`));

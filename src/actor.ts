@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Agent, Unroll } from '../agents/agent.js';
 import type { CoreState } from '../agents/network.js';
 import { sampleActions } from '../agents/policy.js';
-import type { EnvState, Environment, StepResult } from '../envs/types.js';
+import type { EnvState, VectorEnv, VectorStepBuffers } from '../envs/types.js';
 import { actorSeed, envsPerActor, localActorSeed, type Config } from './config.js';
 import { Rng, type RngState } from './rng.js';
 
@@ -39,52 +39,102 @@ export interface ActorState {
   envs: EnvState[];
 }
 
+/** One vector of the actor's environments, with views of the actor's buffers for its columns. */
+interface Group {
+  env: VectorEnv;
+  /** Its first column. */
+  offset: number;
+  actions: Int32Array;
+  out: VectorStepBuffers;
+}
+
 /**
  * Drives E environments in lockstep with one batched inference per step and cuts the stream into
  * unrolls of T steps holding T + 1 observations; the last observation of an unroll is the first of
  * the next (IMPALA). The LSTM state carries across unrolls and is reset where episodes start.
+ *
+ * The environments come as vectors (`VectorEnv`), their columns side by side: one DeepMind Lab bridge
+ * hosting all E levels, or E environments each a vector of one (`vectorOf`). Every step writes into
+ * the same buffers.
  */
 export class Actor {
   readonly numEnvs: number;
   private readonly rng: Rng;
   private state: CoreState | null = null;
-  private obs: Uint8Array[] = [];
+  private readonly groups: Group[];
+  /** What every step writes: `[E, H, W, C]` observations, rewards, dones (the next step's `firsts`), episode stats. */
+  private readonly out: VectorStepBuffers;
+  private readonly actions: Int32Array;
   private readonly prevActions: Int32Array;
   private readonly prevRewards: Float32Array;
-  private readonly firsts: Uint8Array;
   private readonly obsSize: number;
 
   constructor(
-    private readonly envs: Environment[],
+    envs: readonly VectorEnv[],
     private readonly agent: Agent,
     private readonly options: {
       unrollLength: number;
       actionRepeat: number;
       seed: number;
       /**
-       * Replaces environment `i` after it failed (e.g. its server process died). The column goes on
-       * as if an episode had ended there, without episode stats; without it the failure is thrown.
+       * Replaces vector `g` of `envs` after it failed (e.g. its server process died). Its columns go on
+       * as if their episodes had ended there, without episode stats; without it the failure is thrown.
        */
-      replaceEnv?: (i: number, error: Error) => Promise<Environment>;
+      replaceEnv?: (g: number, error: Error) => Promise<VectorEnv>;
     },
   ) {
     if (envs.length === 0) throw new Error('Actor needs at least one environment');
-    this.numEnvs = envs.length;
+    this.numEnvs = envs.reduce((n, e) => n + e.size, 0);
     this.rng = new Rng(options.seed);
+    this.actions = new Int32Array(this.numEnvs);
     this.prevActions = new Int32Array(this.numEnvs);
     this.prevRewards = new Float32Array(this.numEnvs);
-    this.firsts = new Uint8Array(this.numEnvs).fill(1);
     const [H, W, C] = agent.spec.obsShape;
     this.obsSize = H * W * C;
-    for (const env of envs) {
+    this.out = {
+      obs: new Uint8Array(this.numEnvs * this.obsSize),
+      rewards: new Float64Array(this.numEnvs),
+      dones: new Uint8Array(this.numEnvs).fill(1),
+      episodeReturns: new Float64Array(this.numEnvs),
+      episodeLengths: new Int32Array(this.numEnvs),
+    };
+    let offset = 0;
+    this.groups = envs.map((env) => {
       const [h, w, c] = env.spec.observationShape;
       if (h !== H || w !== W || c !== C) throw new Error(`environment ${env.spec.level} gives ${h}x${w}x${c} observations, the agent expects ${H}x${W}x${C}`);
-    }
+      const at = (a: Uint8Array | Int32Array | Float64Array, per = 1) => a.subarray(offset * per, (offset + env.size) * per);
+      const o = this.out;
+      const group: Group = {
+        env,
+        offset,
+        actions: at(this.actions) as Int32Array,
+        out: {
+          obs: at(o.obs, this.obsSize) as Uint8Array,
+          rewards: at(o.rewards) as Float64Array,
+          dones: at(o.dones) as Uint8Array,
+          episodeReturns: at(o.episodeReturns) as Float64Array,
+          episodeLengths: at(o.episodeLengths) as Int32Array,
+        },
+      };
+      offset += env.size;
+      return group;
+    });
+  }
+
+  /** `firsts[i]` = 1 where observation i starts an episode: the last step's dones. */
+  private get firsts(): Uint8Array {
+    return this.out.dones;
+  }
+
+  /** Seeds for the columns of `g`, drawn in column order from the actor's generator. */
+  private seedsFor(g: Group): number[] {
+    return Array.from({ length: g.env.size }, () => this.rng.seed());
   }
 
   /** Resets every environment with a seed drawn from the actor's generator (`firstEnvSeeds`). */
   async start(): Promise<void> {
-    this.obs = await Promise.all(this.envs.map((env) => env.reset(this.rng.seed())));
+    const seeds = this.groups.map((g) => this.seedsFor(g));
+    await Promise.all(this.groups.map((g, k) => g.env.reset(seeds[k], g.out.obs)));
     this.state = this.agent.initialState(this.numEnvs);
     this.firsts.fill(1);
   }
@@ -101,7 +151,7 @@ export class Actor {
 
   /** Whether `getState` can capture every environment (in-process ones can; env servers and DeepMind Lab cannot). */
   get canSaveState(): boolean {
-    return this.envs.every((e) => e.getState && e.setState);
+    return this.groups.every((g) => g.env.getState && g.env.setState);
   }
 
   /** The whole state between two unrolls (after `start()`), for a bit-exact resume; see `canSaveState`. */
@@ -111,13 +161,13 @@ export class Actor {
       rng: this.rng.getState(),
       h: (await this.state.h.data()) as Float32Array,
       c: (await this.state.c.data()) as Float32Array,
-      obs: this.obs.map((o) => o.slice()),
+      obs: Array.from({ length: this.numEnvs }, (_, i) => this.out.obs.slice(i * this.obsSize, (i + 1) * this.obsSize)),
       prevActions: this.prevActions.slice(),
       prevRewards: this.prevRewards.slice(),
       firsts: this.firsts.slice(),
-      envs: this.envs.map((e, i) => {
-        if (!e.getState) throw new Error(`environment ${i} (${e.spec.level}) cannot save its state`);
-        return e.getState();
+      envs: this.groups.flatMap((g) => {
+        if (!g.env.getState) throw new Error(`environments ${g.offset}..${g.offset + g.env.size - 1} (${g.env.spec.level}) cannot save their state`);
+        return g.env.getState();
       }),
     };
   }
@@ -139,12 +189,12 @@ export class Actor {
     s.obs.forEach((o, i) => {
       if (o.length !== this.obsSize) throw new Error(`actor state: observation ${i} has ${o.length} bytes, expected ${this.obsSize}`);
     });
-    this.envs.forEach((e, i) => {
-      if (!e.setState) throw new Error(`environment ${i} (${e.spec.level}) cannot restore a state`);
-      e.setState(s.envs[i]);
-    });
+    for (const g of this.groups) {
+      if (!g.env.setState) throw new Error(`environments ${g.offset}..${g.offset + g.env.size - 1} (${g.env.spec.level}) cannot restore a state`);
+      g.env.setState(s.envs.slice(g.offset, g.offset + g.env.size));
+    }
     this.rng.setState(s.rng);
-    this.obs = s.obs.map((o) => o.slice());
+    s.obs.forEach((o, i) => this.out.obs.set(o, i * this.obsSize));
     this.prevActions.set(s.prevActions);
     this.prevRewards.set(s.prevRewards);
     this.firsts.set(s.firsts);
@@ -173,6 +223,7 @@ export class Actor {
     unroll.initialState.h.set(await this.state.h.data());
     unroll.initialState.c.set(await this.state.c.data());
     const episodes: EpisodeStat[] = [];
+    const { out } = this;
     for (let t = 0; t <= T; t++) {
       this.record(unroll, t);
       if (t === T) break;
@@ -182,43 +233,40 @@ export class Actor {
         prevRewards: this.prevRewards,
         firsts: this.firsts,
       };
-      const out = await this.agent.step(inputs, E, this.state);
+      const step = await this.agent.step(inputs, E, this.state);
       tf.dispose([this.state.h, this.state.c]);
-      this.state = out.state;
-      const actions = sampleActions(out.logits, A, this.rng);
-      unroll.actions.set(actions, t * E);
-      unroll.behaviourLogits.set(out.logits, t * E * A);
-      const results = await Promise.all(this.envs.map((env, i) => this.stepEnv(i, actions[i])));
-      results.forEach((r, i) => {
-        this.obs[i] = r.obs;
-        this.prevActions[i] = actions[i];
-        this.prevRewards[i] = r.reward;
-        this.firsts[i] = r.done ? 1 : 0;
-        if (r.done && r.episodeReturn !== undefined && r.episodeLength !== undefined) {
-          episodes.push({ env: i, episodeReturn: r.episodeReturn, episodeLength: r.episodeLength });
-        }
-      });
+      this.state = step.state;
+      this.actions.set(sampleActions(step.logits, A, this.rng));
+      unroll.actions.set(this.actions, t * E);
+      unroll.behaviourLogits.set(step.logits, t * E * A);
+      await Promise.all(this.groups.map((_, k) => this.stepGroup(k)));
+      this.prevActions.set(this.actions);
+      this.prevRewards.set(out.rewards);
+      for (let i = 0; i < E; i++) {
+        if (out.dones[i] && out.episodeLengths[i] > 0) episodes.push({ env: i, episodeReturn: out.episodeReturns[i], episodeLength: out.episodeLengths[i] });
+      }
     }
     return { unroll, episodes, steps: T * E };
   }
 
-  private async stepEnv(i: number, action: number): Promise<StepResult> {
+  private async stepGroup(k: number): Promise<void> {
+    const g = this.groups[k];
     try {
-      return await this.envs[i].step(action, this.options.actionRepeat);
+      await g.env.step(g.actions, this.options.actionRepeat, g.out);
     } catch (err) {
       if (!this.options.replaceEnv) throw err;
-      this.envs[i] = await this.options.replaceEnv(i, err as Error);
-      const obs = await this.envs[i].reset(this.rng.seed());
-      return { obs, reward: 0, done: true };
+      g.env = await this.options.replaceEnv(k, err as Error);
+      await g.env.reset(this.seedsFor(g), g.out.obs);
+      g.out.rewards.fill(0);
+      g.out.dones.fill(1);
+      g.out.episodeReturns.fill(0);
+      g.out.episodeLengths.fill(0);
     }
   }
 
   private record(u: Unroll, t: number): void {
     const E = this.numEnvs;
-    for (let i = 0; i < E; i++) {
-      if (this.obs[i].length !== this.obsSize) throw new Error(`environment ${i} returned ${this.obs[i].length} bytes, expected ${this.obsSize}`);
-      u.observations.set(this.obs[i], (t * E + i) * this.obsSize);
-    }
+    u.observations.set(this.out.obs, t * E * this.obsSize);
     u.prevActions.set(this.prevActions, t * E);
     u.prevRewards.set(this.prevRewards, t * E);
     u.firsts.set(this.firsts, t * E);

@@ -14,7 +14,7 @@ program.name('cpc-lab').description('Train memory-based RL agents in first-perso
 addConfigOptions(
   addSlurmOptions(program
     .command('train')
-    .description('train an agent: a learner and --actors actor processes (each environment in its own process), or all in this process with --local')
+    .description('train an agent: a learner and --actors actor processes (each environment in its own process; dmlab: an actor\'s levels in one bridge), or all in this process with --local')
     .option('--local', 'actor and learner in this process (same as --actors 0)')
     .option(
       '--resume <runDir>',

@@ -24,7 +24,7 @@ export const ConfigSchema = z
     runDir: z.string().optional().describe('run directory (default runs/<name>)'),
     backend: z.enum(BACKEND_CHOICES).default('auto').describe('tensor backend; auto picks the best available'),
     actors: z.number().int().nonnegative().default(0).describe('actor processes; 0 = actor and learner in this process (--local)'),
-    envsPerActor: z.number().int().positive().optional().describe('environments per actor, each in its own process (default batch / actors)'),
+    envsPerActor: z.number().int().positive().optional().describe('environments per actor, each in its own process (dmlab: all in one bridge process); default batch / actors'),
     mode: z
       .enum(['sync', 'async'])
       .default('sync')

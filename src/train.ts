@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { availableParallelism } from 'node:os';
 import { createAgent, type TrainStepMetrics } from '../agents/agent.js';
-import { makeEnvs } from '../envs/index.js';
-import type { Environment } from '../envs/types.js';
+import { makeEnvVectors } from '../envs/index.js';
+import type { VectorEnv } from '../envs/types.js';
 import { Actor } from './actor.js';
 import { loadLatestCheckpoint, type Checkpoint, type PendingBatch } from './checkpoint.js';
 import { ConfigSchema, envOptions, localActorSeed, type Config, type ConfigInput } from './config.js';
@@ -55,9 +56,10 @@ export { envOptions } from './config.js';
 export async function train(input: ConfigInput | Config, hooks: TrainHooks = {}): Promise<TrainSummary> {
   const log = hooks.log ?? ((line: string) => console.log(line));
   const { config, runDir, backend, unlock } = await openRun(input, !!hooks.resumeFrom, log);
-  let envs: Environment[];
+  let envs: VectorEnv[];
   try {
-    envs = await makeEnvs(config.env, config.batch, envOptions(config, log));
+    // dmlab: one bridge per core, each stepping its share of the levels per message
+    envs = await makeEnvVectors(config.env, config.batch, { ...envOptions(config, log), bridges: availableParallelism() });
   } catch (err) {
     unlock();
     throw err;

@@ -1,6 +1,7 @@
 /**
- * `dmlab:<level>`: real DeepMind Lab through the Python bridge (`server.py`), one bridge process
- * per environment, spoken to with the env protocol over a loopback socket.
+ * `dmlab:<level>`: real DeepMind Lab through the Python bridge (`server.py`). One bridge process
+ * hosts E levels (an actor's environments) and steps all of them per message of the batched env
+ * protocol, over a loopback socket; `makeDmlabEnv` is the same bridge with E = 1.
  *
  * Finding things: the interpreter is `opts.python`, else `$CPC_LAB_PYTHON`, else `python3`; it needs
  * pyzmq, msgpack and numpy. The directory holding the `deepmind_lab` module (a DeepMind Lab build)
@@ -15,8 +16,9 @@ import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { privateEndpoint } from '../../src/transport/endpoint.js';
-import { COMPILE_MARKER, connectProcessEnv, ERROR_MARKER, EnvServerStartError, spawnEnvServer, type ProcessEnv } from '../../src/transport/envProcess.js';
+import { COMPILE_MARKER, connectProcessVectorEnv, ERROR_MARKER, EnvServerStartError, spawnEnvServer, type ProcessVectorEnv } from '../../src/transport/envProcess.js';
 import type { EnvOptions } from '../types.js';
+import { SingleEnv } from '../vector.js';
 import { DMLAB_FPS, episodeSteps, resolveDmlabLevel } from './levels.js';
 
 export { DMLAB_LEVELS, humanNormalizedScore, resolveDmlabLevel, type DmlabLevel, type DmlabLevelName } from './levels.js';
@@ -126,20 +128,38 @@ function bridgeLine(line: string, opts: DmlabOptions): void {
   if (line.startsWith('[dmlab-bridge')) opts.notes?.(line);
 }
 
-/** Starts a bridge for `level` (a preset short name, or any DeepMind Lab level path) and connects to it. */
-export async function makeDmlabEnv(level: string, opts: DmlabOptions = {}): Promise<ProcessEnv> {
+/**
+ * Starts one bridge hosting `count` levels `level` (a preset short name, or any DeepMind Lab level path)
+ * and connects to it: a `VectorEnv` stepping all of them per message. The bridge steps its levels one
+ * after another (DeepMind Lab holds Python's GIL), so a run spreads its levels over several bridges to
+ * use several cores (one per actor process).
+ */
+export async function makeDmlabVectorEnv(level: string, count: number, opts: DmlabOptions = {}): Promise<ProcessVectorEnv> {
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`a bridge hosts a positive integer number of levels, got ${count}`);
   const { preset } = resolveDmlabLevel(level);
   const proc = await spawnEnvServer({
     command: resolvePython(opts.python),
     // a private ipc:// endpoint: no other user's process can drive or close this environment
-    args: [bridgeScript(), ...bridgeArgs(level, opts), '--endpoint', privateEndpoint('dmlab')],
+    args: [bridgeScript(), ...bridgeArgs(level, opts), '--envs', String(count), '--endpoint', privateEndpoint('dmlab')],
     env: bridgeEnv(resolveDmlabPath(opts.dmlabPath)),
-    label: `DeepMind Lab bridge (dmlab:${level})`,
+    label: `DeepMind Lab bridge (${count} x dmlab:${level})`,
     startupTimeoutMs: opts.startupTimeoutMs ?? 120_000,
     log: opts.log || opts.notes ? (line) => bridgeLine(line, opts) : undefined,
   });
   const episodeLength = opts.episodeLength ?? (preset && episodeSteps(preset.episodeLengthSeconds, opts.actionRepeat ?? 4));
-  return connectProcessEnv(proc, { timeoutMs: opts.timeoutMs ?? 120_000, episodeLength });
+  const env = await connectProcessVectorEnv(proc, { timeoutMs: opts.timeoutMs ?? 120_000, episodeLength });
+  if (env.size !== count) {
+    await env.close();
+    throw new EnvServerStartError('bad_handshake', `DeepMind Lab bridge hosts ${env.size} levels, asked for ${count}`, undefined, proc.outputTail());
+  }
+  return env;
+}
+
+export type DmlabEnv = SingleEnv<ProcessVectorEnv>;
+
+/** One DeepMind Lab level: a bridge hosting one (the batched path with E = 1). `vector.server` is its process. */
+export async function makeDmlabEnv(level: string, opts: DmlabOptions = {}): Promise<DmlabEnv> {
+  return new SingleEnv(await makeDmlabVectorEnv(level, 1, opts));
 }
 
 export interface WarmCacheResult {

@@ -1,21 +1,30 @@
 #!/usr/bin/env python3
-"""cpc-lab's DeepMind Lab bridge: serves one `deepmind_lab.Lab` over the env protocol.
+"""cpc-lab's DeepMind Lab bridge: serves E `deepmind_lab.Lab`s of one level (`--envs E`, an actor's
+environments) over the batched env protocol, stepping all of them per message.
 
 The protocol is cpc-lab's (`src/transport/messages.ts`): msgpack maps with `v` (protocol
 version) and `type`, request/reply on a ZeroMQ REP socket:
 
-    env.spec            -> env.spec.reply  {spec: {observationShape, numActions, level, episodeLength?}}
-    env.reset {seed}    -> env.reset.reply {obs}
-    env.step {action, repeat}
-                        -> env.step.reply  {obs, reward, done, episodeReturn?, episodeLength?}
+    env.spec            -> env.spec.reply  {spec: {observationShape, numActions, level, episodeLength?}, size: E}
+    env.batch.reset {seeds: E ints}
+                        -> env.batch.reset.reply {obs: uint8 [E, H, W, 3]}
+    env.batch.step {actions: int32 [E], repeat}
+                        -> env.batch.step.reply {obs: uint8 [E, H, W, 3], rewards: float64 [E], dones: uint8 [E],
+                                                 episodeReturns: float64 [E], episodeLengths: int32 [E]}
     env.close           -> env.close.reply, then the process exits
-    anything malformed  -> error {code, message, requestType?}; the server keeps serving
+    anything malformed  -> error {code, message, requestType?, env?}; the server keeps serving
 
 Arrays travel as {dtype, shape, data} with `data` raw little-endian bytes. Action indices map to
 the IMPALA action set (7-int DeepMind Lab actions) and are applied with
-`Lab.step(action, num_steps=repeat)`. On episode end the bridge resets DeepMind Lab with a fresh
-seed from its own generator (seeded by `env.reset`), as deepmind/scalable_agent does, and the
-`done` reply carries the first observation of the next episode.
+`Lab.step(action, num_steps=repeat)`. On episode end the bridge resets that level's Lab with a fresh
+seed from the level's own generator (seeded by its `env.batch.reset` seed), as deepmind/scalable_agent
+does; the reply marks it in `dones` with the episode's return and length, and its `obs` row is the
+first observation of the next episode. The other levels of the batch go on. A level that raises fails
+the whole request (`env_error`, `env` naming the level): the client replaces the bridge.
+
+`Lab.step` holds the GIL, so one bridge steps its levels one after another on one core; a run uses
+its cores through several bridges (one per actor). The step reply is one preallocated frame: each
+level's observation is copied into place, nothing is allocated per level.
 
 Start-up handshake on stdout (other output, e.g. DeepMind Lab's own prints, may surround it):
 
@@ -50,13 +59,14 @@ ERROR_PREFIX = 'CPC_LAB_ERROR '
 COMPILE_PREFIX = 'CPC_LAB_COMPILE '
 WARMED_PREFIX = 'CPC_LAB_WARMED '
 
-PROTOCOL_VERSION = 2  # must equal src/transport/messages.ts
+PROTOCOL_VERSION = 3  # must equal src/transport/messages.ts
 
 # Every message type of the protocol (must equal MESSAGE_TYPES in src/transport/messages.ts; a test
 # checks it). Known types this bridge does not serve get `unexpected_message`, others `unknown_type`.
 MESSAGE_TYPES = (
     'env.spec', 'env.reset', 'env.step', 'env.close',
     'env.spec.reply', 'env.reset.reply', 'env.step.reply', 'env.close.reply',
+    'env.batch.reset', 'env.batch.step', 'env.batch.reset.reply', 'env.batch.step.reply',
     'error', 'hello', 'heartbeat', 'unroll', 'params',
 )
 
@@ -77,6 +87,7 @@ ACTION_SET = (
 
 DEFAULT_MAX_BYTES = 64 * 1024  # env requests are tiny
 MAX_REPEAT = 1000
+MAX_ENVS = 1024  # must equal MAX_BATCH_ENVS in src/transport/messages.ts
 LOG_FIRST, LOG_EVERY = 20, 1000  # error lines per code: all of the first 20, then one in 1000
 
 
@@ -192,11 +203,12 @@ class DirectoryLevelCache(object):
 
 
 class RequestError(Exception):
-  """A request answered with an `error` reply of the given code."""
+  """A request answered with an `error` reply of the given code (`env`: the level of the batch it concerns)."""
 
-  def __init__(self, code, message):
+  def __init__(self, code, message, env=None):
     Exception.__init__(self, message)
     self.code = code
+    self.env = env
 
 
 def _is_int(x):
@@ -236,18 +248,41 @@ def parse_request(frame, max_bytes):
   t = msg['type']
   if t not in MESSAGE_TYPES:
     raise RequestError('unknown_type', 'unknown message type %r' % t[:64])
-  if t == 'env.reset':
-    _check_keys(msg, ('seed',))
-    _check_int(msg, 'seed', 0, 2 ** 32 - 1)
-  elif t == 'env.step':
-    _check_keys(msg, ('action', 'repeat'))
-    _check_int(msg, 'action', 0, 2 ** 53)
+  if t == 'env.batch.reset':
+    _check_keys(msg, ('seeds',))
+    seeds = msg['seeds']
+    if not isinstance(seeds, list) or not 1 <= len(seeds) <= MAX_ENVS:
+      raise RequestError('schema', 'env.batch.reset: seeds: expected a list of 1 to %d integers' % MAX_ENVS)
+    for i, seed in enumerate(seeds):
+      if not _is_int(seed) or not 0 <= seed <= 2 ** 32 - 1:
+        raise RequestError('schema', 'env.batch.reset: seeds.%d: expected an integer in [0, %d], got %r' % (i, 2 ** 32 - 1, seed))
+  elif t == 'env.batch.step':
+    _check_keys(msg, ('actions', 'repeat'))
+    msg['actions'] = _int32_vector(msg, 'actions')
     _check_int(msg, 'repeat', 1, MAX_REPEAT)
   elif t in ('env.spec', 'env.close'):
     _check_keys(msg, ())
+  elif t in ('env.reset', 'env.step'):
+    raise RequestError('unexpected_message', 'the DeepMind Lab bridge serves batches: send env.batch.%s' % t[4:])
   else:
     raise RequestError('unexpected_message', 'an env server does not serve %s' % t)
   return msg
+
+
+def _int32_vector(msg, key):
+  """`msg[key]` as a wire array int32 [n] (checked as the TypeScript side checks one), read without a copy."""
+  a = msg[key]
+  where = '%s: %s' % (msg['type'], key)
+  if not isinstance(a, dict) or set(a) != {'dtype', 'shape', 'data'}:
+    raise RequestError('schema', '%s: expected {dtype, shape, data}' % where)
+  if a['dtype'] != 'int32':
+    raise RequestError('bad_dtype', '%s: expected int32, got %r' % (where, a['dtype']))
+  shape = a['shape']
+  if not isinstance(shape, list) or len(shape) != 1 or not _is_int(shape[0]) or not 1 <= shape[0] <= MAX_ENVS:
+    raise RequestError('bad_shape', '%s: expected shape [n], 1 <= n <= %d, got %r' % (where, MAX_ENVS, shape))
+  if not isinstance(a['data'], bytes) or len(a['data']) != 4 * shape[0]:
+    raise RequestError('bad_array', '%s: int32 [%d] needs %d bytes' % (where, shape[0], 4 * shape[0]))
+  return np.frombuffer(a['data'], '<i4')
 
 
 def wire_array(a):
@@ -256,31 +291,40 @@ def wire_array(a):
   return {'dtype': a.dtype.name, 'shape': list(a.shape), 'data': a.tobytes()}  # tobytes: C order
 
 
-class StepReplyFrame(object):
-  """The msgpack frame of a not-done `env.step.reply`, preallocated for one observation shape: a step copies
-  its observation into place and patches the reward, so the reply costs one copy and no allocation."""
+class BatchStepFrame(object):
+  """The msgpack frame of an `env.batch.step.reply` for E levels, preallocated: a step writes each level's
+  observation, reward, done and episode stats into numpy views of the frame, so a reply allocates nothing."""
 
-  def __init__(self, shape):
-    n = int(np.prod(shape))
-    # `obs.data` is the last field, so the observation's bytes end the frame.
-    template = msgpack.packb({'v': PROTOCOL_VERSION, 'type': 'env.step.reply', 'done': False, 'reward': 0.0,
-                              'obs': {'dtype': 'uint8', 'shape': list(shape), 'data': bytes(n)}}, use_bin_type=True)
-    marker = msgpack.packb('reward') + b'\xcb'  # float64
-    self._reward_at = template.index(marker) + len(marker)
-    self.frame = bytearray(template)
-    self._obs = np.frombuffer(self.frame, np.uint8, n, len(self.frame) - n).reshape(shape)
+  # Each array's `data` is the last field of its map, so its bytes end the array's piece of the frame.
+  FIELDS = (('rewards', '<f8', ()), ('dones', 'u1', ()), ('episodeReturns', '<f8', ()), ('episodeLengths', '<i4', ()),
+            ('obs', 'u1', None))
 
-  def fill(self, obs, reward):
-    if obs.shape != self._obs.shape:  # copyto would broadcast some
-      raise ValueError('observation of shape %r, the spec says %r' % (obs.shape, self._obs.shape))
-    struct.pack_into('>d', self.frame, self._reward_at, reward)
-    np.copyto(self._obs, obs, casting='no')  # another dtype raises too (env_error)
-    return self.frame
+  def __init__(self, size, shape):
+    packer = msgpack.Packer(use_bin_type=True)
+    pieces = [packer.pack_map_header(2 + len(self.FIELDS)), packer.pack('v'), packer.pack(PROTOCOL_VERSION),
+              packer.pack('type'), packer.pack('env.batch.step.reply')]
+    spans = {}
+    at = sum(len(p) for p in pieces)
+    for name, dtype, rest in self.FIELDS:
+      dims = [size] + list(shape if rest is None else rest)
+      n = int(np.prod(dims)) * np.dtype(dtype).itemsize
+      piece = packer.pack(name) + packer.pack({'dtype': np.dtype(dtype).name, 'shape': dims, 'data': bytes(n)})
+      pieces.append(piece)
+      at += len(piece)
+      spans[name] = (at - n, dtype, dims)
+    self.frame = bytearray(b''.join(pieces))
+    for name, (start, dtype, dims) in spans.items():
+      setattr(self, name, np.frombuffer(self.frame, dtype, int(np.prod(dims)), start).reshape(dims))
+
+  def put_obs(self, i, obs):
+    if obs.shape != self.obs.shape[1:]:  # copyto would broadcast some
+      raise ValueError('observation of shape %r, the spec says %r' % (obs.shape, self.obs.shape[1:]))
+    np.copyto(self.obs[i], obs, casting='no')  # another dtype raises too (env_error)
 
 
 class DmLabEnv(object):
   """A `deepmind_lab.Lab` with cpc-lab's env semantics (action table, repeat, auto-reset with a
-  fresh seed, episode return and length, optional truncation)."""
+  fresh seed, episode return and length, optional truncation), writing into a `BatchStepFrame` row."""
 
   def __init__(self, lab, name, max_episode_steps, level_cache=None):
     self._lab = lab
@@ -300,7 +344,6 @@ class DmLabEnv(object):
     if len(lab.action_spec()) != len(ACTION_SET[0]):
       raise RuntimeError('expected %d action components, DeepMind Lab has %d' % (len(ACTION_SET[0]), len(lab.action_spec())))
     self.spec = {'observationShape': shape, 'numActions': len(ACTION_SET), 'level': name}
-    self._frame = StepReplyFrame(shape)
     if max_episode_steps:
       self.spec['episodeLength'] = max_episode_steps
 
@@ -324,40 +367,86 @@ class DmLabEnv(object):
     for _ in range(episodes):
       self._begin()
 
-  def _obs(self):
-    return wire_array(self._lab.observations()['RGB_INTERLEAVED'])
+  def observation(self):
+    return self._lab.observations()['RGB_INTERLEAVED']
 
   def reset(self, seed):
     self._rng = np.random.RandomState(seed)
     self._begin()
-    return self._obs()
 
-  def step(self, action, repeat):
-    if action >= len(self._actions):
-      raise RequestError('bad_action', 'action %d outside [0, %d)' % (action, len(self._actions)))
-    if self._rng is None:
-      raise RequestError('not_reset', 'env.step before env.reset')
+  def step(self, action, repeat, frame, i):
+    """Steps with action index `action` (checked by the server) and writes row `i` of `frame`."""
     reward = float(self._call(self._lab.step, self._actions[action], num_steps=repeat))
     self._return += reward
     self._length += 1
     done = not self._lab.is_running() or (self._max_steps and self._length >= self._max_steps)
-    if not done:
-      return self._frame.fill(self._lab.observations()['RGB_INTERLEAVED'], reward)
-    reply = {'type': 'env.step.reply', 'reward': reward, 'done': True,
-             'episodeReturn': self._return, 'episodeLength': self._length}
-    self._begin()
-    reply['obs'] = self._obs()
-    return reply
+    frame.rewards[i] = reward
+    frame.dones[i] = done
+    frame.episodeReturns[i] = self._return if done else 0.0
+    frame.episodeLengths[i] = self._length if done else 0
+    if done:
+      self._begin()
+    frame.put_obs(i, self.observation())
 
   def close(self):
     self._lab.close()
 
 
+class Batch(object):
+  """The E levels of one bridge, stepped one after another per request."""
+
+  def __init__(self, envs):
+    self.envs = envs
+    self.spec = envs[0].spec
+    self._frame = BatchStepFrame(len(envs), self.spec['observationShape'])
+    self._started = False
+
+  def _each(self, f):
+    for i, env in enumerate(self.envs):
+      try:
+        f(i, env)
+      except RequestError:
+        raise
+      except Exception as e:  # DeepMind Lab's own errors (RuntimeError, ValueError, ...)
+        raise RequestError('env_error', 'level %d of %d: %s: %s' % (i, len(self.envs), type(e).__name__, e), i)
+
+  def _check_size(self, n, what):
+    if n != len(self.envs):
+      raise RequestError('bad_shape', '%s for %d levels, this bridge hosts %d' % (what, n, len(self.envs)))
+
+  def reset(self, seeds):
+    self._check_size(len(seeds), 'seeds')
+    obs = np.empty(self._frame.obs.shape, np.uint8)
+
+    def one(i, env):
+      env.reset(seeds[i])
+      obs[i] = env.observation()
+    self._each(one)
+    self._started = True
+    return wire_array(obs)
+
+  def step(self, actions, repeat):
+    self._check_size(len(actions), 'actions')
+    bad = np.flatnonzero((actions < 0) | (actions >= len(ACTION_SET)))
+    if bad.size:
+      i = int(bad[0])
+      raise RequestError('bad_action', 'level %d: action %d outside [0, %d)' % (i, actions[i], len(ACTION_SET)), i)
+    if not self._started:
+      raise RequestError('not_reset', 'env.batch.step before env.batch.reset')
+    frame = self._frame
+    self._each(lambda i, env: env.step(int(actions[i]), repeat, frame, i))
+    return frame.frame
+
+  def close(self):
+    for env in self.envs:
+      env.close()
+
+
 class Server(object):
   """One REP socket, one loop: read a request, answer it, never die of a bad one."""
 
-  def __init__(self, env, endpoint, max_bytes, watch_stdin):
-    self._env = env
+  def __init__(self, batch, endpoint, max_bytes, watch_stdin):
+    self._batch = batch
     self._max_bytes = max_bytes
     self._watch_stdin = watch_stdin
     self._ctx = zmq.Context.instance()
@@ -369,7 +458,7 @@ class Server(object):
     self.endpoint = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
     self.errors = {}
 
-  def _error(self, code, message, request_type=None):
+  def _error(self, code, message, request_type=None, env=None):
     n = self.errors.get(code, 0) + 1
     self.errors[code] = n
     if n <= LOG_FIRST or n % LOG_EVERY == 0:
@@ -379,10 +468,12 @@ class Server(object):
     reply = {'type': 'error', 'code': code, 'message': message[:16384]}
     if request_type:
       reply['requestType'] = request_type[:256]
+    if env is not None:
+      reply['env'] = env
     return reply
 
   def _handle(self, frames):
-    """Returns (reply, stop); reply is a message, or a finished frame (`StepReplyFrame`)."""
+    """Returns (reply, stop); reply is a message, or a finished frame (`BatchStepFrame`)."""
     if len(frames) != 1:
       return self._error('multipart', 'expected 1 frame, got %d' % len(frames)), False
     request_type = None
@@ -390,14 +481,14 @@ class Server(object):
       msg = parse_request(frames[0], self._max_bytes)
       request_type = msg['type']
       if request_type == 'env.spec':
-        return {'type': 'env.spec.reply', 'spec': self._env.spec}, False
-      if request_type == 'env.reset':
-        return {'type': 'env.reset.reply', 'obs': self._env.reset(msg['seed'])}, False
-      if request_type == 'env.step':
-        return self._env.step(msg['action'], msg['repeat']), False
+        return {'type': 'env.spec.reply', 'spec': self._batch.spec, 'size': len(self._batch.envs)}, False
+      if request_type == 'env.batch.reset':
+        return {'type': 'env.batch.reset.reply', 'obs': self._batch.reset(msg['seeds'])}, False
+      if request_type == 'env.batch.step':
+        return self._batch.step(msg['actions'], msg['repeat']), False
       return {'type': 'env.close.reply'}, True
     except RequestError as e:
-      return self._error(e.code, str(e), request_type), False
+      return self._error(e.code, str(e), request_type, e.env), False
     except Exception as e:  # DeepMind Lab's own errors (RuntimeError, ValueError, ...)
       return self._error('env_error', '%s: %s' % (type(e).__name__, e), request_type), False
 
@@ -411,11 +502,11 @@ class Server(object):
         if not isinstance(reply, bytearray):
           reply['v'] = PROTOCOL_VERSION
           reply = packer.pack(reply)
-        self._sock.send(reply)  # copies: a StepReplyFrame is reused by the next step
+        self._sock.send(reply)  # copies: a BatchStepFrame is reused by the next step
         if stop:
           return
     finally:
-      self._env.close()
+      self._batch.close()
       self._sock.close()
 
 
@@ -467,6 +558,7 @@ def parse_args(argv=None):
   p.add_argument('--minimal-ui', action='store_true', help="config minimalUI='true': no HUD in frames")
   p.add_argument('--level-cache', help='directory of compiled maps shared by all bridges')
   p.add_argument('--config', action='append', default=[], metavar='KEY=VALUE', help='extra level setting (repeatable)')
+  p.add_argument('--envs', type=int, default=1, help='levels this bridge hosts and steps per request (an actor\'s environments)')
   p.add_argument('--max-episode-steps', type=int, default=0, help='end episodes after this many agent steps (0: the level decides)')
   p.add_argument('--max-bytes', type=int, default=DEFAULT_MAX_BYTES)
   p.add_argument('--exit-on-stdin-close', action='store_true', help='exit when the parent closes our stdin')
@@ -569,17 +661,22 @@ def main(argv=None):
   if not is_loopback_endpoint(args.endpoint):
     fail_startup('bad_arguments', 'refusing to bind %s: env servers bind to ipc://, 127.0.0.1 or inproc://' % args.endpoint)
 
-  deepmind_lab, lab, level_cache = open_lab(args)
-  try:
-    env = DmLabEnv(lab, args.name or args.level, args.max_episode_steps, level_cache)
-  except Exception as e:
-    fail_startup('lab_init_failed', '%s: %s' % (type(e).__name__, e))
+  if not 1 <= args.envs <= MAX_ENVS:
+    fail_startup('bad_arguments', '--envs must be in [1, %d], got %d' % (MAX_ENVS, args.envs))
+  envs = []
+  for _ in range(args.envs):
+    deepmind_lab, lab, level_cache = open_lab(args)
+    try:
+      envs.append(DmLabEnv(lab, args.name or args.level, args.max_episode_steps, level_cache))
+    except Exception as e:
+      fail_startup('lab_init_failed', '%s: %s' % (type(e).__name__, e))
+  batch = Batch(envs)
 
   try:
-    server = Server(env, args.endpoint, args.max_bytes, args.exit_on_stdin_close)
+    server = Server(batch, args.endpoint, args.max_bytes, args.exit_on_stdin_close)
   except zmq.ZMQError as e:
     fail_startup('bind_failed', 'cannot bind %s: %s' % (args.endpoint, e))
-  emit(READY_PREFIX, {'endpoint': server.endpoint, 'pid': os.getpid(), 'spec': env.spec,
+  emit(READY_PREFIX, {'endpoint': server.endpoint, 'pid': os.getpid(), 'spec': batch.spec, 'size': len(envs),
                       'deepmindLab': getattr(deepmind_lab, '__file__', None)})
   # SIGTERM (supervisor stop) closes DeepMind Lab like Ctrl-C does.
   signal.signal(signal.SIGTERM, _interrupt)

@@ -1,7 +1,8 @@
 import * as zmq from 'zeromq';
 import { createAgent } from '../../agents/agent.js';
-import { makeEnv, startEnvs } from '../../envs/index.js';
-import type { Environment } from '../../envs/types.js';
+import { makeEnvVectors, startEnvs } from '../../envs/index.js';
+import type { VectorEnv } from '../../envs/types.js';
+import { vectorOf } from '../../envs/vector.js';
 import { Actor } from '../actor.js';
 import { initBackend } from '../backend/index.js';
 import { envsPerActor, type Config } from '../config.js';
@@ -26,11 +27,13 @@ export interface ActorProcessOptions {
   log: (line: string) => void;
 }
 
-/** Each environment of a distributed actor runs in a process of its own: a crash costs one column. */
-async function spawnEnv(config: Config, log: (line: string) => void): Promise<Environment> {
-  // dmlab: environments are bridge processes already
-  if (config.env.startsWith('dmlab:')) return makeEnv(config.env, envOptions(config, log));
-  return spawnTsEnvServer(config.env, { episodeLength: config.episodeLength });
+/**
+ * The environments of a distributed actor, in processes of their own: `dmlab:` levels all in one bridge
+ * (stepped by one message; a crash restarts the bridge), others one process each (a crash costs one column).
+ */
+async function spawnEnvs(config: Config, count: number, log: (line: string) => void): Promise<VectorEnv[]> {
+  if (config.env.startsWith('dmlab:')) return makeEnvVectors(config.env, count, { ...envOptions(config, log), bridges: 1 });
+  return startEnvs(count, async () => vectorOf(await spawnTsEnvServer(config.env, { episodeLength: config.episodeLength })));
 }
 
 /**
@@ -43,17 +46,19 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
   const { log } = opts;
   await initBackend(config.backend === 'auto' ? 'wasm' : config.backend); // inference only: wasm beats cpu, no GPU needed
   const E = envsPerActor(config);
-  const envs = await startEnvs(E, () => spawnEnv(config, log));
+  const envs = await spawnEnvs(config, E, log);
   const spec = envs[0].spec;
   const agent = createAgent({ kind: config.agent, obsShape: spec.observationShape, numActions: spec.numActions, seed: config.seed, cpcSteps: config.cpcSteps, actingOnly: true });
   const actor = new Actor(envs, agent, {
     unrollLength: config.unroll,
     actionRepeat: config.actionRepeat,
     seed: opts.seed,
-    replaceEnv: async (i, err) => {
-      log(`${opts.actorId}: environment ${i} failed (${err.message.split('\n')[0]}); starting a new one`);
-      await Promise.resolve(envs[i].close()).catch(() => {});
-      return spawnEnv(config, log);
+    replaceEnv: async (g, err) => {
+      const size = envs[g].size;
+      log(`${opts.actorId}: ${size > 1 ? `the ${size} environments of server ${g}` : `environment ${g}`} failed (${err.message.split('\n')[0]}); starting ${size > 1 ? 'them' : 'a new one'} again`);
+      await envs[g].close().catch(() => {});
+      [envs[g]] = await spawnEnvs(config, size, log);
+      return envs[g];
     },
   });
 

@@ -1,12 +1,14 @@
 /**
- * `RemoteEnv`: an `Environment` whose calls go to an env server (TypeScript `envServer.ts` or the
- * DeepMind Lab bridge) over a ZeroMQ Request socket. Every request has a deadline; a timeout, an
+ * `RemoteEnv`: an `Environment` whose calls go to an env server (TypeScript `envServer.ts`) over a
+ * ZeroMQ Request socket; `RemoteVectorEnv`: the E environments of a server that hosts several (the
+ * DeepMind Lab bridge), stepped by one request. Every request has a deadline; a timeout, an
  * `error` reply and an invalid reply each reject with their own error class.
  */
 import { Request } from 'zeromq';
-import type { EnvSpec, Environment, StepResult } from '../../envs/types.js';
-import { decode, encode, fromWire, type DecodeError } from './codec.js';
+import type { EnvSpec, Environment, StepResult, VectorEnv, VectorStepBuffers } from '../../envs/types.js';
+import { decode, encode, fromWire, toWire, type DecodeError } from './codec.js';
 import type { EnvRequest, ErrorCode, MessageOf, MessageType } from './messages.js';
+import type { WireArray } from './ndarray.js';
 
 /** `close` should not hold a shutdown for a full request deadline. */
 const CLOSE_TIMEOUT_MS = 5000;
@@ -46,8 +48,10 @@ export class EnvRemoteError extends Error {
     readonly code: ErrorCode,
     readonly remoteMessage: string,
     readonly requestType: string,
+    /** The environment of a batch that failed, when the server said which. */
+    readonly env?: number,
   ) {
-    super(`env server ${endpoint} failed ${requestType}: [${code}] ${remoteMessage}`);
+    super(`env server ${endpoint} failed ${requestType}${env === undefined ? '' : ` (environment ${env})`}: [${code}] ${remoteMessage}`);
   }
 }
 
@@ -69,27 +73,31 @@ type ReplyTypeOf = {
   'env.reset': 'env.reset.reply';
   'env.step': 'env.step.reply';
   'env.close': 'env.close.reply';
+  'env.batch.reset': 'env.batch.reset.reply';
+  'env.batch.step': 'env.batch.step.reply';
 };
 const REPLY_TYPE: ReplyTypeOf = {
   'env.spec': 'env.spec.reply',
   'env.reset': 'env.reset.reply',
   'env.step': 'env.step.reply',
   'env.close': 'env.close.reply',
+  'env.batch.reset': 'env.batch.reset.reply',
+  'env.batch.step': 'env.batch.step.reply',
 };
 
-export class RemoteEnv implements Environment {
+/** One Request socket to an env server: requests one at a time, each with its deadline, replies decoded and checked. */
+class EnvConnection {
   private readonly sock: Request;
-  private readonly timeoutMs: number;
+  readonly timeoutMs: number;
   private readonly maxBytes: number;
   private readonly pausedMs: () => number;
-  private fetchedSpec: EnvSpec | undefined;
   /** The deadline the socket is set to (options are native calls; set only on change). */
   private socketTimeout = -1;
   /** Requests run one at a time (a Request socket alternates send and receive). */
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  private constructor(
+  constructor(
     readonly endpoint: string,
     opts: RemoteEnvOptions,
   ) {
@@ -102,34 +110,15 @@ export class RemoteEnv implements Environment {
     this.pausedMs = opts.pausedMs ?? (() => 0);
   }
 
-  /** Connects and fetches the spec (so `spec` is available synchronously afterwards). */
-  static async connect(endpoint: string, opts: RemoteEnvOptions = {}): Promise<RemoteEnv> {
-    const env = new RemoteEnv(endpoint, opts);
+  /** The spec (and hosted environment count) of the server; closes the socket if that fails. */
+  async hello(): Promise<MessageOf<'env.spec.reply'>> {
     try {
-      env.fetchedSpec = (await env.request({ type: 'env.spec' })).spec;
-      return env;
+      return await this.request({ type: 'env.spec' });
     } catch (e) {
-      env.closed = true;
-      env.sock.close();
+      this.closed = true;
+      this.sock.close();
       throw e;
     }
-  }
-
-  get spec(): EnvSpec {
-    // Only `connect` hands out instances, after the spec has arrived.
-    return this.fetchedSpec!;
-  }
-
-  async reset(seed: number): Promise<Uint8Array> {
-    const reply = await this.request({ type: 'env.reset', seed });
-    return this.observation(reply.obs, 'env.reset');
-  }
-
-  async step(action: number, repeat: number): Promise<StepResult> {
-    const r = await this.request({ type: 'env.step', action, repeat });
-    const obs = this.observation(r.obs, 'env.step');
-    if (!r.done) return { obs, reward: r.reward, done: false };
-    return { obs, reward: r.reward, done: true, episodeReturn: r.episodeReturn, episodeLength: r.episodeLength };
   }
 
   /**
@@ -148,17 +137,17 @@ export class RemoteEnv implements Environment {
     }
   }
 
-  private observation(wire: MessageOf<'env.reset.reply'>['obs'], requestType: string): Uint8Array {
-    const want = this.spec.observationShape;
-    if (wire.shape.some((d, i) => d !== want[i])) {
-      throw new EnvProtocolError(this.endpoint, requestType, `observation shape [${wire.shape}] differs from spec [${want}]`);
+  /** An observation-shaped wire array checked against `spec` (`[H, W, C]`, or `[E, H, W, C]` with `size`). */
+  observations(wire: WireArray<'uint8'>, spec: EnvSpec, requestType: string, size?: number): Uint8Array {
+    const want = size === undefined ? spec.observationShape : [size, ...spec.observationShape];
+    if (wire.shape.length !== want.length || wire.shape.some((d, i) => d !== want[i])) {
+      throw new EnvProtocolError(this.endpoint, requestType, `observation shape [${wire.shape}] differs from [${want}] (the spec${size === undefined ? '' : ` for ${size} environments`})`);
     }
     return fromWire(wire);
   }
 
-  private request<R extends EnvRequest>(req: R, timeoutMs = this.timeoutMs): Promise<MessageOf<ReplyTypeOf[R['type']]>> {
+  request<R extends EnvRequest>(req: R, timeoutMs = this.timeoutMs): Promise<MessageOf<ReplyTypeOf[R['type']]>> {
     const run = async (): Promise<MessageOf<ReplyTypeOf[R['type']]>> => {
-      if (this.closed) throw new Error(`RemoteEnv ${this.endpoint} is closed`);
       this.setSocketTimeout(timeoutMs);
       const start = performance.now();
       const paused0 = this.pausedMs();
@@ -204,9 +193,103 @@ export class RemoteEnv implements Environment {
       throw new EnvProtocolError(this.endpoint, requestType, `bad reply: [${decoded.error.code}] ${decoded.error.message}`, decoded.error);
     }
     const msg = decoded.msg;
-    if (msg.type === 'error') throw new EnvRemoteError(this.endpoint, msg.code, msg.message, requestType);
+    if (msg.type === 'error') throw new EnvRemoteError(this.endpoint, msg.code, msg.message, requestType, msg.env);
     const want: MessageType = REPLY_TYPE[requestType];
     if (msg.type !== want) throw new EnvProtocolError(this.endpoint, requestType, `expected ${want}, got ${msg.type}`);
     return msg as MessageOf<ReplyTypeOf[T]>;
+  }
+}
+
+export class RemoteEnv implements Environment {
+  private constructor(
+    private readonly conn: EnvConnection,
+    readonly spec: EnvSpec,
+  ) {}
+
+  get endpoint(): string {
+    return this.conn.endpoint;
+  }
+
+  /** Connects and fetches the spec (so `spec` is available synchronously afterwards). */
+  static async connect(endpoint: string, opts: RemoteEnvOptions = {}): Promise<RemoteEnv> {
+    const conn = new EnvConnection(endpoint, opts);
+    const { spec, size } = await conn.hello();
+    if (size !== undefined && size !== 1) {
+      await conn.close();
+      throw new EnvProtocolError(endpoint, 'env.spec', `the server hosts ${size} environments: connect with RemoteVectorEnv`);
+    }
+    return new RemoteEnv(conn, spec);
+  }
+
+  async reset(seed: number): Promise<Uint8Array> {
+    const reply = await this.conn.request({ type: 'env.reset', seed });
+    return this.conn.observations(reply.obs, this.spec, 'env.reset');
+  }
+
+  async step(action: number, repeat: number): Promise<StepResult> {
+    const r = await this.conn.request({ type: 'env.step', action, repeat });
+    const obs = this.conn.observations(r.obs, this.spec, 'env.step');
+    if (!r.done) return { obs, reward: r.reward, done: false };
+    return { obs, reward: r.reward, done: true, episodeReturn: r.episodeReturn, episodeLength: r.episodeLength };
+  }
+
+  /** Asks the server to close its environment and stop; never throws. */
+  close(): Promise<void> {
+    return this.conn.close();
+  }
+}
+
+/**
+ * `RemoteVectorEnv`: the E environments of one env server that hosts several (the DeepMind Lab bridge
+ * started with `--envs E`), stepped together: one request carries E actions, one reply E observations,
+ * copied straight into the caller's buffers.
+ */
+export class RemoteVectorEnv implements VectorEnv {
+  /** The request of every step: its int32 [E] actions are overwritten in place. */
+  private readonly stepRequest: MessageOf<'env.batch.step'>;
+  private readonly actions: Int32Array;
+
+  private constructor(
+    private readonly conn: EnvConnection,
+    readonly spec: EnvSpec,
+    readonly size: number,
+  ) {
+    this.actions = new Int32Array(size);
+    this.stepRequest = { type: 'env.batch.step', actions: toWire(this.actions, [size]), repeat: 1 };
+  }
+
+  get endpoint(): string {
+    return this.conn.endpoint;
+  }
+
+  /** Connects and fetches the spec and the number of environments the server hosts. */
+  static async connect(endpoint: string, opts: RemoteEnvOptions = {}): Promise<RemoteVectorEnv> {
+    const conn = new EnvConnection(endpoint, opts);
+    const { spec, size } = await conn.hello();
+    return new RemoteVectorEnv(conn, spec, size ?? 1);
+  }
+
+  async reset(seeds: readonly number[], obs: Uint8Array): Promise<void> {
+    if (seeds.length !== this.size) throw new RangeError(`reset needs ${this.size} seeds, got ${seeds.length}`);
+    const reply = await this.conn.request({ type: 'env.batch.reset', seeds: [...seeds] });
+    obs.set(this.conn.observations(reply.obs, this.spec, 'env.batch.reset', this.size));
+  }
+
+  async step(actions: Int32Array, repeat: number, out: VectorStepBuffers): Promise<void> {
+    if (actions.length !== this.size) throw new RangeError(`step needs ${this.size} actions, got ${actions.length}`);
+    this.actions.set(actions);
+    this.stepRequest.repeat = repeat;
+    const r = await this.conn.request(this.stepRequest);
+    // the schema holds every row array to the observations' E, checked here against the server's
+    out.obs.set(this.conn.observations(r.obs, this.spec, 'env.batch.step', this.size));
+    out.rewards.set(fromWire(r.rewards));
+    out.dones.set(r.dones.data);
+    out.episodeReturns.set(fromWire(r.episodeReturns));
+    out.episodeLengths.set(fromWire(r.episodeLengths));
+  }
+
+  /** Asks the server to close its environments and stop; never throws. */
+  close(): Promise<void> {
+    return this.conn.close();
   }
 }

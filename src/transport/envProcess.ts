@@ -16,8 +16,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import type { EnvSpec, Environment, StepResult } from '../../envs/types.js';
-import { RemoteEnv } from './envClient.js';
+import type { EnvSpec, Environment, StepResult, VectorEnv, VectorStepBuffers } from '../../envs/types.js';
+import { RemoteEnv, RemoteVectorEnv, type RemoteEnvOptions } from './envClient.js';
 import { privateEndpoint } from './endpoint.js';
 import { envSpecSchema } from './messages.js';
 
@@ -31,6 +31,8 @@ export const readyLineSchema = z.object({
   endpoint: z.string().min(1),
   pid: z.number().int(),
   spec: envSpecSchema.optional(),
+  /** Environments the server hosts (the DeepMind Lab bridge's `--envs`). */
+  size: z.number().int().positive().optional(),
 });
 export type ReadyLine = z.infer<typeof readyLineSchema>;
 
@@ -207,18 +209,17 @@ export async function spawnEnvServer(opts: SpawnEnvServerOptions): Promise<EnvSe
   };
 }
 
-/** An environment served by a child process: `RemoteEnv` calls that fail at once if the child dies. */
-export class ProcessEnv implements Environment {
-  private dead: EnvServerExitedError | undefined;
-  /** Rejecters of the calls in flight, failed at once if the server dies. */
+/**
+ * The calls in flight to a server process, failed at once if it dies instead of after the request
+ * deadline. (Not `Promise.race` with `exited`: each race would leave a reaction on that
+ * never-settling promise.)
+ */
+class ServerGuard {
+  dead: EnvServerExitedError | undefined;
+  /** Rejecters of the calls in flight. */
   private readonly inFlight = new Set<(e: Error) => void>();
 
-  constructor(
-    readonly spec: EnvSpec,
-    private readonly remote: RemoteEnv,
-    /** The server process (a supervisor watches `server.exited` to restart it). */
-    readonly server: EnvServerProcess,
-  ) {
+  constructor(readonly server: EnvServerProcess) {
     server.exited.catch((e: EnvServerExitedError) => {
       this.dead = e;
       for (const reject of this.inFlight) reject(e);
@@ -226,17 +227,19 @@ export class ProcessEnv implements Environment {
     });
   }
 
-  reset(seed: number): Promise<Uint8Array> {
-    return this.guard(() => this.remote.reset(seed));
+  call<T>(call: () => Promise<T>): Promise<T> {
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise<T>((resolve, reject) => {
+      this.inFlight.add(reject);
+      call()
+        .then(resolve, reject)
+        .finally(() => this.inFlight.delete(reject));
+    });
   }
 
-  step(action: number, repeat: number): Promise<StepResult> {
-    return this.guard(() => this.remote.step(action, repeat));
-  }
-
-  /** Asks the server to close its environment and exit; kills it if it has not within 5 s. */
-  async close(): Promise<void> {
-    if (!this.dead) await Promise.race([this.remote.close(), this.server.exited.catch(() => {})]);
+  /** Asks the server to close (`closeRemote`) and exit; kills it if it has not within 5 s. */
+  async close(closeRemote: () => Promise<void>): Promise<void> {
+    if (!this.dead) await Promise.race([closeRemote(), this.server.exited.catch(() => {})]);
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, 5000);
       this.server.exited.catch(() => {
@@ -246,19 +249,63 @@ export class ProcessEnv implements Environment {
     });
     await this.server.stop();
   }
+}
 
-  /**
-   * A dead server fails every call at once instead of after the request deadline. (Not
-   * `Promise.race` with `exited`: each race would leave a reaction on that never-settling promise.)
-   */
-  private guard<T>(call: () => Promise<T>): Promise<T> {
-    if (this.dead) return Promise.reject(this.dead);
-    return new Promise<T>((resolve, reject) => {
-      this.inFlight.add(reject);
-      call()
-        .then(resolve, reject)
-        .finally(() => this.inFlight.delete(reject));
-    });
+/** An environment served by a child process: `RemoteEnv` calls that fail at once if the child dies. */
+export class ProcessEnv implements Environment {
+  private readonly guard: ServerGuard;
+
+  constructor(
+    readonly spec: EnvSpec,
+    private readonly remote: RemoteEnv,
+    /** The server process (a supervisor watches `server.exited` to restart it). */
+    readonly server: EnvServerProcess,
+  ) {
+    this.guard = new ServerGuard(server);
+  }
+
+  reset(seed: number): Promise<Uint8Array> {
+    return this.guard.call(() => this.remote.reset(seed));
+  }
+
+  step(action: number, repeat: number): Promise<StepResult> {
+    return this.guard.call(() => this.remote.step(action, repeat));
+  }
+
+  /** Asks the server to close its environment and exit; kills it if it has not within 5 s. */
+  close(): Promise<void> {
+    return this.guard.close(() => this.remote.close());
+  }
+}
+
+/** The environments of a child process hosting several (the DeepMind Lab bridge): calls fail at once if it dies. */
+export class ProcessVectorEnv implements VectorEnv {
+  private readonly guard: ServerGuard;
+
+  constructor(
+    readonly spec: EnvSpec,
+    private readonly remote: RemoteVectorEnv,
+    /** The server process. */
+    readonly server: EnvServerProcess,
+  ) {
+    this.guard = new ServerGuard(server);
+  }
+
+  get size(): number {
+    return this.remote.size;
+  }
+
+  reset(seeds: readonly number[], obs: Uint8Array): Promise<void> {
+    return this.guard.call(() => this.remote.reset(seeds, obs));
+  }
+
+  step(actions: Int32Array, repeat: number, out: VectorStepBuffers): Promise<void> {
+    return this.guard.call(() => this.remote.step(actions, repeat, out));
+  }
+
+  /** Asks the server to close its environments and exit; kills it if it has not within 5 s. */
+  close(): Promise<void> {
+    return this.guard.close(() => this.remote.close());
   }
 }
 
@@ -270,19 +317,34 @@ function safeJson(text: string): unknown {
   }
 }
 
-/**
- * Connects to a started env server; `episodeLength` overrides the one the server reports. Request
- * deadlines do not count the time the server announces itself busy (`busyMs`).
- */
-export async function connectProcessEnv(proc: EnvServerProcess, opts: { timeoutMs?: number; episodeLength?: number } = {}): Promise<ProcessEnv> {
+export interface ConnectOptions {
+  timeoutMs?: number;
+  /** Overrides the episode length the server reports. */
+  episodeLength?: number;
+}
+
+/** `remote` connected to the started `proc`, with the spec's episode length overridden; the process stopped if that fails. */
+async function connectTo<R extends { spec: EnvSpec }, P>(proc: EnvServerProcess, connect: (endpoint: string, o: RemoteEnvOptions) => Promise<R>, opts: ConnectOptions, make: (spec: EnvSpec, remote: R) => P): Promise<P> {
   try {
-    const remote = await Promise.race([RemoteEnv.connect(proc.ready.endpoint, { timeoutMs: opts.timeoutMs, pausedMs: proc.busyMs }), proc.exited]);
-    const spec: EnvSpec = { ...remote.spec, ...(opts.episodeLength !== undefined && { episodeLength: opts.episodeLength }) };
-    return new ProcessEnv(spec, remote, proc);
+    const remote = await Promise.race([connect(proc.ready.endpoint, { timeoutMs: opts.timeoutMs, pausedMs: proc.busyMs }), proc.exited]);
+    return make({ ...remote.spec, ...(opts.episodeLength !== undefined && { episodeLength: opts.episodeLength }) }, remote);
   } catch (e) {
     await proc.stop();
     throw e;
   }
+}
+
+/**
+ * Connects to a started env server; `episodeLength` overrides the one the server reports. Request
+ * deadlines do not count the time the server announces itself busy (`busyMs`).
+ */
+export function connectProcessEnv(proc: EnvServerProcess, opts: ConnectOptions = {}): Promise<ProcessEnv> {
+  return connectTo(proc, RemoteEnv.connect, opts, (spec, remote) => new ProcessEnv(spec, remote, proc));
+}
+
+/** `connectProcessEnv` for a server hosting several environments (the DeepMind Lab bridge). */
+export function connectProcessVectorEnv(proc: EnvServerProcess, opts: ConnectOptions = {}): Promise<ProcessVectorEnv> {
+  return connectTo(proc, RemoteVectorEnv.connect, opts, (spec, remote) => new ProcessVectorEnv(spec, remote, proc));
 }
 
 export interface TsEnvServerOptions {

@@ -107,10 +107,15 @@ export async function serveEnv(env: Environment, endpoint: string, opts: EnvServ
       case 'env.close':
         stopping = true;
         return { type: 'env.close.reply' };
+      case 'env.batch.reset':
+      case 'env.batch.step':
+        throw new EnvRequestError('unexpected_message', `this env server hosts one environment: send ${msg.type.replace('batch.', '')}`);
       case 'env.spec.reply':
       case 'env.reset.reply':
       case 'env.step.reply':
       case 'env.close.reply':
+      case 'env.batch.reset.reply':
+      case 'env.batch.step.reply':
       case 'error':
       case 'hello':
       case 'heartbeat':

@@ -6,7 +6,9 @@
  *
  * Families:
  * - env protocol (request/reply, actor -> env server): `env.spec`, `env.reset`, `env.step`,
- *   `env.close`, each answered by its `*.reply` or by `error`;
+ *   `env.close`, each answered by its `*.reply` or by `error`; a server hosting E environments (the
+ *   DeepMind Lab bridge, one per actor) serves `env.batch.reset` and `env.batch.step` instead of
+ *   `env.reset` and `env.step`: one request carries E seeds or actions, one reply E observations;
  * - actor <-> learner: `hello`, `heartbeat`, `unroll`, `params`.
  *
  * Arrays are `WireArray`s (`ndarray.ts`); every array field fixes its dtype and rank, and
@@ -18,7 +20,7 @@ import type { EnvSpec, StepResult } from '../../envs/types.js';
 import { ITEMSIZE, product, type Dtype, type WireArray } from './ndarray.js';
 
 /** Bump on any incompatible change to a message below (the Python bridge checks it too). */
-export const PROTOCOL_VERSION = 2; // 2: hello carries the run token and the actor's column count
+export const PROTOCOL_VERSION = 3; // 2: hello carries the run token and the actor's column count; 3: batched env messages
 
 /** Which check a custom zod issue stands for; the codec turns these into specific error codes. */
 export type IssueKind = 'bad_shape' | 'bad_array';
@@ -75,6 +77,9 @@ void envSpecMatches;
 
 const observation = wireArraySchema('uint8', 3);
 
+/** Most environments one env server hosts (the Python bridge checks the same bound). */
+export const MAX_BATCH_ENVS = 1024;
+
 export const envSpecRequest = z.strictObject({ type: z.literal('env.spec') });
 export const envResetRequest = z.strictObject({ type: z.literal('env.reset'), seed: uint32 });
 export const envStepRequest = z.strictObject({
@@ -86,7 +91,12 @@ export const envStepRequest = z.strictObject({
 });
 export const envCloseRequest = z.strictObject({ type: z.literal('env.close') });
 
-export const envSpecReply = z.strictObject({ type: z.literal('env.spec.reply'), spec: envSpecSchema });
+export const envSpecReply = z.strictObject({
+  type: z.literal('env.spec.reply'),
+  spec: envSpecSchema,
+  /** Environments the server hosts (a DeepMind Lab bridge: its `--envs`); absent: one. */
+  size: posInt.max(MAX_BATCH_ENVS).optional(),
+});
 export const envResetReply = z.strictObject({ type: z.literal('env.reset.reply'), obs: observation });
 export const envStepReply = z
   .strictObject({
@@ -110,6 +120,55 @@ export const envStepReply = z
     }
   });
 export const envCloseReply = z.strictObject({ type: z.literal('env.close.reply') });
+
+/** Resets every environment of a batch server: environment i from `seeds[i]`. */
+export const envBatchResetRequest = z.strictObject({ type: z.literal('env.batch.reset'), seeds: z.array(uint32).min(1).max(MAX_BATCH_ENVS) });
+/** Steps every environment of a batch server: environment i with `actions[i]` (int32 [E]), `repeat` frames each. */
+export const envBatchStepRequest = z.strictObject({ type: z.literal('env.batch.step'), actions: wireArraySchema('int32', 1), repeat: posInt.max(1000) });
+/** uint8 [E, H, W, C]: the first observation of each environment. */
+export const envBatchResetReply = z.strictObject({ type: z.literal('env.batch.reset.reply'), obs: wireArraySchema('uint8', 4) });
+
+/**
+ * One step of E environments. Row i describes environment i; where `dones[i]` is 1 its episode ended
+ * (`episodeReturns[i]`, `episodeLengths[i]` >= 1 describe it) and `obs[i]` is the first observation of
+ * the next; elsewhere both stats are 0.
+ */
+export const envBatchStepReply = z
+  .strictObject({
+    type: z.literal('env.batch.step.reply'),
+    /** uint8 [E, H, W, C] */
+    obs: wireArraySchema('uint8', 4),
+    /** float64 [E] */
+    rewards: wireArraySchema('float64', 1),
+    /** uint8 [E], 0 or 1 */
+    dones: wireArraySchema('uint8', 1),
+    /** float64 [E] */
+    episodeReturns: wireArraySchema('float64', 1),
+    /** int32 [E] */
+    episodeLengths: wireArraySchema('int32', 1),
+  })
+  .superRefine((m, ctx) => {
+    const E = m.obs.shape[0];
+    const rows = [m.rewards, m.dones, m.episodeReturns, m.episodeLengths] as const;
+    (['rewards', 'dones', 'episodeReturns', 'episodeLengths'] as const).forEach((key, k) => {
+      if (rows[k].shape[0] !== E) issue(ctx, 'bad_shape', [key, 'shape'], `expected [${E}] (one per environment of obs), got [${rows[k].shape.join(', ')}]`);
+    });
+    // rows are read only where every array is whole (a bad length is reported by its own schema)
+    if (rows.some((a) => a.shape[0] !== E || a.data.byteLength !== E * ITEMSIZE[a.dtype])) return;
+    const view = (a: { data: Uint8Array }) => new DataView(a.data.buffer, a.data.byteOffset, a.data.byteLength);
+    const [rewards, returns, lengths] = [view(m.rewards), view(m.episodeReturns), view(m.episodeLengths)];
+    for (let i = 0; i < E; i++) {
+      const done = m.dones.data[i];
+      const length = lengths.getInt32(4 * i, true);
+      const ret = returns.getFloat64(8 * i, true);
+      let why: string | undefined;
+      if (!Number.isFinite(rewards.getFloat64(8 * i, true)) || !Number.isFinite(ret)) why = 'a non-finite reward or return';
+      else if (done > 1) why = `done ${done} (0 or 1)`;
+      else if (done === 1 && length < 1) why = `done with episodeLength ${length}`;
+      else if (done === 0 && (length !== 0 || ret !== 0)) why = 'episode stats without done';
+      if (why) ctx.addIssue({ code: 'custom', path: ['dones', i], message: `environment ${i}: ${why}` });
+    }
+  });
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -149,6 +208,8 @@ export const errorReply = z.strictObject({
   message: z.string().max(16_384),
   /** The `type` of the request that failed, when it could be read. */
   requestType: z.string().max(256).optional(),
+  /** Which environment of a batch request failed (`env.batch.*`), when one did. */
+  env: nonNegInt.max(MAX_BATCH_ENVS).optional(),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -263,6 +324,10 @@ export const messageSchema = z.discriminatedUnion('type', [
   envResetReply,
   envStepReply,
   envCloseReply,
+  envBatchResetRequest,
+  envBatchStepRequest,
+  envBatchResetReply,
+  envBatchStepReply,
   errorReply,
   hello,
   heartbeat,
@@ -278,8 +343,8 @@ export const MESSAGE_TYPES: ReadonlySet<string> = new Set<MessageType>(
   messageSchema.options.map((o) => o.shape.type.value),
 );
 
-export type EnvRequest = MessageOf<'env.spec' | 'env.reset' | 'env.step' | 'env.close'>;
-export type EnvReply = MessageOf<'env.spec.reply' | 'env.reset.reply' | 'env.step.reply' | 'env.close.reply' | 'error'>;
+export type EnvRequest = MessageOf<'env.spec' | 'env.reset' | 'env.step' | 'env.close' | 'env.batch.reset' | 'env.batch.step'>;
+export type EnvReply = MessageOf<'env.spec.reply' | 'env.reset.reply' | 'env.step.reply' | 'env.close.reply' | 'env.batch.reset.reply' | 'env.batch.step.reply' | 'error'>;
 export type ErrorMessage = MessageOf<'error'>;
 
 // The step reply carries exactly the fields of a `StepResult` (obs as a wire array).

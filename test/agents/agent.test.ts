@@ -5,6 +5,7 @@ import { forward } from '../../agents/network.js';
 import { rmsprop } from '../../agents/rmsprop.js';
 import { makeMockEnv, MOCK_OBS_SHAPE } from '../../envs/mock/index.js';
 import { Actor } from '../../src/actor.js';
+import { vectorOf } from '../../envs/vector.js';
 import { Rng } from '../../src/rng.js';
 
 const TINY = { conv1Filters: 2, conv2Filters: 3, latentSize: 5, lstmSize: 4 };
@@ -27,7 +28,7 @@ function tinyAgent(kind: 'baseline' | 'cpc', seed = 1): Agent {
 }
 
 async function collect(agent: Agent, T: number, E: number, unrolls: number, level = 'memory'): Promise<Unroll[]> {
-  const actor = new Actor(Array.from({ length: E }, () => makeMockEnv(level)), agent, { unrollLength: T, actionRepeat: 4, seed: 3 });
+  const actor = new Actor(Array.from({ length: E }, () => vectorOf(makeMockEnv(level))), agent, { unrollLength: T, actionRepeat: 4, seed: 3 });
   await actor.start();
   const out: Unroll[] = [];
   for (let i = 0; i < unrolls; i++) out.push((await actor.collect()).unroll);
@@ -146,7 +147,7 @@ describe('agent', () => {
   it('tf.memory().numTensors does not grow over 100 training steps', async () => {
     const agent = tinyAgent('cpc');
     const opt = rmsprop({ learningRate: 1e-3 });
-    const actor = new Actor([makeMockEnv('memory'), makeMockEnv('memory')], agent, { unrollLength: 8, actionRepeat: 4, seed: 5 });
+    const actor = new Actor([vectorOf(makeMockEnv('memory')), vectorOf(makeMockEnv('memory'))], agent, { unrollLength: 8, actionRepeat: 4, seed: 5 });
     await actor.start();
     const step = async (i: number) => {
       const { unroll } = await actor.collect();

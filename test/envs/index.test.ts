@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeEnv, makeEnvs, parseEnvSpec, UnknownEnvError } from '../../envs/index.js';
+import { makeEnv, makeEnvVectors, parseEnvSpec, shares, UnknownEnvError } from '../../envs/index.js';
 
 describe('makeEnv', () => {
   it('dispatches on the family prefix', async () => {
@@ -17,10 +17,17 @@ describe('makeEnv', () => {
     expect((err as Error).message).toMatch(/mock:<name>, builtin:<level> or dmlab:<level>/);
   });
 
-  it('makeEnvs starts several and surfaces a failure', async () => {
-    const envs = await makeEnvs('mock:bandit', 3);
-    expect(envs).toHaveLength(3);
+  it('makeEnvVectors starts several (in-process ones a vector of one each) and surfaces a failure', async () => {
+    const envs = await makeEnvVectors('mock:bandit', 3);
+    expect(envs.map((e) => e.size)).toEqual([1, 1, 1]);
     await Promise.all(envs.map((e) => e.close()));
-    await expect(makeEnvs('mock:nope', 2)).rejects.toThrow(/unknown mock environment/);
+    await expect(makeEnvVectors('mock:nope', 2)).rejects.toThrow(/unknown mock environment/);
+  });
+
+  it('shares splits columns over bridges in near-equal parts, never more parts than columns', () => {
+    expect(shares(16, 2)).toEqual([8, 8]);
+    expect(shares(5, 2)).toEqual([3, 2]);
+    expect(shares(3, 8)).toEqual([1, 1, 1]);
+    expect(shares(7, 1)).toEqual([7]);
   });
 });

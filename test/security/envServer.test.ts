@@ -7,13 +7,13 @@ import { fakeDmlabPath, makeDmlabEnv } from '../../envs/dmlab/index.js';
 import { makeEnv } from '../../envs/index.js';
 import { decode, encode } from '../../src/transport/codec.js';
 import { privateEndpoint } from '../../src/transport/endpoint.js';
-import type { ProcessEnv } from '../../src/transport/envProcess.js';
+import type { Environment } from '../../envs/types.js';
 import { spawnTsEnvServer } from '../../src/transport/envProcess.js';
 import { serveEnv } from '../../src/transport/envServer.js';
 import { PROTOCOL_VERSION } from '../../src/transport/messages.js';
 
 /** Issue 10 item 12: env servers listen where only their user reaches them, bound sizes, and always answer decodably. */
-const open: ProcessEnv[] = [];
+const open: Environment[] = [];
 afterAll(async () => {
   await Promise.all(open.map((e) => e.close()));
 });
@@ -37,7 +37,7 @@ describe('env servers', () => {
   it('the DeepMind Lab bridge too, and a frame far beyond its limit neither grows it nor stops it', async () => {
     const e = await makeDmlabEnv('rooms_watermaze', { python: '/usr/bin/python3', dmlabPath: fakeDmlabPath(), width: 8, height: 4, timeoutMs: 10_000, startupTimeoutMs: 20_000 });
     open.push(e);
-    const endpoint = e.server.ready.endpoint;
+    const endpoint = e.vector.server.ready.endpoint;
     expect(fs.statSync(ipcFolder(endpoint)).mode & 0o777).toBe(0o700);
     const flood = new Request({ linger: 0, sendTimeout: 5000 });
     flood.connect(endpoint);
@@ -45,7 +45,7 @@ describe('env servers', () => {
     flood.close();
     // still serving, and it never buffered the 64 MB (ZeroMQ's maximum message size cut the peer off)
     expect((await e.reset(3)).length).toBe(4 * 8 * 3);
-    const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${e.server.child.pid}/status`, 'utf8'))!;
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${e.vector.server.child.pid}/status`, 'utf8'))!;
     expect(Number(hwm[1])).toBeLessThan(48 * 1024);
   });
 

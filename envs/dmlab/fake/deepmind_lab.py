@@ -37,7 +37,8 @@ appends `start <pid> <key>` to `<folder>/log`, waits until `<folder>/release` ex
 
 Levels are the five of the CPC paper at their real paths, plus test levels under `tests/`:
 `tests/fake_error_in_step` raises inside `step` at frame 8, `tests/fake_abort_in_step` kills the
-process at frame 8 (a crash in the engine).
+process at frame 8 (a crash in the engine), and `tests/fake_seeded_length`'s episodes last
+4 x (2 + seed % 5) frames (levels whose episodes end at different times, as real ones do).
 """
 
 import os
@@ -69,6 +70,7 @@ _LEVELS = {
     'contributed/dmlab30/rooms_keys_doors_puzzle': (60, True),
     'tests/fake_error_in_step': (60, False),
     'tests/fake_abort_in_step': (60, False),
+    'tests/fake_seeded_length': (60, False),
 }
 _FAULT_FRAME = 8
 
@@ -207,6 +209,8 @@ class Lab(object):
       raise ValueError("'seed' must be int or None, was '%s'." % type(seed).__name__)
     if self._compiles:
       self._build_map(seed)
+    if self._level == 'tests/fake_seeded_length':
+      self._episode_frames = 4 * (2 + seed % 5)
     rng = np.random.RandomState(seed & 0xFFFFFFFF)
     self._colour = rng.randint(0, 256, size=3).astype(np.int64)
     self._goal_frame = int(rng.randint(0, self._episode_frames))

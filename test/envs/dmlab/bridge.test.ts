@@ -10,12 +10,12 @@ import { Packr } from 'msgpackr';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Request } from 'zeromq';
 import { ACTION_SET } from '../../../envs/actions.js';
-import { fakeDmlabPath, bridgeScript, makeDmlabEnv, type DmlabOptions } from '../../../envs/dmlab/index.js';
+import { fakeDmlabPath, bridgeScript, makeDmlabEnv, type DmlabEnv, type DmlabOptions } from '../../../envs/dmlab/index.js';
 import { humanNormalizedScore, resolveDmlabLevel } from '../../../envs/dmlab/levels.js';
 import { makeEnv } from '../../../envs/index.js';
-import { decode, encode } from '../../../src/transport/codec.js';
+import { decode, encode, toWire } from '../../../src/transport/codec.js';
 import { EnvRemoteError } from '../../../src/transport/envClient.js';
-import { EnvServerExitedError, EnvServerStartError, type ProcessEnv } from '../../../src/transport/envProcess.js';
+import { EnvServerExitedError, EnvServerStartError } from '../../../src/transport/envProcess.js';
 import { ERROR_CODES, MESSAGE_TYPES, PROTOCOL_VERSION, type Message } from '../../../src/transport/messages.js';
 import { benchBridgeVsDirect } from '../../../scripts/bench-transport.js';
 
@@ -23,13 +23,13 @@ const PYTHON = '/usr/bin/python3';
 const dir = mkdtempSync(join(tmpdir(), 'cpc-dmlab-'));
 const cacheDir = join(dir, 'level-cache');
 const base: DmlabOptions = { python: PYTHON, dmlabPath: fakeDmlabPath(), levelCacheDir: cacheDir, timeoutMs: 10_000, startupTimeoutMs: 20_000 };
-const open: ProcessEnv[] = [];
+const open: DmlabEnv[] = [];
 afterAll(async () => {
   await Promise.all(open.map((e) => e.close()));
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function env(level: string, opts: DmlabOptions = {}): Promise<ProcessEnv> {
+async function env(level: string, opts: DmlabOptions = {}): Promise<DmlabEnv> {
   const e = await makeDmlabEnv(level, { ...base, ...opts });
   open.push(e);
   return e;
@@ -42,7 +42,7 @@ describe('DeepMind Lab bridge against the fake', () => {
   it('reports the spec of a preset, with its path resolved and its episode length', async () => {
     const e = await env('rooms_watermaze');
     expect(e.spec).toEqual({ observationShape: [72, 96, 3], numActions: 9, level: 'dmlab:rooms_watermaze', episodeLength: 1800 });
-    expect(e.server.ready.spec?.level).toBe('dmlab:rooms_watermaze');
+    expect(e.vector.server.ready.spec?.level).toBe('dmlab:rooms_watermaze');
     await e.close();
   });
 
@@ -202,25 +202,25 @@ describe('DeepMind Lab bridge against the fake', () => {
     const e = await env('rooms_watermaze');
     await e.reset(1);
     await e.close();
-    expect(e.server.child.exitCode).toBe(0);
+    expect(e.vector.server.child.exitCode).toBe(0);
   });
 
   it('never touches the Lab after closing it, on env.close and on SIGTERM (the fake segfaults if it does)', async () => {
-    for (const stop of [(e: ProcessEnv) => e.close(), (e: ProcessEnv) => e.server.stop()]) {
+    for (const stop of [(e: DmlabEnv) => e.close(), (e: DmlabEnv) => e.vector.server.stop()]) {
       const e = await env('explore_goal_locations_small', { episodeLength: 2 });
       await e.reset(1);
       for (let t = 0; t < 3; t++) await e.step(0, 4); // an auto-reset on the way
       await stop(e);
-      expect([e.server.child.exitCode, e.server.child.signalCode]).toEqual([0, null]);
-      expect(e.server.outputTail()).not.toMatch(/after close/);
+      expect([e.vector.server.child.exitCode, e.vector.server.child.signalCode]).toEqual([0, null]);
+      expect(e.vector.server.outputTail()).not.toMatch(/after close/);
     }
   });
 
   it('exits by itself when its parent goes (stdin closes)', async () => {
     const e = await env('rooms_watermaze');
     await e.reset(1);
-    const exited = new Promise((resolve) => e.server.child.once('exit', resolve));
-    e.server.child.stdin!.end();
+    const exited = new Promise((resolve) => e.vector.server.child.once('exit', resolve));
+    e.vector.server.child.stdin!.end();
     expect(await exited).toBe(0);
     await e.close();
   });
@@ -237,7 +237,7 @@ describe('bridge protocol', () => {
   it('answers bad frames with the same error codes as the TypeScript env server, and keeps serving', async () => {
     const e = await env('rooms_watermaze', { width: 8, height: 4 });
     const sock = new Request({ linger: 0, receiveTimeout: 5000 });
-    sock.connect(e.server.ready.endpoint);
+    sock.connect(e.vector.server.ready.endpoint);
     const raw = new Packr({ useRecords: false });
     const rt = async (frames: Uint8Array | Uint8Array[]): Promise<Message> => {
       await sock.send(frames);
@@ -251,21 +251,29 @@ describe('bridge protocol', () => {
       [raw.pack({ v: PROTOCOL_VERSION + 1, type: 'env.spec' }), 'bad_version'],
       [raw.pack({ type: 'env.spec' }), 'bad_version'],
       [raw.pack({ v: PROTOCOL_VERSION, type: 'env.jump' }), 'unknown_type'],
-      [raw.pack({ v: PROTOCOL_VERSION, type: 'env.step', action: 1 }), 'schema'],
-      [raw.pack({ v: PROTOCOL_VERSION, type: 'env.step', action: 1, repeat: 0 }), 'schema'],
-      [raw.pack({ v: PROTOCOL_VERSION, type: 'env.reset', seed: -3 }), 'schema'],
+      [raw.pack({ v: PROTOCOL_VERSION, type: 'env.batch.step', actions: toWire(new Int32Array([1]), [1]) }), 'schema'],
+      [raw.pack({ v: PROTOCOL_VERSION, type: 'env.batch.step', actions: toWire(new Int32Array([1]), [1]), repeat: 0 }), 'schema'],
+      [raw.pack({ v: PROTOCOL_VERSION, type: 'env.batch.step', actions: [1], repeat: 4 }), 'schema'],
+      [raw.pack({ v: PROTOCOL_VERSION, type: 'env.batch.step', actions: toWire(new Float32Array([1]), [1]), repeat: 4 }), 'bad_dtype'],
+      [raw.pack({ v: PROTOCOL_VERSION, type: 'env.batch.step', actions: toWire(new Int32Array([1, 2]), [1, 2]), repeat: 4 }), 'bad_shape'],
+      [raw.pack({ v: PROTOCOL_VERSION, type: 'env.batch.step', actions: { dtype: 'int32', shape: [1], data: new Uint8Array(3) }, repeat: 4 }), 'bad_array'],
+      [encode({ type: 'env.batch.step', actions: toWire(new Int32Array([1, 2]), [2]), repeat: 4 }), 'bad_shape'], // 2 actions, 1 level
+      [raw.pack({ v: PROTOCOL_VERSION, type: 'env.batch.reset', seeds: [-3] }), 'schema'],
+      [raw.pack({ v: PROTOCOL_VERSION, type: 'env.batch.reset', seeds: [] }), 'schema'],
       [raw.pack({ v: PROTOCOL_VERSION, type: 'env.spec', extra: 1 }), 'schema'],
       [new Uint8Array(70_000), 'oversized'],
       [[encode({ type: 'env.spec' }), encode({ type: 'env.spec' })], 'multipart'],
       [encode({ type: 'heartbeat', role: 'actor', id: 'a', seq: 1, sentAt: 0 }), 'unexpected_message'],
-      [encode({ type: 'env.step', action: 1, repeat: 4 }), 'not_reset'],
+      [encode({ type: 'env.step', action: 1, repeat: 4 }), 'unexpected_message'], // a bridge serves batches
+      [encode({ type: 'env.batch.step', actions: toWire(new Int32Array([1]), [1]), repeat: 4 }), 'not_reset'],
     ];
     for (let round = 0; round < 20; round++) {
       for (const [frame, code] of cases) expect(await rt(frame)).toMatchObject({ type: 'error', code });
       if (round === 0) expect(await rt(encode({ type: 'env.spec' }))).toMatchObject({ type: 'env.spec.reply' });
     }
-    expect(await rt(encode({ type: 'env.reset', seed: 1 }))).toMatchObject({ type: 'env.reset.reply' });
-    expect(await rt(encode({ type: 'env.step', action: 8, repeat: 2 }))).toMatchObject({ type: 'env.step.reply', done: false });
+    expect(await rt(encode({ type: 'env.batch.reset', seeds: [1] }))).toMatchObject({ type: 'env.batch.reset.reply' });
+    expect(await rt(encode({ type: 'env.batch.step', actions: toWire(new Int32Array([9]), [1]), repeat: 2 }))).toMatchObject({ type: 'error', code: 'bad_action', env: 0 });
+    expect(await rt(encode({ type: 'env.batch.step', actions: toWire(new Int32Array([8]), [1]), repeat: 2 }))).toMatchObject({ type: 'env.batch.step.reply' });
     sock.close();
     await e.close();
   });
@@ -295,19 +303,25 @@ describe('bridge protocol', () => {
     expect(out).toBe('');
   });
 
-  it("the preallocated step reply frame decodes to the message the generic path packs, step after step", () => {
+  it('the preallocated batch step frame decodes to the message the generic path packs, step after step', () => {
     // two fills of one frame (the second must overwrite the first completely), each against msgpack of the dict
     const script = `
 import msgpack, numpy as np, server
-frame = server.StepReplyFrame([4, 5, 3])
+frame = server.BatchStepFrame(3, [4, 5, 3])
 rng = np.random.RandomState(3)
 out = []
-for reward in (-2.5, 1e-7):
-    obs = rng.randint(0, 256, size=(4, 5, 3)).astype(np.uint8)
-    generic = {'type': 'env.step.reply', 'reward': reward, 'done': False, 'obs': server.wire_array(obs), 'v': server.PROTOCOL_VERSION}
-    out += [bytes(frame.fill(obs, reward)).hex(), msgpack.packb(generic, use_bin_type=True).hex()]
+for k in range(2):
+    obs = rng.randint(0, 256, size=(3, 4, 5, 3)).astype(np.uint8)
+    rewards, dones = np.array([-2.5, 1e-7, 10.0 * k]), np.array([0, 1 - k, k], np.uint8)
+    returns, lengths = np.where(dones, [3.0, -4.5, 7.25], 0.0), np.where(dones, [5, 6, 7], 0).astype(np.int32)
+    for i in range(3):
+        frame.rewards[i], frame.dones[i], frame.episodeReturns[i], frame.episodeLengths[i] = rewards[i], dones[i], returns[i], lengths[i]
+        frame.put_obs(i, obs[i])
+    generic = {'v': server.PROTOCOL_VERSION, 'type': 'env.batch.step.reply', 'rewards': server.wire_array(rewards), 'dones': server.wire_array(dones),
+               'episodeReturns': server.wire_array(returns), 'episodeLengths': server.wire_array(lengths), 'obs': server.wire_array(obs)}
+    out += [bytes(frame.frame).hex(), msgpack.packb(generic, use_bin_type=True).hex()]
 try:
-    frame.fill(np.zeros((1, 5, 3), np.uint8), 0.0)
+    frame.put_obs(0, np.zeros((1, 5, 3), np.uint8))
 except ValueError:
     out.append('refused')
 print(' '.join(out))
@@ -325,9 +339,11 @@ print(' '.join(out))
 
   it('bench-transport --dmlab-path plays the same seeds and actions directly and through the bridge', async () => {
     // it throws if the two sides' returns or last observations differ
-    const m = await benchBridgeVsDirect({ python: PYTHON, dmlabPath: fakeDmlabPath(), steps: 25, rounds: 2 });
-    expect(m.level).toBe('rooms_watermaze');
-    for (const v of [m.directWallUs, m.directCpuUs, m.bridgeWallUs, m.bridgeCpuUs, m.nodeCpuUs]) expect(Number.isFinite(v) && v >= 0).toBe(true);
-    expect(m.bridgeWallUs).toBeGreaterThan(0);
+    for (const [envs, layout] of [[1, 'batched'], [3, 'batched'], [2, 'per-level']] as const) {
+      const m = await benchBridgeVsDirect({ python: PYTHON, dmlabPath: fakeDmlabPath(), steps: 25, rounds: 2, envs, layout });
+      expect(m).toMatchObject({ level: 'rooms_watermaze', envs, layout });
+      for (const v of [m.directWallUs, m.directCpuUs, m.bridgeWallUs, m.bridgeCpuUs, m.nodeCpuUs]) expect(Number.isFinite(v) && v >= 0).toBe(true);
+      expect(m.bridgeWallUs).toBeGreaterThan(0);
+    }
   });
 });

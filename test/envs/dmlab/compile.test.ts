@@ -7,12 +7,11 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fakeDmlabPath, makeDmlabEnv, type DmlabOptions } from '../../../envs/dmlab/index.js';
-import type { ProcessEnv } from '../../../src/transport/envProcess.js';
+import { fakeDmlabPath, makeDmlabEnv, makeDmlabVectorEnv, type DmlabEnv, type DmlabOptions } from '../../../envs/dmlab/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cpc-dmlab-compile-'));
 const base: DmlabOptions = { python: '/usr/bin/python3', dmlabPath: fakeDmlabPath(), startupTimeoutMs: 30_000 };
-const open: ProcessEnv[] = [];
+const open: { close(): Promise<void> }[] = [];
 afterAll(async () => {
   await Promise.all(open.map((e) => e.close()));
   rmSync(dir, { recursive: true, force: true });
@@ -26,7 +25,7 @@ async function until(cond: () => boolean): Promise<void> {
 const gateLog = (gate: string): string[] => (existsSync(join(gate, 'log')) ? readFileSync(join(gate, 'log'), 'utf8').trim().split('\n') : []);
 
 /** Starts bridges whose fake compiles wait at `gate` (the variable reaches them through their environment). */
-async function bridges(n: number, gate: string, opts: DmlabOptions): Promise<ProcessEnv[]> {
+async function bridges(n: number, gate: string, opts: DmlabOptions): Promise<DmlabEnv[]> {
   process.env.CPC_LAB_FAKE_COMPILE_GATE = gate;
   try {
     const envs = await Promise.all(Array.from({ length: n }, () => makeDmlabEnv('explore_goal_locations_small', { ...base, ...opts })));
@@ -69,6 +68,29 @@ describe('map compiles', () => {
     expect(new Set(lines.map((l) => l.split(' ')[2])).size).toBe(8);
     expect(readdirSync(cache).filter((f) => !f.startsWith('.'))).toHaveLength(8);
     await Promise.all(envs.map((e) => e.close()));
+  });
+
+  it('one bridge hosting 4 levels compiles their maps one after another, and its batch request outlives the deadline while it does', async () => {
+    const gate = mkdtempSync(join(dir, 'gate-'));
+    const timeoutMs = 1500;
+    process.env.CPC_LAB_FAKE_COMPILE_GATE = gate;
+    const vector = await makeDmlabVectorEnv('explore_goal_locations_small', 4, { ...base, levelCacheDir: join(dir, 'cache-batch'), timeoutMs }).finally(() => delete process.env.CPC_LAB_FAKE_COMPILE_GATE);
+    open.push(vector);
+    const obs = new Uint8Array(4 * 72 * 96 * 3);
+    const reset = vector.reset([1, 2, 3, 4], obs);
+    reset.catch(() => {});
+    try {
+      await until(() => gateLog(gate).length >= 1);
+      await sleep(3 * timeoutMs); // the first level's compile, held past the deadline
+      expect(gateLog(gate)).toHaveLength(1);
+    } finally {
+      writeFileSync(join(gate, 'release'), '');
+    }
+    await reset;
+    const lines = gateLog(gate);
+    expect(lines).toHaveLength(8);
+    for (let i = 0; i < 8; i += 2) expect(lines[i + 1]).toBe(lines[i].replace(/^start/, 'end'));
+    await vector.close();
   });
 
   it('a request still times out when the bridge is slow without compiling', async () => {

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, type Agent, type AgentOptions, type LossHyperparameters, type Unroll } from '../../../agents/agent.js';
 import { makeMockEnv, MOCK_OBS_SHAPE } from '../../../envs/mock/index.js';
+import { vectorOf } from '../../../envs/vector.js';
 import { Actor } from '../../../src/actor.js';
 import { initBackend } from '../../../src/backend/index.js';
 import { columnShares, sliceColumns } from '../../../src/parallel/columns.js';
@@ -25,7 +26,7 @@ const options = (kind: 'baseline' | 'cpc'): AgentOptions => ({ kind, obsShape: M
  * mock:memory (episodes of 6 steps end inside the unroll, so the InfoNCE mask matters).
  */
 async function playBatch(agent: Agent): Promise<Unroll> {
-  const actor = new Actor(Array.from({ length: 5 }, (_, i) => makeMockEnv(i % 2 ? 'memory' : 'predictable')), agent, { unrollLength: 12, actionRepeat: 4, seed: 3 });
+  const actor = new Actor(Array.from({ length: 5 }, (_, i) => vectorOf(makeMockEnv(i % 2 ? 'memory' : 'predictable'))), agent, { unrollLength: 12, actionRepeat: 4, seed: 3 });
   await actor.start();
   await actor.collect();
   const { unroll } = await actor.collect(); // the second: its initial LSTM state is not zero

@@ -3,7 +3,7 @@ import { Packr, unpackMultiple } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_BYTES, decode, encode, fromWire, toWire, type DecodeResult } from '../../../src/transport/codec.js';
 import { PROTOCOL_VERSION } from '../../../src/transport/messages.js';
-import { allSampleMessages, sampleMessages, unrollMessage } from './fixtures.js';
+import { allSampleMessages, batchStepReply, sampleMessages, unrollMessage } from './fixtures.js';
 
 const PYTHON = '/usr/bin/python3';
 const raw = new Packr({ useRecords: false });
@@ -168,6 +168,18 @@ describe('codec rejects bad frames with specific errors, never throwing', () => 
     expect(errorOf(decode(encode({ ...u, initialState: { ...u.initialState, c: unrollMessage(3, 2, 4, 5, 9, 7).initialState.c } })))).toMatchObject({ code: 'bad_shape', path: 'initialState.c.shape' });
     expect(errorOf(decode(encode({ ...u, episodes: [{ env: 2, episodeReturn: 0, episodeLength: 1 }] })))).toMatchObject({ code: 'bad_shape', path: 'episodes.0.env' });
     expect(errorOf(decode(encode(unrollMessage(0, 2))))).toMatchObject({ code: 'bad_shape' });
+  });
+
+  it('a batch step reply whose row for one environment is wrong names that environment', () => {
+    const m = batchStepReply(); // 3 environments, the second ended an episode
+    const rows = (dones: number[], returns: number[], lengths: number[], rewards = [0.5, -1, 10]) =>
+      encode({ ...m, dones: toWire(new Uint8Array(dones), [3]), episodeReturns: toWire(new Float64Array(returns), [3]), episodeLengths: toWire(new Int32Array(lengths), [3]), rewards: toWire(new Float64Array(rewards), [3]) });
+    expect(decode(rows([0, 1, 0], [0, 12.5, 0], [0, 40, 0])).ok).toBe(true);
+    expect(errorOf(decode(rows([0, 1, 1], [0, 12.5, 3], [0, 40, 0])))).toMatchObject({ code: 'schema', path: 'dones.2', message: expect.stringMatching(/environment 2: done with episodeLength 0/) });
+    expect(errorOf(decode(rows([2, 1, 0], [0, 12.5, 0], [0, 40, 0])))).toMatchObject({ code: 'schema', path: 'dones.0', message: expect.stringMatching(/environment 0: done 2/) });
+    expect(errorOf(decode(rows([0, 1, 0], [0, 12.5, 0], [7, 40, 0])))).toMatchObject({ code: 'schema', path: 'dones.0', message: expect.stringMatching(/episode stats without done/) });
+    expect(errorOf(decode(rows([0, 1, 0], [0, 12.5, 0], [0, 40, 0], [0, 1, Number.NaN])))).toMatchObject({ code: 'schema', path: 'dones.2', message: expect.stringMatching(/non-finite/) });
+    expect(errorOf(decode(encode({ ...m, rewards: toWire(new Float64Array(2), [2]) })))).toMatchObject({ code: 'bad_shape', path: 'rewards.shape' });
   });
 
   it('never throws on random, truncated or bit-flipped bytes', () => {

@@ -27,6 +27,18 @@ export function unrollMessage(T = 3, B = 2, H = 4, W = 5, A = 9, L = 6): Message
   };
 }
 
+/** A step of 3 environments: the second ended an episode of 40 steps. */
+export function batchStepReply(): MessageOf<'env.batch.step.reply'> {
+  return {
+    type: 'env.batch.step.reply',
+    obs: toWire(filled(new Uint8Array(3 * 4 * 5 * 3), (i) => (i * 7) % 256), [3, 4, 5, 3]),
+    rewards: toWire(new Float64Array([0.5, -1, 10]), [3]),
+    dones: toWire(new Uint8Array([0, 1, 0]), [3]),
+    episodeReturns: toWire(new Float64Array([0, 12.5, 0]), [3]),
+    episodeLengths: toWire(new Int32Array([0, 40, 0]), [3]),
+  };
+}
+
 export function sampleMessages(): { [T in MessageType]: MessageOf<T> } {
   const obs = toWire(filled(new Uint8Array(4 * 5 * 3), (i) => i), [4, 5, 3]);
   return {
@@ -38,6 +50,10 @@ export function sampleMessages(): { [T in MessageType]: MessageOf<T> } {
     'env.reset.reply': { type: 'env.reset.reply', obs },
     'env.step.reply': { type: 'env.step.reply', obs, reward: -0.25, done: true, episodeReturn: 12.5, episodeLength: 300 },
     'env.close.reply': { type: 'env.close.reply' },
+    'env.batch.reset': { type: 'env.batch.reset', seeds: [0, 0xffff_ffff, 7] },
+    'env.batch.step': { type: 'env.batch.step', actions: toWire(new Int32Array([8, 0, 3]), [3]), repeat: 4 },
+    'env.batch.reset.reply': { type: 'env.batch.reset.reply', obs: toWire(filled(new Uint8Array(2 * 4 * 5 * 3), (i) => i % 256), [2, 4, 5, 3]) },
+    'env.batch.step.reply': batchStepReply(),
     error: { type: 'error', code: 'env_error', message: 'Failed to init environment', requestType: 'env.reset' },
     hello: { type: 'hello', role: 'actor', id: 'actor-3', pid: 4242, token: 'ab'.repeat(24), columns: 4 },
     heartbeat: { type: 'heartbeat', role: 'learner', id: 'learner', seq: 99, sentAt: 1_700_000_000_123 },
