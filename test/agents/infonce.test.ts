@@ -21,7 +21,7 @@ function reference(T: number, B: number, D: number, K: number, z: number[], c: n
         for (let s = t; s < t + k; s++) if (dones[s * B + b]) crosses = true;
         if (crosses) continue;
         const pred = new Array(D).fill(0);
-        for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) pred[j] += c[(t * B + b) * D + i] * W[((k - 1) * D + i) * D + j];
+        for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) pred[j] += c[(t * B + b) * D + i]! * W[((k - 1) * D + i) * D + j]!;
         const dot = (v: number[]) => v.reduce((s, x, j) => s + x * pred[j], 0);
         const candidates: [number, number][] = []; // [t', b']
         if (mode === 'batch') for (let bb = 0; bb < B; bb++) candidates.push([t + k, bb]);
@@ -30,7 +30,7 @@ function reference(T: number, B: number, D: number, K: number, z: number[], c: n
         const pos = candidates.findIndex(([tt, bb]) => tt === t + k && bb === b);
         const max = Math.max(...scores);
         const lse = max + Math.log(scores.reduce((s, x) => s + Math.exp(x - max), 0));
-        sum += lse - scores[pos];
+        sum += lse - scores[pos]!;
         count++;
         counted[k - 1]++;
         if (scores.indexOf(max) === pos) correct[k - 1]++;
@@ -57,7 +57,7 @@ function perStepTerms({ z, c, W, dones, negatives = 'batch' }: InfoNCEInputs) {
     const correct: tf.Tensor[] = [];
     for (let k = 1; k <= K; k++) {
       const n = T - k;
-      const pred = c.slice([0, 0, 0], [n, B, Dc]).reshape([n * B, Dc]).matMul(Ws[k - 1]);
+      const pred = c.slice([0, 0, 0], [n, B, Dc]).reshape([n * B, Dc]).matMul(Ws[k - 1]!);
       const positives = z.slice([k, 0, 0], [n, B, D]);
       const mask = tf.equal(endedBefore.slice([k, 0], [n, B]), endedBefore.slice([0, 0], [n, B])).toFloat();
       let scores: tf.Tensor;
@@ -83,8 +83,8 @@ function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let diff = 0;
   let scale = 1;
   for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
   }
   return diff / scale;
 }
@@ -107,7 +107,7 @@ describe('infoNCE', () => {
       const ours = evaluate(infoNCETerms);
       const old = evaluate(perStepTerms);
       expect(relativeError(await ours.value.data(), await old.value.data())).toBeLessThan(1e-5);
-      for (let i = 0; i < 3; i++) expect(relativeError(await ours.grads[i].data(), await old.grads[i].data())).toBeLessThan(1e-5);
+      for (let i = 0; i < 3; i++) expect(relativeError(await ours.grads[i]!.data(), await old.grads[i]!.data())).toBeLessThan(1e-5);
       expect(Array.from(await ours.counted.data())).toEqual(Array.from(await old.counted.data()));
       expect(Array.from(await ours.correct.data())).toEqual(Array.from(await old.correct.data()));
       expect((await old.counted.data())[K - 1]).toBeLessThan((T - K) * B); // episode ends removed anchors
@@ -155,12 +155,12 @@ describe('infoNCE', () => {
       expect((await terms.sum.data())[0]).toBeCloseTo(ref.sum, 2);
       expect(Array.from(await terms.counted.data())).toEqual(ref.counted);
       const { accuracy } = infoNCE({ z: tf.tensor3d(z, [T, B, D]), c: tf.tensor3d(c, [T, B, D]), W: tf.tensor3d(W, [K, D, D]), dones: tf.tensor2d(dones, [T, B]), negatives: mode });
-      accuracy.forEach((a, i) => expect(a).toBeCloseTo(ref.accuracy[i], 6));
+      accuracy.forEach((a, i) => expect(a).toBeCloseTo(ref.accuracy[i]!, 6));
       // without episode ends every anchor with t + k < T counts; the ends removed some
       const unmasked = Array.from({ length: K }, (_, i) => (T - i - 1) * B);
       const noEnds = infoNCETerms({ z: tf.tensor3d(z, [T, B, D]), c: tf.tensor3d(c, [T, B, D]), W: tf.tensor3d(W, [K, D, D]), dones: tf.zeros([T, B]), negatives: mode });
       expect(Array.from(await noEnds.counted.data())).toEqual(unmasked);
-      expect((await noEnds.sum.data())[0]).not.toBeCloseTo((await terms.sum.data())[0], 2);
+      expect((await noEnds.sum.data())[0]).not.toBeCloseTo((await terms.sum.data())[0]!, 2);
     });
   }
 

@@ -23,13 +23,13 @@ describe('rmsprop (TensorFlow 1 semantics)', () => {
       [-0.25, 0],
     ];
     for (let i = 0; i < 3; i++) {
-      opt.applyGradients(vars, { w: tf.tensor1d(gradients[i]) });
+      opt.applyGradients(vars, { w: tf.tensor1d(gradients[i]!) });
       const w = Array.from(await vars.w.data());
-      expect(w[0]).toBeCloseTo(expected[i][0], 6);
-      expect(w[1]).toBeCloseTo(expected[i][1], 6);
+      expect(w[0]).toBeCloseTo(expected[i]![0]!, 6);
+      expect(w[1]).toBeCloseTo(expected[i]![1]!, 6);
     }
     const state = await opt.getState();
-    expect(Array.from(state.ms.w)).toEqual([expect.closeTo(0.778, 6), expect.closeTo(1.62, 6)]);
+    expect(Array.from(state.ms.w!)).toEqual([expect.closeTo(0.778, 6), expect.closeTo(1.62, 6)]);
   });
 
   it('applies momentum as TF1 does (mom = m mom + lr g / sqrt(ms + eps))', async () => {
@@ -72,9 +72,9 @@ describe('rmsprop (TensorFlow 1 semantics)', () => {
     // norm of (3, 4) and (12) = 13; clip to 6.5 halves everything
     const { grads, globalNorm } = clipByGlobalNorm({ a: tf.tensor1d([3, 4]), b: tf.scalar(12) }, 6.5);
     expect((await globalNorm.data())[0]).toBeCloseTo(13, 5);
-    expect(Array.from(await grads.a.data())).toEqual([1.5, 2]);
-    expect((await grads.b.data())[0]).toBeCloseTo(6, 5);
+    expect(Array.from(await grads.a!.data())).toEqual([1.5, 2]);
+    expect((await grads.b!.data())[0]).toBeCloseTo(6, 5);
     const small = clipByGlobalNorm({ a: tf.tensor1d([3, 4]) }, 40);
-    expect(Array.from(await small.grads.a.data())).toEqual([3, 4]);
+    expect(Array.from(await small.grads.a!.data())).toEqual([3, 4]);
   });
 });
