@@ -141,7 +141,7 @@ export class Actor {
     });
     this.envs.forEach((e, i) => {
       if (!e.setState) throw new Error(`environment ${i} (${e.spec.level}) cannot restore a state`);
-      e.setState(s.envs[i]);
+      e.setState(s.envs[i]!); // one per environment: checked above
     });
     this.rng.setState(s.rng);
     this.obs = s.obs.map((o) => o.slice());
@@ -188,10 +188,10 @@ export class Actor {
       const actions = sampleActions(out.logits, A, this.rng);
       unroll.actions.set(actions, t * E);
       unroll.behaviourLogits.set(out.logits, t * E * A);
-      const results = await Promise.all(this.envs.map((env, i) => this.stepEnv(i, actions[i])));
+      const results = await Promise.all(this.envs.map((env, i) => this.stepEnv(env, i, actions[i]!)));
       results.forEach((r, i) => {
         this.obs[i] = r.obs;
-        this.prevActions[i] = actions[i];
+        this.prevActions[i] = actions[i]!;
         this.prevRewards[i] = r.reward;
         this.firsts[i] = r.done ? 1 : 0;
         if (r.done && r.episodeReturn !== undefined && r.episodeLength !== undefined) {
@@ -202,22 +202,23 @@ export class Actor {
     return { unroll, episodes, steps: T * E };
   }
 
-  private async stepEnv(i: number, action: number): Promise<StepResult> {
+  private async stepEnv(env: Environment, i: number, action: number): Promise<StepResult> {
     try {
-      return await this.envs[i].step(action, this.options.actionRepeat);
+      return await env.step(action, this.options.actionRepeat);
     } catch (err) {
       if (!this.options.replaceEnv) throw err;
-      this.envs[i] = await this.options.replaceEnv(i, err as Error);
-      const obs = await this.envs[i].reset(this.rng.seed());
+      const fresh = await this.options.replaceEnv(i, err as Error);
+      this.envs[i] = fresh;
+      const obs = await fresh.reset(this.rng.seed());
       return { obs, reward: 0, done: true };
     }
   }
 
   private record(u: Unroll, t: number): void {
     const E = this.numEnvs;
-    for (let i = 0; i < E; i++) {
-      if (this.obs[i].length !== this.obsSize) throw new Error(`environment ${i} returned ${this.obs[i].length} bytes, expected ${this.obsSize}`);
-      u.observations.set(this.obs[i], (t * E + i) * this.obsSize);
+    for (const [i, o] of this.obs.entries()) {
+      if (o.length !== this.obsSize) throw new Error(`environment ${i} returned ${o.length} bytes, expected ${this.obsSize}`);
+      u.observations.set(o, (t * E + i) * this.obsSize);
     }
     u.prevActions.set(this.prevActions, t * E);
     u.prevRewards.set(this.prevRewards, t * E);

@@ -222,9 +222,12 @@ export const unroll = z
   })
   .superRefine((u, ctx) => {
     const [T1, B] = u.observations.shape;
+    // a wrong rank is the array's own issue; comparing its shape here would only add misleading ones
+    if (T1 === undefined || B === undefined) return;
     if (T1 < 2) issue(ctx, 'bad_shape', ['observations', 'shape'], `need T+1 >= 2 observations, got ${T1}`);
-    const expect = (path: string[], shape: number[], want: number[]): void => {
-      if (shape.length !== want.length || shape.some((d, i) => d !== want[i])) {
+    // `want` is undefined where the array that gives that size has the wrong rank (reported there)
+    const expect = (path: string[], shape: number[], want: (number | undefined)[]): void => {
+      if (shape.length === want.length && shape.some((d, i) => want[i] !== undefined && d !== want[i])) {
         issue(ctx, 'bad_shape', [...path, 'shape'], `expected [${want.join(', ')}], got [${shape.join(', ')}]`);
       }
     };

@@ -47,6 +47,18 @@ describe('runtime wire', () => {
     // action indices outside [0, A) would index past a one-hot row
     const bad = unrollToMessage({ ...u, actions: u.actions.map((a, i) => (i === 3 ? 9 : a)) }, MOCK_OBS_SHAPE, { actorId: 'a.1', seq: 4, paramsVersion: 7, episodes: [] });
     expect(unrollFromMessage(bad, { T: 5, obsShape: MOCK_OBS_SHAPE, numActions: 9, lstmSize: 3 })).toEqual({ ok: false, reason: 'bad_action', detail: 'actions[3] = 9 outside [0, 9)' });
+    // observations without a batch axis (the schema rejects them; called directly, so does this)
+    const flat = { ...r.msg, observations: { ...r.msg.observations, shape: [6] } };
+    expect(unrollFromMessage(flat, { T: 5, obsShape: MOCK_OBS_SHAPE, numActions: 9, lstmSize: 3 })).toEqual({ ok: false, reason: 'bad_shape', detail: 'unroll of 0 columns' });
+  });
+
+  it('names what is missing: no unrolls to concatenate, no shape for a parameter', () => {
+    const a = tagged(4, 2, 1);
+    expect(concatUnrolls([a])).toBe(a);
+    expect(() => concatUnrolls([])).toThrow(/concatUnrolls: no unrolls/);
+    const w = Float32Array.from([1, 2]);
+    expect(paramsToMessage({ b: w }, { b: [2] }, 4).tensors.map((t) => [t.name, t.array.shape])).toEqual([['b', [2]]]);
+    expect(() => paramsToMessage({ a: w, b: w }, { a: [2] }, 4)).toThrow(/paramsToMessage: no shape for 'b'/);
   });
 
   it('concatenates unrolls along the batch axis, step by step', () => {

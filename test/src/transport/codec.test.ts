@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { Packr, unpackMultiple } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_BYTES, decode, encode, fromWire, toWire, type DecodeResult } from '../../../src/transport/codec.js';
-import { PROTOCOL_VERSION } from '../../../src/transport/messages.js';
+import { messageSchema, PROTOCOL_VERSION } from '../../../src/transport/messages.js';
 import { allSampleMessages, sampleMessages, unrollMessage } from './fixtures.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -168,6 +168,18 @@ describe('codec rejects bad frames with specific errors, never throwing', () => 
     expect(errorOf(decode(encode({ ...u, initialState: { ...u.initialState, c: unrollMessage(3, 2, 4, 5, 9, 7).initialState.c } })))).toMatchObject({ code: 'bad_shape', path: 'initialState.c.shape' });
     expect(errorOf(decode(encode({ ...u, episodes: [{ env: 2, episodeReturn: 0, episodeLength: 1 }] })))).toMatchObject({ code: 'bad_shape', path: 'episodes.0.env' });
     expect(errorOf(decode(encode(unrollMessage(0, 2))))).toMatchObject({ code: 'bad_shape' });
+  });
+
+  it('bad_shape: an array of the wrong rank is the only issue (no mismatches derived from its missing sizes)', () => {
+    const u = unrollMessage(3, 2);
+    const issues = (m: object) => {
+      const r = messageSchema.safeParse(m);
+      return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    };
+    expect(issues({ ...u, observations: { ...u.observations, shape: [4], data: new Uint8Array(4) } })).toEqual(['observations.shape: expected rank 5, got shape [4]']);
+    expect(issues({ ...u, initialState: { ...u.initialState, h: { ...u.initialState.h, shape: [12] } } })).toEqual(['initialState.h.shape: expected rank 2, got shape [12]']);
+    // at the right rank the sizes are still compared
+    expect(issues({ ...u, initialState: { ...u.initialState, c: unrollMessage(3, 3).initialState.c } })).toEqual(['initialState.c.shape: expected [2, 6], got [3, 6]']);
   });
 
   it('never throws on random, truncated or bit-flipped bytes', () => {
