@@ -52,7 +52,7 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
     unlock();
     throw err;
   }
-  const learner = new Learner(config, runDir, envs[0].spec, log, hooks.resumeFrom);
+  const learner = new Learner(config, runDir, envs[0]!.spec, log, hooks.resumeFrom);
   const actor = new Actor(envs, learner.agent, { unrollLength: config.unroll, actionRepeat: config.actionRepeat, seed: localActorSeed(config) });
   const checkpoint = async () => learner.checkpoint({ actor: actor.getRngState() }, false, actor.canSaveState ? await actor.getState() : undefined);
   try {

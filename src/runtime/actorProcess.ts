@@ -44,7 +44,7 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
   await initBackend(config.backend === 'auto' ? 'wasm' : config.backend); // inference only: wasm beats cpu, no GPU needed
   const E = envsPerActor(config);
   const envs = await startEnvs(E, () => spawnEnv(config, log));
-  const spec = envs[0].spec;
+  const spec = envs[0]!.spec;
   const agent = createAgent({ kind: config.agent, obsShape: spec.observationShape, numActions: spec.numActions, seed: config.seed, cpcSteps: config.cpcSteps, actingOnly: true });
   const actor = new Actor(envs, agent, {
     unrollLength: config.unroll,
@@ -52,7 +52,7 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
     seed: opts.seed,
     replaceEnv: async (i, err) => {
       log(`${opts.actorId}: environment ${i} failed (${err.message.split('\n')[0]}); starting a new one`);
-      await Promise.resolve(envs[i].close()).catch(() => {});
+      await Promise.resolve(envs[i]!.close()).catch(() => {});
       return spawnEnv(config, log);
     },
   });
@@ -90,8 +90,10 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
       } catch {
         return; // socket closed
       }
-      const r = decode(frames[0]);
-      if (!r.ok) log(`${opts.actorId}: dropped a message from the learner: ${r.error.code}: ${r.error.message}`);
+      const [frame] = frames;
+      const r = frame && frames.length === 1 ? decode(frame) : undefined;
+      if (!r) log(`${opts.actorId}: dropped a message of ${frames.length} frames from the learner, expected 1`);
+      else if (!r.ok) log(`${opts.actorId}: dropped a message from the learner: ${r.error.code}: ${r.error.message}`);
       else if (r.msg.type === 'params') {
         latest = r.msg;
         received++;

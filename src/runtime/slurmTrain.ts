@@ -121,7 +121,7 @@ export async function runActorTask(runDir: string, stopSignal: AbortSignal, log:
     try {
       await runActor(config, { learner, actorId, token: '', seed: actorSeed(config, task * 1_000_003 + incarnation), signal, log });
     } catch (err) {
-      const wait = RESTART_MS[Math.min(incarnation, RESTART_MS.length - 1)];
+      const wait = RESTART_MS[Math.min(incarnation, RESTART_MS.length - 1)]!;
       log(`[slurm] ${actorId} failed (${err instanceof Error ? err.message : String(err)}); restart in ${wait} ms`);
       await sleep(wait, signal);
     }
