@@ -69,7 +69,7 @@ class NullEnv implements Environment {
 
 /** CPU time (user + system) of another process so far, µs, from /proc (Linux). */
 function childCpuUs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return ((Number(fields[11]) + Number(fields[12])) / 100) * 1e6; // utime, stime in 1/100 s
 }
 
@@ -154,7 +154,7 @@ export interface BridgeVsDirect {
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 /**
@@ -203,8 +203,8 @@ export async function benchBridgeVsDirect(opts: { python?: string; dmlabPath?: s
         throw new Error(`bridge and direct steps diverged (seed ${seed}): return ${bridgeReturn} vs ${directReturn}, last observation byte sum ${obsSum} vs ${directObsSum}`);
       }
       if (r === 0) continue; // warm-up round
-      rows.directWallUs.push(dw);
-      rows.directCpuUs.push(dc);
+      rows.directWallUs.push(dw!);
+      rows.directCpuUs.push(dc!);
       rows.bridgeWallUs.push(wall);
       rows.nodeCpuUs.push(node);
       rows.bridgeCpuUs.push(node + (childCpuUs(pid) - child0) / steps);
@@ -294,7 +294,7 @@ function argValue(name: string): string | undefined {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const load = () => `${cpus().length} cores, load ${loadavg()[0].toFixed(1)}`;
+  const load = () => `${cpus().length} cores, load ${loadavg()[0]!.toFixed(1)}`;
   const dmlabPath = argValue('--dmlab-path');
   if (dmlabPath !== undefined || argValue('--python') !== undefined) {
     const m = await benchBridgeVsDirect({

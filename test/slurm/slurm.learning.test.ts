@@ -92,7 +92,7 @@ describe.skipIf(!slurm.ok)('a study on a one-node Slurm', () => {
     submitSearch(config, {});
     const jobId = jobOf(out);
     const [run] = planRuns(readStudy(out)!, out);
-    const metrics = path.join(run.runDir, 'metrics.jsonl');
+    const metrics = path.join(run!.runDir, 'metrics.jsonl');
     // counted from the raw lines: the run is writing the file
     const updatesSoFar = () => (fs.existsSync(metrics) ? fs.readFileSync(metrics, 'utf8').split('"kind":"update"').length - 1 : 0);
     await waitUntil('3 updates of the run', () => updatesSoFar() >= 3, 120_000, () => explain(out, jobId));
@@ -107,6 +107,6 @@ describe.skipIf(!slurm.ok)('a study on a one-node Slurm', () => {
     expect(resumedFrom, explain(out, jobId)).toBeGreaterThan(0);
     expect(logs).toMatch(/stopped at \d+ frames/);
     expect(studyStatus(out).runs.map((r) => [r.state, r.frames])).toEqual([['finished', updates * BATCH_FRAMES]]);
-    expect(readUpdates(run.runDir).map((u) => u.frames)).toEqual(Array.from({ length: updates }, (_, i) => (i + 1) * BATCH_FRAMES));
+    expect(readUpdates(run!.runDir).map((u) => u.frames)).toEqual(Array.from({ length: updates }, (_, i) => (i + 1) * BATCH_FRAMES));
   });
 });

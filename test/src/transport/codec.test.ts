@@ -64,9 +64,9 @@ sys.stdout.buffer.write(out)
     const back = unpackMultiple(output) as unknown[];
     expect(back).toHaveLength(msgs.length);
     back.forEach((b, i) => {
-      const r = decode(encode(msgs[i]));
+      const r = decode(encode(msgs[i]!));
       const again = decode(raw.pack(b));
-      if (!r.ok || !again.ok) throw new Error(`decode failed for ${msgs[i].type}`);
+      if (!r.ok || !again.ok) throw new Error(`decode failed for ${msgs[i]!.type}`);
       expect(plain(again.msg)).toEqual(plain(r.msg));
     });
   });
@@ -191,7 +191,7 @@ describe('codec rejects bad frames with specific errors, never throwing', () => 
     const valid = allSampleMessages().map((m) => encode(m));
     for (let i = 0; i < 5000; i++) {
       let bytes: Uint8Array;
-      const src = valid[rand(valid.length)];
+      const src = valid[rand(valid.length)]!;
       switch (i % 3) {
         case 0:
           bytes = Uint8Array.from({ length: rand(64) }, () => rand(256));
