@@ -222,10 +222,10 @@ export const unroll = z
   })
   .superRefine((u, ctx) => {
     const [T1, B] = u.observations.shape;
-    // a wrong rank is the array's own issue; comparing its shape here would only add misleading ones
-    if (T1 === undefined || B === undefined) return;
+    // A wrong rank is the array's own issue; comparing shapes with sizes it lacks would only add
+    // misleading ones. Below, `want` is undefined where the array that gives that size lacks it.
+    if (T1 === undefined) return;
     if (T1 < 2) issue(ctx, 'bad_shape', ['observations', 'shape'], `need T+1 >= 2 observations, got ${T1}`);
-    // `want` is undefined where the array that gives that size has the wrong rank (reported there)
     const expect = (path: string[], shape: number[], want: (number | undefined)[]): void => {
       if (shape.length === want.length && shape.some((d, i) => want[i] !== undefined && d !== want[i])) {
         issue(ctx, 'bad_shape', [...path, 'shape'], `expected [${want.join(', ')}], got [${shape.join(', ')}]`);
@@ -240,7 +240,7 @@ export const unroll = z
     expect(['initialState', 'h'], u.initialState.h.shape, [B, L]);
     expect(['initialState', 'c'], u.initialState.c.shape, [B, L]);
     u.episodes.forEach((e, i) => {
-      if (e.env >= B) issue(ctx, 'bad_shape', ['episodes', i, 'env'], `env ${e.env} outside batch of ${B}`);
+      if (B !== undefined && e.env >= B) issue(ctx, 'bad_shape', ['episodes', i, 'env'], `env ${e.env} outside batch of ${B}`);
     });
   });
 

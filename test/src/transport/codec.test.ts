@@ -132,6 +132,10 @@ describe('codec rejects bad frames with specific errors, never throwing', () => 
     ['bad error code', withV({ type: 'error', code: 'oops', message: 'x' }), 'code'],
     ['done without stats', withV({ ...good['env.step.reply'], episodeReturn: undefined, episodeLength: undefined }), 'episodeReturn'],
     ['stats without done', withV({ ...good['env.step.reply'], done: false }), 'episodeReturn'],
+    ['done with a return but no length', withV({ ...good['env.step.reply'], episodeLength: undefined }), 'episodeReturn'],
+    ['done with a length but no return', withV({ ...good['env.step.reply'], episodeReturn: undefined }), 'episodeReturn'],
+    ['a length without done', withV({ ...good['env.step.reply'], done: false, episodeReturn: undefined }), 'episodeReturn'],
+    ['a return without done', withV({ ...good['env.step.reply'], done: false, episodeLength: undefined }), 'episodeReturn'],
     ['data not bin', withV({ ...good['env.reset.reply'], obs: { ...good['env.reset.reply'].obs, data: [1, 2, 3] } }), 'obs.data'],
   ])('schema: %s', (_name, msg, path) => {
     const e = errorOf(decode(pack(msg)));
@@ -174,12 +178,31 @@ describe('codec rejects bad frames with specific errors, never throwing', () => 
     const u = unrollMessage(3, 2);
     const issues = (m: object) => {
       const r = messageSchema.safeParse(m);
-      return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+      return r.success ? [] : r.error.issues.map((i) => `${i.code} ${i.path.join('.')}: ${i.message}`.replace('custom ', ''));
     };
     expect(issues({ ...u, observations: { ...u.observations, shape: [4], data: new Uint8Array(4) } })).toEqual(['observations.shape: expected rank 5, got shape [4]']);
+    expect(issues({ ...u, observations: { ...u.observations, shape: [], data: new Uint8Array(1) } })).toEqual(['observations.shape: expected rank 5, got shape []']);
     expect(issues({ ...u, initialState: { ...u.initialState, h: { ...u.initialState.h, shape: [12] } } })).toEqual(['initialState.h.shape: expected rank 2, got shape [12]']);
     // at the right rank the sizes are still compared
     expect(issues({ ...u, initialState: { ...u.initialState, c: unrollMessage(3, 3).initialState.c } })).toEqual(['initialState.c.shape: expected [2, 6], got [3, 6]']);
+    // each cross-field check names its array and both shapes
+    const wide = unrollMessage(3, 3);
+    expect(issues({ ...u, prevRewards: wide.prevRewards })).toEqual(['prevRewards.shape: expected [4, 2], got [4, 3]']);
+    expect(issues({ ...u, firsts: wide.firsts })).toEqual(['firsts.shape: expected [4, 2], got [4, 3]']);
+    expect(issues({ ...u, behaviourLogits: wide.behaviourLogits })).toEqual(['behaviourLogits.shape: expected [3, 2, 9], got [3, 3, 9]']);
+    expect(issues({ ...u, initialState: { ...u.initialState, h: wide.initialState.h } })).toEqual([
+      'initialState.h.shape: expected [2, 6], got [3, 6]',
+    ]);
+    expect(issues({ ...u, episodes: [{ env: 2, episodeReturn: 0, episodeLength: 1 }] })).toEqual(['episodes.0.env: env 2 outside batch of 2']);
+    // T + 1 = 2 observations is the shortest unroll; 1 is refused by name
+    expect(issues(unrollMessage(1, 2))).toEqual([]);
+    expect(issues(unrollMessage(0, 2))[0]).toBe('observations.shape: need T+1 >= 2 observations, got 1');
+  });
+
+  it('schema: episode stats come exactly with done, and the error says which way', () => {
+    const step = good['env.step.reply'];
+    expect(errorOf(decode(encode({ ...step, episodeLength: undefined }))).message).toContain('done without episodeReturn and episodeLength');
+    expect(errorOf(decode(encode({ ...step, done: false }))).message).toContain('episode stats without done');
   });
 
   it('never throws on random, truncated or bit-flipped bytes', () => {
