@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { infoNCE, infoNCETerms, type CpcNegatives, type InfoNCEInputs } from '../../agents/infonce.js';
+import { infoNCE, infoNCETerms, perStepAccuracy, type CpcNegatives, type InfoNCEInputs } from '../../agents/infonce.js';
 import { Rng } from '../../src/rng.js';
 
 beforeAll(async () => {
@@ -193,6 +193,15 @@ describe('infoNCE', () => {
     expect(() => infoNCE({ z, c: tf.zeros([5, 3, 3]), W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/c must have shape \[5, 2, 3\]/);
     expect(() => infoNCE({ z, c: tf.zeros([5, 2, 4]), W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/W must have shape \[2, 4, 3\]/);
     expect(() => infoNCE({ z, c: z, W: tf.zeros([5, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/longer than K/);
-    expect(() => infoNCE({ z: tf.zeros([5, 2]), c: z, W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/z must have rank 3/);
+    expect(() => infoNCE({ z: tf.zeros([5, 2]), c: z, W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/^infoNCE: z must have rank 3 \(\[T, B, D\]\)/);
+    expect(() => infoNCE({ z, c: tf.zeros([5, 2]), W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/^infoNCE: c must have rank 3 \(\[T, B, Dc\]\)/);
+    expect(() => infoNCE({ z, c: z, W: tf.zeros([2, 3]), dones: tf.zeros([5, 2]) })).toThrow(/^infoNCE: W must have rank 3 \(\[K, Dc, D\]\)/);
+    expect(() => infoNCE({ z, c: tf.zeros([5, 3, 3]), W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/^infoNCE: c must have shape/);
+    expect(() => infoNCE({ z, c: z, W: tf.zeros([2, 4, 3]), dones: tf.zeros([5, 2]) })).toThrow(/^infoNCE: W must have shape/);
+    expect(() => infoNCE({ z, c: z, W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 3]) })).toThrow(/^infoNCE: dones must have shape \[5, 2\]/);
+  });
+
+  it('per-k accuracy is correct / counted, NaN where no anchor counts', () => {
+    expect(perStepAccuracy([0, 4, 2], [0, 1, 2])).toEqual([Number.NaN, 0.25, 1]);
   });
 });

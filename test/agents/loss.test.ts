@@ -175,6 +175,19 @@ describe('trainStep', () => {
     expect(m.learningRate).toBe(0.01);
     expect(m.cpcLoss).toBeUndefined();
     expect(m.cpcAccuracy).toBeUndefined();
+    // a non-finite loss is reported as skipped and changes nothing
+    const weights = await agent.getWeights();
+    const nan = unrollOf(c!);
+    nan.prevRewards[nan.B] = Number.NaN;
+    const skipped = await trainStep(agent, optimizer, nan, o);
+    expect(skipped.skipped).toBe(true);
+    expect(Number.isNaN(skipped.loss)).toBe(true);
+    expect(await agent.getWeights()).toEqual(weights);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Object.keys(await trainStep(agent, optimizer, unrollOf(c!), o))).not.toContain('skipped');
+    // a parameter the optimizer cannot train is named, not silently skipped
+    agent.params['frozen'] = tf.variable(tf.zeros([1]), false);
+    await expect(trainStep(agent, optimizer, unrollOf(c!), o)).rejects.toThrow(/trainStep: no gradient for parameter 'frozen' \(is it trainable\?\)/);
     agent.dispose();
   });
 });

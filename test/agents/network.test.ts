@@ -68,6 +68,11 @@ describe('network parameters and shapes', () => {
     const params = initNetworkParams(SPEC, new Rng(1));
     expect(() => encode(params, new Uint8Array(399), 1, SPEC.obsShape)).toThrow(/expected 1x20x20x1 = 400 bytes, got 399/);
     expect(() => encode(params, new Uint8Array(5), 2, [20, 20, 3])).toThrow(/expected 2x20x20x3 = 2400 bytes, got 5/);
+    const { 'encoder/fc/b': _, ...lacking } = params;
+    const before = tf.memory().numTensors;
+    expect(() => encode(lacking, new Uint8Array(400), 1, SPEC.obsShape)).toThrow(/network parameter 'encoder\/fc\/b' is missing \(have encoder\/conv1\/w, /);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => coreExtras(Int32Array.from([0, 1]), Float32Array.from([0]), 3)).toThrow(/coreExtras: 2 previous actions but 1 previous rewards/);
     for (const v of Object.values(params)) v.dispose();
   });
 
