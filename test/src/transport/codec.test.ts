@@ -201,8 +201,10 @@ describe('codec rejects bad frames with specific errors, never throwing', () => 
 
   it('schema: episode stats come exactly with done, and the error says which way', () => {
     const step = good['env.step.reply'];
-    expect(errorOf(decode(encode({ ...step, episodeLength: undefined }))).message).toContain('done without episodeReturn and episodeLength');
-    expect(errorOf(decode(encode({ ...step, done: false }))).message).toContain('episode stats without done');
+    expect(errorOf(decode(encode({ ...step, episodeLength: undefined })))).toMatchObject({ path: 'episodeReturn', message: expect.stringContaining('done without episodeReturn and episodeLength') });
+    expect(errorOf(decode(encode({ ...step, done: false })))).toMatchObject({ path: 'episodeReturn', message: expect.stringContaining('episode stats without done') });
+    // a step that ends nothing carries no stats
+    expect(decode(encode({ ...step, done: false, episodeReturn: undefined, episodeLength: undefined })).ok).toBe(true);
   });
 
   it('never throws on random, truncated or bit-flipped bytes', () => {
