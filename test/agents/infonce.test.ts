@@ -201,7 +201,14 @@ describe('infoNCE', () => {
     expect(() => infoNCE({ z, c: z, W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 3]) })).toThrow(/^infoNCE: dones must have shape \[5, 2\]/);
   });
 
-  it('per-k accuracy is correct / counted, NaN where no anchor counts', () => {
+  it('per-k accuracy is correct / counted, NaN where no anchor counts; infoNCE keeps only its loss', () => {
     expect(perStepAccuracy([0, 4, 2], [0, 1, 2])).toEqual([Number.NaN, 0.25, 1]);
+    const inputs = { z: tf.ones([5, 2, 3]), c: tf.ones([5, 2, 3]), W: tf.ones([2, 3, 3]), dones: tf.zeros([5, 2]) };
+    const before = tf.memory().numTensors;
+    const { loss, accuracy } = infoNCE(inputs);
+    expect(accuracy).toHaveLength(2);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    loss.dispose();
+    tf.dispose(Object.values(inputs));
   });
 });

@@ -185,6 +185,10 @@ describe('trainStep', () => {
     expect(await agent.getWeights()).toEqual(weights);
     expect(tf.memory().numTensors).toBe(before);
     expect(Object.keys(await trainStep(agent, optimizer, unrollOf(c!), o))).not.toContain('skipped');
+    await expect(agent.getWeights(['core/b', 'nope'])).rejects.toThrow(/getWeights: no parameter 'nope'/);
+    const acting = createAgent({ kind: 'cpc', obsShape: c!.spec.obsShape, numActions: c!.spec.numActions, seed: 1, network: c!.spec, actingOnly: true });
+    expect(() => acting.loss(unrollOf(c!), { ...c!.hp, cpcCost: 1 })).toThrow(/Agent.loss: this agent was made actingOnly and has no CPC head/);
+    acting.dispose();
     // a parameter the optimizer cannot train is named, not silently skipped
     agent.params['frozen'] = tf.variable(tf.zeros([1]), false);
     await expect(trainStep(agent, optimizer, unrollOf(c!), o)).rejects.toThrow(/trainStep: no gradient for parameter 'frozen' \(is it trainable\?\)/);

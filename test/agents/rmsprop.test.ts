@@ -61,6 +61,18 @@ describe('rmsprop (TensorFlow 1 semantics)', () => {
     expect(await optA.getState()).toEqual({ ms: {}, mom: {} });
   });
 
+  it('applies only finite updates: non-finite gradients leave the variables and slots as they were', async () => {
+    const vars = { w: tf.variable(tf.tensor1d([1, -2])) };
+    const opt = rmsprop({ learningRate: 0.1, decay: 0.9, epsilon: 0.1 });
+    expect(await opt.applyGradientsIfFinite(vars, { w: tf.tensor1d([Number.NaN, 1]) })).toBe(false);
+    expect(Array.from(await vars.w.data())).toEqual([1, -2]);
+    expect(await opt.applyGradientsIfFinite(vars, { w: tf.tensor1d([1, 1]) })).toBe(true);
+    const moved = Array.from(await vars.w.data());
+    expect(moved[0]).toBeLessThan(1);
+    expect(await opt.applyGradientsIfFinite(vars, { w: tf.tensor1d([Infinity, 1]) })).toBe(false);
+    expect(Array.from(await vars.w.data())).toEqual(moved);
+  });
+
   it('anneals the learning rate linearly to zero over the run', () => {
     expect(annealedLearningRate(0.001, 0, 1000)).toBe(0.001);
     expect(annealedLearningRate(0.001, 250, 1000)).toBeCloseTo(0.00075, 12);
