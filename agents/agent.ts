@@ -263,9 +263,13 @@ export async function trainStep(agent: Agent, optimizer: RMSProp, batch: Unroll,
   const t = terms!;
   // variableGrads keys gradients by the engine's variable names; the optimizer wants ours
   const grads: Record<string, tf.Tensor> = {};
-  for (const [name, v] of Object.entries(agent.params)) grads[name] = byEngineName[v.name];
+  for (const [name, v] of Object.entries(agent.params)) {
+    const g = byEngineName[v.name];
+    if (!g) throw new Error(`trainStep: no gradient for parameter '${name}' (is it trainable?)`);
+    grads[name] = g;
+  }
   const step = await applyGradientStep(agent, optimizer, batch, grads, [value], o);
-  const read = async (x: tf.Tensor) => (await x.data())[0];
+  const read = async (x: tf.Tensor) => (await x.data())[0]!;
   const metrics: TrainStepMetrics = {
     loss: await read(value),
     policyGradientLoss: await read(t.policyGradient),

@@ -77,7 +77,7 @@ export function infoNCETerms({
     const masks: tf.Tensor[] = [];
     for (let k = 1; k <= K; k++) {
       const n = T - k;
-      const pred = c.slice([0, 0, 0], [n, Ba, Dc]).reshape([n * Ba, Dc]).matMul(Ws[k - 1]).reshape([n, Ba, D]);
+      const pred = c.slice([0, 0, 0], [n, Ba, Dc]).reshape([n * Ba, Dc]).matMul(Ws[k - 1]!).reshape([n, Ba, D]);
       preds.push(tf.pad(pred, [[k - 1, 0], [0, 0], [0, 0]]));
       // the window's count of episode ends is a whole number >= 0: 1 - it, clipped at 0, is 1 iff it is 0
       const ends = endedBefore.slice([k, 0], [n, Ba]).sub(endedBefore.slice([0, 0], [n, Ba]));
@@ -108,7 +108,7 @@ const logSumExp = tf.customGrad((x, save) => {
   const e = tf.exp(t.sub(max));
   const total = tf.sum(e, -1, true);
   (save as tf.GradSaveFunc)([e.div(total)]);
-  return { value: tf.log(total).add(max).squeeze([-1]), gradFunc: (dy, [softmax]) => softmax.mul((dy as tf.Tensor).expandDims(-1)) };
+  return { value: tf.log(total).add(max).squeeze([-1]), gradFunc: (dy, [softmax]) => softmax!.mul((dy as tf.Tensor).expandDims(-1)) };
 }) as (x: tf.Tensor) => tf.Tensor;
 
 interface Scores {
@@ -161,5 +161,5 @@ export function infoNCE(inputs: InfoNCEInputs): { loss: tf.Scalar; accuracy: num
 
 /** correct / counted per k, NaN where nothing counted. */
 export function perStepAccuracy(counted: ArrayLike<number>, correct: ArrayLike<number>): number[] {
-  return Array.from(counted, (n, i) => (n > 0 ? correct[i] / n : Number.NaN));
+  return Array.from(counted, (n, i) => (n > 0 ? correct[i]! / n : Number.NaN));
 }

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 /** log pi(a_t | x_t), [T, B], from logits [T, B, A] and actions [T, B]. */
 export function actionLogProbs(logits: tf.Tensor, actions: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const numActions = logits.shape[logits.rank - 1];
+    const numActions = logits.shape[logits.rank - 1]!;
     const oneHot = tf.oneHot(actions.toInt(), numActions);
     return tf.sum(tf.logSoftmax(logits).mul(oneHot), -1);
   });

@@ -96,6 +96,13 @@ export function initNetworkParams(spec: NetworkSpec, rng: Rng): Params {
   return params;
 }
 
+/** The parameter `name`; a specific error where a parameter set lacks it. */
+export function param(params: ParamTensors, name: string): tf.Tensor {
+  const p = params[name];
+  if (!p) throw new Error(`network parameter '${name}' is missing (have ${Object.keys(params).join(', ')})`);
+  return p;
+}
+
 /** A trainable variable holding `t`'s values; `t` is disposed. */
 export function variableFrom(t: tf.Tensor): tf.Variable {
   const v = tf.variable(t, true);
@@ -113,13 +120,13 @@ export function encode(params: ParamTensors, frames: Uint8Array, n: number, obsS
     throw new Error(`encode: expected ${n}x${H}x${W}x${C} = ${n * H * W * C} bytes, got ${frames.length}`);
   }
   const scaled = new Float32Array(frames.length);
-  for (let i = 0; i < frames.length; i++) scaled[i] = frames[i] / 255;
+  for (let i = 0; i < frames.length; i++) scaled[i] = frames[i]! / 255;
   return tf.tidy(() => {
     const x = tf.tensor4d(scaled, [n, H, W, C]);
-    const h1 = tf.relu(tf.conv2d(x, params['encoder/conv1/w'] as tf.Tensor4D, 4, 'valid').add(params['encoder/conv1/b']));
-    const h2 = tf.relu(tf.conv2d(h1 as tf.Tensor4D, params['encoder/conv2/w'] as tf.Tensor4D, 2, 'valid').add(params['encoder/conv2/b']));
+    const h1 = tf.relu(tf.conv2d(x, param(params, 'encoder/conv1/w') as tf.Tensor4D, 4, 'valid').add(param(params, 'encoder/conv1/b')));
+    const h2 = tf.relu(tf.conv2d(h1 as tf.Tensor4D, param(params, 'encoder/conv2/w') as tf.Tensor4D, 2, 'valid').add(param(params, 'encoder/conv2/b')));
     const flat = h2.reshape([n, -1]);
-    return tf.relu(flat.matMul(params['encoder/fc/w']).add(params['encoder/fc/b'])) as tf.Tensor2D;
+    return tf.relu(flat.matMul(param(params, 'encoder/fc/w')).add(param(params, 'encoder/fc/b'))) as tf.Tensor2D;
   });
 }
 
@@ -131,17 +138,18 @@ export function encode(params: ParamTensors, frames: Uint8Array, n: number, obsS
  */
 export function coreExtras(prevActions: Int32Array, prevRewards: Float32Array, numActions: number): Float32Array {
   const n = prevActions.length;
+  if (prevRewards.length !== n) throw new Error(`coreExtras: ${n} previous actions but ${prevRewards.length} previous rewards`);
   const out = new Float32Array(n * (numActions + 1));
   for (let i = 0; i < n; i++) {
-    out[i * (numActions + 1) + prevActions[i]] = 1;
-    out[i * (numActions + 1) + numActions] = Math.max(-1, Math.min(1, prevRewards[i]));
+    out[i * (numActions + 1) + prevActions[i]!] = 1;
+    out[i * (numActions + 1) + numActions] = Math.max(-1, Math.min(1, prevRewards[i]!));
   }
   return out;
 }
 
 /** Input projection of the LSTM: [z, extras] W_x + b, [N, 4 L]. z [N, Z], extras [N, A + 1]. */
 export function coreInputProjection(params: ParamTensors, z: tf.Tensor2D, extras: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => tf.concat([z, extras], 1).matMul(params['core/wx']).add(params['core/b']) as tf.Tensor2D);
+  return tf.tidy(() => tf.concat([z, extras], 1).matMul(param(params, 'core/wx')).add(param(params, 'core/b')) as tf.Tensor2D);
 }
 
 /**
@@ -152,8 +160,8 @@ export function coreStep(params: ParamTensors, xw: tf.Tensor2D, state: CoreState
   return tf.tidy(() => {
     const h = state.h.mul(keep);
     const c = state.c.mul(keep);
-    const gates = xw.add(h.matMul(params['core/wh']));
-    const [i, j, f, o] = tf.split(gates, 4, 1);
+    const gates = xw.add(h.matMul(param(params, 'core/wh')));
+    const [i, j, f, o] = tf.split(gates, 4, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
     const newC = tf.sigmoid(f.add(1)).mul(c).add(tf.sigmoid(i).mul(tf.tanh(j))) as tf.Tensor2D;
     const newH = tf.tanh(newC).mul(tf.sigmoid(o)) as tf.Tensor2D;
     return { h: newH, c: newC };
@@ -163,8 +171,8 @@ export function coreStep(params: ParamTensors, xw: tf.Tensor2D, state: CoreState
 /** Policy logits [N, A] and values [N] from core outputs [N, L]. */
 export function heads(params: ParamTensors, out: tf.Tensor2D): { logits: tf.Tensor2D; values: tf.Tensor1D } {
   return tf.tidy(() => ({
-    logits: out.matMul(params['policy/w']).add(params['policy/b']) as tf.Tensor2D,
-    values: out.matMul(params['value/w']).add(params['value/b']).reshape([-1]) as tf.Tensor1D,
+    logits: out.matMul(param(params, 'policy/w')).add(param(params, 'policy/b')) as tf.Tensor2D,
+    values: out.matMul(param(params, 'value/w')).add(param(params, 'value/b')).reshape([-1]) as tf.Tensor1D,
   }));
 }
 
@@ -207,7 +215,7 @@ export function forward(spec: NetworkSpec, params: ParamTensors, inputs: CoreInp
     let state = initial;
     const outs: tf.Tensor2D[] = [];
     for (let t = 0; t < S; t++) {
-      state = coreStep(params, xws[t], state, keeps[t]);
+      state = coreStep(params, xws[t]!, state, keeps[t]!);
       outs.push(state.h);
     }
     const c = tf.stack(outs) as tf.Tensor3D;

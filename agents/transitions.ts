@@ -44,7 +44,7 @@ export function alignTransitions(
   const discounts = new Float32Array(T * B);
   const dones = firsts.slice(B);
   for (let i = 0; i < T * B; i++) {
-    rewards[i] = clipReward(prevRewards[B + i], rewardClipping);
+    rewards[i] = clipReward(prevRewards[B + i]!, rewardClipping);
     discounts[i] = dones[i] ? 0 : discount;
   }
   return { rewards, discounts, dones };

@@ -41,7 +41,7 @@ export function vtrace({
   clipPgRhoThreshold = 1,
 }: VTraceInputs): VTraceReturns {
   assertRank(logRhos, 2, 'vtrace: logRhos', '[T, B]');
-  const [T, B] = logRhos.shape;
+  const [T, B] = logRhos.shape as [number, number];
   assertShape(discounts, [T, B], 'vtrace: discounts');
   assertShape(rewards, [T, B], 'vtrace: rewards');
   assertShape(values, [T, B], 'vtrace: values');
@@ -57,7 +57,7 @@ export function vtrace({
     const acc: tf.Tensor[] = new Array(T);
     let next: tf.Tensor = tf.zeros([B]);
     for (let t = T - 1; t >= 0; t--) {
-      next = deltaRows[t].add(decayRows[t].mul(next));
+      next = deltaRows[t]!.add(decayRows[t]!.mul(next));
       acc[t] = next;
     }
     const vs = tf.stack(acc).add(values) as tf.Tensor2D;

@@ -41,9 +41,9 @@ export function upscale(image: RgbImage, k: number): RgbImage {
 function toRgba(image: RgbImage): Uint8Array {
   const rgba = new Uint8Array(image.width * image.height * 4);
   for (let i = 0, j = 0; i < image.rgb.length; i += 3, j += 4) {
-    rgba[j] = image.rgb[i];
-    rgba[j + 1] = image.rgb[i + 1];
-    rgba[j + 2] = image.rgb[i + 2];
+    rgba[j] = image.rgb[i]!;
+    rgba[j + 1] = image.rgb[i + 1]!;
+    rgba[j + 2] = image.rgb[i + 2]!;
     rgba[j + 3] = 255;
   }
   return rgba;
@@ -54,10 +54,12 @@ function toRgba(image: RgbImage): Uint8Array {
  * animation, quantised from a sample of frames, so colours don't flicker.
  */
 export function encodeGif(images: RgbImage[], delayMs: number): Uint8Array {
-  const { width, height } = images[0];
+  const [first] = images;
+  if (!first) throw new Error('encodeGif: no frames');
+  const { width, height } = first;
   const every = Math.max(1, Math.floor(images.length / 8));
   const sample = images.filter((_, i) => i % every === 0).map(toRgba);
-  const joined = new Uint8Array(sample.length * sample[0].length);
+  const joined = new Uint8Array(sample.length * sample[0]!.length);
   sample.forEach((rgba, i) => joined.set(rgba, i * rgba.length));
   const palette = gifenc.quantize(joined, 256);
   const gif = gifenc.GIFEncoder();
@@ -80,8 +82,10 @@ const SHEET_GAP = 2;
 /** Up to `maxFrames` frames, evenly spaced over `images`, in rows of `columns`. */
 export function contactSheet(images: RgbImage[], maxFrames: number, columns: number): RgbImage {
   const count = Math.min(maxFrames, images.length);
-  const chosen = Array.from({ length: count }, (_, i) => images[Math.round((i * (images.length - 1)) / Math.max(1, count - 1))]);
-  const { width: w, height: h } = chosen[0];
+  const chosen = Array.from({ length: count }, (_, i) => images[Math.round((i * (images.length - 1)) / Math.max(1, count - 1))]!);
+  const [first] = chosen;
+  if (!first) throw new Error('contactSheet: no frames');
+  const { width: w, height: h } = first;
   const cols = Math.min(columns, count);
   const rows = Math.ceil(count / cols);
   const width = cols * w + (cols + 1) * SHEET_GAP;

@@ -25,8 +25,9 @@ export class UnknownEnvError extends Error {
 
 export function parseEnvSpec(spec: string): { family: EnvFamily; name: string } {
   const m = /^([a-z]+):(.+)$/.exec(spec);
-  if (!m || !(ENV_FAMILIES as readonly string[]).includes(m[1])) throw new UnknownEnvError(spec);
-  return { family: m[1] as EnvFamily, name: m[2] };
+  const [, family, name] = m ?? [];
+  if (!family || !name || !(ENV_FAMILIES as readonly string[]).includes(family)) throw new UnknownEnvError(spec);
+  return { family: family as EnvFamily, name };
 }
 
 export async function makeEnv(spec: string, opts: MakeEnvOptions = {}): Promise<Environment> {
@@ -71,5 +72,5 @@ export async function makeEnvVectors(spec: string, count: number, opts: MakeEnvO
   if (family !== 'dmlab') return (await startEnvs(count, () => makeEnv(spec, opts))).map(vectorOf);
   const { makeDmlabVectorEnv } = await import('./dmlab/index.js');
   const sizes = shares(count, bridges);
-  return startEnvs(sizes.length, (i) => makeDmlabVectorEnv(name, sizes[i], { ...dmlab, ...envOptions }));
+  return startEnvs(sizes.length, (i) => makeDmlabVectorEnv(name, sizes[i]!, { ...dmlab, ...envOptions }));
 }

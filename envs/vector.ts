@@ -16,10 +16,10 @@ export function vectorOf(env: Environment): VectorEnv {
     spec: env.spec,
     size: 1,
     async reset(seeds, obs) {
-      obs.set(checked(await env.reset(seeds[0])));
+      obs.set(checked(await env.reset(seeds[0]!)));
     },
     async step(actions, repeat, out) {
-      const r = await env.step(actions[0], repeat);
+      const r = await env.step(actions[0]!, repeat);
       out.obs.set(checked(r.obs));
       out.rewards[0] = r.reward;
       out.dones[0] = r.done ? 1 : 0;
@@ -34,7 +34,7 @@ export function vectorOf(env: Environment): VectorEnv {
     vector.getState = () => [getState()];
     vector.setState = (states: readonly EnvState[]) => {
       if (states.length !== 1) throw new Error(`${env.spec.level}: a vector of one environment takes 1 state, got ${states.length}`);
-      setState(states[0]);
+      setState(states[0]!);
     };
   }
   return vector;
@@ -77,8 +77,8 @@ export class SingleEnv<V extends VectorEnv> implements Environment {
     await this.vector.step(this.action, repeat, this.out);
     const { out } = this;
     const obs = out.obs.slice(); // a StepResult's observation is the caller's to keep
-    if (!out.dones[0]) return { obs, reward: out.rewards[0], done: false };
-    return { obs, reward: out.rewards[0], done: true, episodeReturn: out.episodeReturns[0], episodeLength: out.episodeLengths[0] };
+    if (!out.dones[0]) return { obs, reward: out.rewards[0]!, done: false };
+    return { obs, reward: out.rewards[0]!, done: true, episodeReturn: out.episodeReturns[0]!, episodeLength: out.episodeLengths[0]! };
   }
 
   close(): Promise<void> {

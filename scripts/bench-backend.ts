@@ -40,7 +40,7 @@ type Outputs = tf.TensorInfo | tf.TensorInfo[];
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
+  return s[s.length >> 1]!;
 }
 
 /** Median ms of `reps` calls after one warm-up; `release` frees each call's outputs. */
@@ -82,9 +82,9 @@ async function encoderStepMs(frames: number, reps: number): Promise<number> {
   const obs = tf.randomUniform([frames, 72, 96, 3], 0, 255, 'int32', 7);
   const loss = () => {
     const x = obs.toFloat().div(255) as tf.Tensor4D;
-    const h1 = tf.conv2d(x, w1 as tf.Variable<tf.Rank.R4>, 4, 'valid').add(b1).relu() as tf.Tensor4D;
-    const h2 = tf.conv2d(h1, w2 as tf.Variable<tf.Rank.R4>, 2, 'valid').add(b2).relu();
-    return tf.matMul(h2.reshape([frames, -1]), w3).add(b3).relu().square().mean() as tf.Scalar;
+    const h1 = tf.conv2d(x, w1 as tf.Variable<tf.Rank.R4>, 4, 'valid').add(b1!).relu() as tf.Tensor4D;
+    const h2 = tf.conv2d(h1, w2 as tf.Variable<tf.Rank.R4>, 2, 'valid').add(b2!).relu();
+    return tf.matMul(h2.reshape([frames, -1]), w3!).add(b3!).relu().square().mean() as tf.Scalar;
   };
   const ts: number[] = [];
   for (let i = 0; i <= reps; i++) {
@@ -157,7 +157,7 @@ export async function benchMatmulAndConv(options: BenchOptions = {}): Promise<Ro
     await tf.setBackend('wasm');
     rows.push(row('Conv2DBackpropFilter', `${c.name}: x [${N},${c.x}], dy [${N},${c.dy}]`, `stock cpu (none in wasm), ${n} frames x ${N / n}`, cpuMs, oursMs));
   }
-  const c2 = convs[1];
+  const c2 = convs[1]!;
   compare('Conv2DBackpropInput', `conv2: dy [${N},${c2.dy}] -> dx [${N},${c2.x}]`,
     () => ({ dy: rnd([N, ...c2.dy], 25), filter: rnd(c2.filter, 26) }),
     { strides: [2, 2], pad: 'valid', dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: [N, ...c2.x] });

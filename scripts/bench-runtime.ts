@@ -30,7 +30,7 @@ export async function benchUnrollTransport(E = 16, count = 20): Promise<{ what: 
   })();
   for (let i = 0; i < count; i++) {
     const [, body] = await router.receive();
-    if (!decode(body).ok) throw new Error('bench: unroll did not decode');
+    if (!decode(body!).ok) throw new Error('bench: unroll did not decode');
   }
   await sending;
   const seconds = (performance.now() - start) / 1000;
@@ -48,7 +48,7 @@ export function steadyFps(runDir: string): number {
     .map((l) => JSON.parse(l) as { kind: string; frames: number; time: number })
     .filter((r) => r.kind === 'update');
   const [a, b] = [u[1] ?? u[0], u[u.length - 1]];
-  return (b.frames - a.frames) / Math.max(b.time - a.time, 1e-9);
+  return (b!.frames - a!.frames) / Math.max(b!.time - a!.time, 1e-9);
 }
 
 export interface EndToEndRow {

@@ -74,7 +74,7 @@ class NullEnv implements Environment {
 
 /** CPU time (user + system) of another process so far, µs, from /proc (Linux). */
 function childCpuUs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return ((Number(fields[11]) + Number(fields[12])) / 100) * 1e6; // utime, stime in 1/100 s
 }
 
@@ -172,7 +172,7 @@ export interface BridgeVsDirect {
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 /** E levels through the bridge as an actor drives them: `reset(seeds)`, then `step(actions)` writing into buffers. */
@@ -203,14 +203,14 @@ export async function benchBridgeVsDirect(opts: { python?: string; dmlabPath?: s
     }
   };
   const { vectors, pids } = await openBridges(level, E, layout, dmlab);
-  const spec = vectors[0].spec;
+  const spec = vectors[0]!.spec;
   const obsSize = spec.observationShape.reduce((a, b) => a * b, 1);
   // the actor's buffers: one step writes every level's row
   const out = vectorStepBuffers(spec, E);
   const actions = new Int32Array(E);
   const at = (g: number) => {
     const o = vectors.slice(0, g).reduce((n, v) => n + v.size, 0);
-    const n = vectors[g].size;
+    const n = vectors[g]!.size;
     return {
       actions: actions.subarray(o, o + n),
       out: { obs: out.obs.subarray(o * obsSize, (o + n) * obsSize), rewards: out.rewards.subarray(o, o + n), dones: out.dones.subarray(o, o + n), episodeReturns: out.episodeReturns.subarray(o, o + n), episodeLengths: out.episodeLengths.subarray(o, o + n) },
@@ -226,15 +226,15 @@ export async function benchBridgeVsDirect(opts: { python?: string; dmlabPath?: s
       const seed = 1000 + r;
       direct.stdin.write(`${seed} ${steps}\n`);
       const [dw, dc, directReturn, directObsSum] = (await nextLine()).split(' ').map(Number);
-      await Promise.all(vectors.map((v, g) => v.reset(views[g].seeds(seed), views[g].out.obs)));
+      await Promise.all(vectors.map((v, g) => v.reset(views[g]!.seeds(seed), views[g]!.out.obs)));
       let bridgeReturn = 0;
       const cpu0 = process.cpuUsage();
       const child0 = childCpu();
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < steps; i++) {
         for (let j = 0; j < E; j++) actions[j] = actionAt(seed + j, i);
-        await Promise.all(vectors.map((v, g) => v.step(views[g].actions, 4, views[g].out)));
-        for (let j = 0; j < E; j++) bridgeReturn += out.rewards[j];
+        await Promise.all(vectors.map((v, g) => v.step(views[g]!.actions, 4, views[g]!.out)));
+        for (let j = 0; j < E; j++) bridgeReturn += out.rewards[j]!;
       }
       const n = steps * E;
       const wall = Number(process.hrtime.bigint() - t0) / 1e3 / n;
@@ -245,8 +245,8 @@ export async function benchBridgeVsDirect(opts: { python?: string; dmlabPath?: s
         throw new Error(`bridge and direct steps diverged (seed ${seed}): return ${bridgeReturn} vs ${directReturn}, last observations' byte sum ${obsSum} vs ${directObsSum}`);
       }
       if (r === 0) continue; // warm-up round
-      rows.directWallUs.push(dw);
-      rows.directCpuUs.push(dc);
+      rows.directWallUs.push(dw!);
+      rows.directCpuUs.push(dc!);
       rows.bridgeWallUs.push(wall);
       rows.nodeCpuUs.push(node);
       rows.bridgeCpuUs.push(node + (childCpu() - child0) / n);
@@ -315,7 +315,7 @@ export function formatBridgeSummary(ms: BridgeVsDirect[]): string {
     nodeCpuUs: m.nodeCpuUs,
     overheadWallUs: m.bridgeWallUs - m.directWallUs,
   }));
-  return formatTable(rows, `DeepMind Lab bridge overhead per agent step of one level (direct step subtracted), dmlab:${ms[0].level}`);
+  return formatTable(rows, `DeepMind Lab bridge overhead per agent step of one level (direct step subtracted), dmlab:${ms[0]!.level}`);
 }
 
 function timeCodec(msg: Message, reps: number): [number, number] {
@@ -365,7 +365,7 @@ function argValue(name: string): string | undefined {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const load = () => `${cpus().length} cores, load ${loadavg()[0].toFixed(1)}`;
+  const load = () => `${cpus().length} cores, load ${loadavg()[0]!.toFixed(1)}`;
   const dmlabPath = argValue('--dmlab-path');
   if (dmlabPath !== undefined || argValue('--python') !== undefined) {
     const results: BridgeVsDirect[] = [];
@@ -383,7 +383,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
           layout,
         });
         results.push(m);
-        loads.push(loadavg()[0].toFixed(1));
+        loads.push(loadavg()[0]!.toFixed(1));
         console.log(formatBridgeVsDirect(m), `\n(${load()})`);
       }
     }

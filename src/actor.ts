@@ -134,7 +134,7 @@ export class Actor {
   /** Resets every environment with a seed drawn from the actor's generator (`firstEnvSeeds`). */
   async start(): Promise<void> {
     const seeds = this.groups.map((g) => this.seedsFor(g));
-    await Promise.all(this.groups.map((g, k) => g.env.reset(seeds[k], g.out.obs)));
+    await Promise.all(this.groups.map((g, k) => g.env.reset(seeds[k]!, g.out.obs)));
     this.state = this.agent.initialState(this.numEnvs);
     this.firsts.fill(1);
   }
@@ -243,14 +243,14 @@ export class Actor {
       this.prevActions.set(this.actions);
       this.prevRewards.set(out.rewards);
       for (let i = 0; i < E; i++) {
-        if (out.dones[i] && out.episodeLengths[i] > 0) episodes.push({ env: i, episodeReturn: out.episodeReturns[i], episodeLength: out.episodeLengths[i] });
+        if (out.dones[i] && out.episodeLengths[i]! > 0) episodes.push({ env: i, episodeReturn: out.episodeReturns[i]!, episodeLength: out.episodeLengths[i]! });
       }
     }
     return { unroll, episodes, steps: T * E };
   }
 
   private async stepGroup(k: number): Promise<void> {
-    const g = this.groups[k];
+    const g = this.groups[k]!;
     try {
       await g.env.step(g.actions, this.options.actionRepeat, g.out);
     } catch (err) {

@@ -223,7 +223,7 @@ export function loadLatestCheckpoint(runDir: string, warn: (msg: string) => void
   const files = listCheckpoints(runDir);
   for (let i = files.length - 1; i >= 0; i--) {
     try {
-      return loadCheckpoint(files[i]);
+      return loadCheckpoint(files[i]!);
     } catch (err) {
       warn(`${err instanceof Error ? err.message : String(err)}; trying an older one`);
     }

@@ -55,6 +55,7 @@ function meanStd(xs: number[]): { mean: number; std: number } {
  */
 export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   if (!Number.isInteger(o.episodes) || o.episodes < 1) throw new RangeError(`eval: episodes must be a positive integer, got ${o.episodes}`);
+  if (o.parallel !== undefined && !(Number.isInteger(o.parallel) && o.parallel >= 1)) throw new RangeError(`eval: parallel must be a positive integer, got ${o.parallel}`);
   const { config } = readRunRecord(o.runDir);
   const checkpoint = loadLatestCheckpoint(o.runDir, o.log);
   if (!checkpoint) throw new Error(`eval: ${o.runDir} has no readable checkpoint`);
@@ -64,7 +65,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   const P = Math.min(o.parallel ?? 8, o.episodes);
   const envOptions = { episodeLength: config.episodeLength, dmlab: { python: config.python, dmlabPath: config.dmlabPath, actionRepeat: config.actionRepeat } };
   const envs = await Promise.all(Array.from({ length: P }, () => makeEnv(env, envOptions)));
-  const spec = envs[0].spec;
+  const spec = envs[0]!.spec; // P >= 1: checked above
   const agent = createAgent({ kind: config.agent, obsShape: spec.observationShape, numActions: spec.numActions, seed, cpcSteps: config.cpcSteps });
   const rng = new Rng(seed);
   const [H, W, C] = spec.observationShape;
@@ -72,7 +73,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   const quota = Array.from({ length: P }, (_, i) => Math.floor((o.episodes - 1 - i) / P) + 1);
   const returns: number[][] = envs.map(() => []);
   const frames: Uint8Array[] = [];
-  const recording = () => o.video !== undefined && returns[0].length === 0 && frames.length <= (o.videoSteps ?? 2000);
+  const recording = () => o.video !== undefined && returns[0]!.length === 0 && frames.length <= (o.videoSteps ?? 2000);
   let state = agent.initialState(P);
   try {
     agent.setWeights(checkpoint.params);
@@ -81,19 +82,19 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
     const prevActions = new Int32Array(P);
     const prevRewards = new Float32Array(P);
     const firsts = new Uint8Array(P).fill(1);
-    while (returns.some((r, i) => r.length < quota[i])) {
+    while (returns.some((r, i) => r.length < quota[i]!)) {
       if (recording()) frames.push(observations.slice(0, obsSize));
       const out = await agent.step({ observations, prevActions, prevRewards, firsts }, P, state);
       tf.dispose([state.h, state.c]);
       state = out.state;
       const actions = o.greedy ? greedyActions(out.logits, spec.numActions) : sampleActions(out.logits, spec.numActions, rng);
-      const results = await Promise.all(envs.map((e, i) => e.step(actions[i], config.actionRepeat)));
+      const results = await Promise.all(envs.map((e, i) => e.step(actions[i]!, config.actionRepeat)));
       results.forEach((r, i) => {
         observations.set(r.obs, i * obsSize);
-        prevActions[i] = actions[i];
+        prevActions[i] = actions[i]!;
         prevRewards[i] = r.reward;
         firsts[i] = r.done ? 1 : 0;
-        if (r.done && returns[i].length < quota[i]) returns[i].push(r.episodeReturn ?? Number.NaN);
+        if (r.done && returns[i]!.length < quota[i]!) returns[i]!.push(r.episodeReturn ?? Number.NaN);
       });
     }
   } finally {
@@ -102,7 +103,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
     await Promise.all(envs.map((e) => e.close()));
   }
   // episode order i, i + P, ...: environment-major within each round
-  const ordered = Array.from({ length: o.episodes }, (_, n) => returns[n % P][Math.floor(n / P)]);
+  const ordered = Array.from({ length: o.episodes }, (_, n) => returns[n % P]![Math.floor(n / P)]!); // every environment reached its quota
   const { mean, std } = meanStd(ordered);
   const record: EvalRecord = {
     env,

@@ -45,7 +45,7 @@ export class MetricsWriter {
 
   /** A few observations of one unroll (column 0, evenly spaced over its T + 1 steps) as one image. */
   observations(frames: number, batch: Unroll, obsShape: readonly number[]): void {
-    const [height, width] = obsShape;
+    const [height, width] = obsShape as readonly [number, number, number];
     const frame = height * width * 3;
     const steps = Array.from({ length: batch.T + 1 }, (_, t) => ({ width, height, rgb: batch.observations.subarray(t * batch.B * frame, t * batch.B * frame + frame) }));
     const sheet = contactSheet(steps, OBSERVATION_FRAMES, OBSERVATION_FRAMES);
@@ -180,7 +180,7 @@ export function formatProgress(p: ProgressState): string {
     const terms = [`pg ${m.policyGradientLoss.toFixed(2)}`, `v ${v.toFixed(2)}`, `ent ${ent.toFixed(2)}`];
     if (m.cpcLoss !== undefined) terms.push(`cpc ${(m.loss - m.policyGradientLoss - v - ent).toFixed(2)}`);
     parts.push(`loss ${m.loss.toFixed(2)} = ${terms.join(' + ')}`);
-    if (m.cpcLoss !== undefined && m.cpcAccuracy) parts.push(`infoNCE ${m.cpcLoss.toFixed(2)} acc@1 ${m.cpcAccuracy[0].toFixed(2)}`);
+    if (m.cpcLoss !== undefined && m.cpcAccuracy) parts.push(`infoNCE ${m.cpcLoss.toFixed(2)} acc@1 ${m.cpcAccuracy[0]!.toFixed(2)}`);
   }
   for (const [k, v] of Object.entries(p.extra ?? {})) parts.push(`${k} ${v}`);
   parts.push(`ETA ${formatDuration((p.totalFrames - p.frames) / Math.max(p.fps, 1e-9))}`);

@@ -64,7 +64,7 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
     unlock();
     throw err;
   }
-  const learner = new Learner(config, runDir, envs[0].spec, log, hooks.resumeFrom);
+  const learner = new Learner(config, runDir, envs[0]!.spec, log, hooks.resumeFrom);
   const policy = createAgent({ ...learner.agentOptions, actingOnly: true });
   const actor = new Actor(envs, policy, { unrollLength: config.unroll, actionRepeat: config.actionRepeat, seed: localActorSeed(config) });
   const overlap = overlapsActing(config);

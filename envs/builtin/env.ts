@@ -113,7 +113,7 @@ export class BuiltinEnv implements Environment {
     this.seeds = new Rng(s.seeds);
     this.startEpisode(s.episodeSeed);
     s.actions.forEach((a, i) => {
-      this.advance(a, s.repeats[i]);
+      this.advance(a, s.repeats[i]!);
       if (this.level.finished) throw bad('the replayed episode ended early');
     });
   }
@@ -126,7 +126,7 @@ export class BuiltinEnv implements Environment {
 
   /** Plays one agent step's frames (no rendering); returns their summed reward. */
   private advance(action: number, repeat: number): number {
-    const dmlabAction = ACTION_SET[action].action;
+    const dmlabAction = ACTION_SET[action]!.action;
     let reward = 0;
     for (let f = 0; f < repeat && !this.level.finished; f++) reward += this.level.frame(dmlabAction);
     this.steps++;

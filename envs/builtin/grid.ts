@@ -21,7 +21,7 @@ export function makeGrid(width: number, height: number, fill: number): Grid {
 /** The cell value; outside the map counts as a wall (value 1). */
 export function cellAt(grid: Grid, cx: number, cy: number): number {
   if (cx < 0 || cy < 0 || cx >= grid.width || cy >= grid.height) return 1;
-  return grid.cells[cy * grid.width + cx];
+  return grid.cells[cy * grid.width + cx]!;
 }
 
 export function isSolid(grid: Grid, cx: number, cy: number): boolean {
@@ -42,14 +42,14 @@ export function freeCells(grid: Grid): number[] {
 /** A uniformly drawn element. */
 export function pick<T>(rng: Rng, items: readonly T[]): T {
   if (items.length === 0) throw new Error('pick from an empty list');
-  return items[rng.int(items.length)];
+  return items[rng.int(items.length)]!;
 }
 
 /** Fisher-Yates, in place. */
 export function shuffle<T>(rng: Rng, items: T[]): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = rng.int(i + 1);
-    [items[i], items[j]] = [items[j], items[i]];
+    [items[i], items[j]] = [items[j]!, items[i]!];
   }
   return items;
 }
@@ -86,11 +86,11 @@ export function bfsDistances(
   queue[tail++] = from;
   const around = new Int32Array(4);
   while (head < tail) {
-    const i = queue[head++];
-    const d = dist[i] + 1;
+    const i = queue[head++]!;
+    const d = dist[i]! + 1;
     for (let k = neighbours(grid, i, around) - 1; k >= 0; k--) {
-      const j = around[k];
-      if (dist[j] < 0 && passable(j)) {
+      const j = around[k]!;
+      if (dist[j]! < 0 && passable(j)) {
         dist[j] = d;
         queue[tail++] = j;
       }

@@ -60,7 +60,7 @@ export function generateMaze(rng: Rng, o: MazeOptions): Maze {
   const grid = makeGrid(o.width, o.height, 1);
   const parent = Int32Array.from({ length: o.width * o.height }, (_, i) => i);
   const find = (i: number): number => {
-    while (parent[i] !== i) i = parent[i] = parent[parent[i]];
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
     return i;
   };
   const rooms = placeRooms(rng, o);
@@ -107,7 +107,7 @@ export function paintWalls(rng: Rng, grid: Grid, base: number, decals: readonly 
     if (grid.cells[i] === FREE) continue;
     grid.cells[i] = base;
     let facesFloor = false;
-    for (let n = neighbours(grid, i, around) - 1; n >= 0; n--) facesFloor ||= grid.cells[around[n]] === FREE;
+    for (let n = neighbours(grid, i, around) - 1; n >= 0; n--) facesFloor ||= grid.cells[around[n]!] === FREE;
     if (facesFloor && rng.next() < decalFrequency) grid.cells[i] = pick(rng, decals);
   }
 }

@@ -50,7 +50,7 @@ export function navigateTo(plan: Grid, body: Body, target: number, x: number, y:
   let cell = cellIndex(plan, body.x, body.y);
   const start = cell;
   const dist = bfsDistances(plan, target, (i) => plan.cells[i] === FREE || i === start);
-  if (dist[cell] < 0) return null;
+  if (dist[cell]! < 0) return null;
   // Walk down the distance field; aim at the furthest cell still reachable in a straight line.
   let wx = x;
   let wy = y;
@@ -58,8 +58,8 @@ export function navigateTo(plan: Grid, body: Body, target: number, x: number, y:
   for (let k = 0; k < LOOKAHEAD_CELLS && cell !== target; k++) {
     let next = -1;
     for (let n = neighbours(plan, cell, around) - 1; n >= 0; n--) {
-      const j = around[n];
-      if (dist[j] === dist[cell] - 1 && (next < 0 || j < next)) next = j;
+      const j = around[n]!;
+      if (dist[j] === dist[cell]! - 1 && (next < 0 || j < next)) next = j;
     }
     cell = next;
     const c = cell === target ? { x, y } : cellCentre(plan, cell);

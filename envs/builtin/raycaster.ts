@@ -79,7 +79,7 @@ export class Raycaster {
     for (let y = 0; y < height; y++) {
       const below = y + 0.5 - height / 2;
       this.rowDistance[y] = below > 0 ? (EYE_HEIGHT * this.focal) / below : Infinity;
-      this.rowShade[y] = below > 0 ? shadeAt(this.rowDistance[y]) : 0;
+      this.rowShade[y] = below > 0 ? shadeAt(this.rowDistance[y]!) : 0;
     }
     this.sky = new Uint8Array(height * 3);
     this.spriteDepth = new Float64Array(maxSprites);
@@ -92,7 +92,7 @@ export class Raycaster {
     const dirX = Math.cos(a);
     const dirY = Math.sin(a);
     for (let x = 0; x < this.width; x++) {
-      const off = this.columnOffset[x];
+      const off = this.columnOffset[x]!;
       // Right of the heading is (-dirY, dirX) with y pointing south.
       this.renderColumn(grid, camera.x, camera.y, dirX - dirY * off, dirY + dirX * off, x, style.floor.rgb);
     }
@@ -104,7 +104,7 @@ export class Raycaster {
     const half = this.height / 2;
     for (let y = 0; y < this.height; y++) {
       const t = Math.min(1, y / half);
-      for (let k = 0; k < 3; k++) this.sky[y * 3 + k] = Math.round(style.skyTop[k] * (1 - t) + style.skyHorizon[k] * t);
+      for (let k = 0; k < 3; k++) this.sky[y * 3 + k] = Math.round(style.skyTop[k]! * (1 - t) + style.skyHorizon[k]! * t);
     }
     this.skyStyle = style;
   }
@@ -142,7 +142,7 @@ export class Raycaster {
         ySide = true;
       }
       if (cx < 0 || cy < 0 || cx >= grid.width || cy >= grid.height) break;
-      const v = cells[cy * grid.width + cx];
+      const v = cells[cy * grid.width + cx]!; // in the grid: checked above
       if (v !== FREE) {
         wall = v;
         break;
@@ -157,7 +157,7 @@ export class Raycaster {
     let u = Math.floor(hit * TEX_SIZE) & TEX_MASK;
     // Mirror two of the four faces so textures read left-to-right from every side.
     if ((!ySide && rayX < 0) || (ySide && rayY > 0)) u = TEX_MASK - u;
-    const tex = (WALL_TEXTURES[wall] ?? WALL_TEXTURES[1]).rgb;
+    const tex = (WALL_TEXTURES[wall] ?? WALL_TEXTURES[1])!.rgb;
     const shade = (shadeAt(dist) * (ySide ? SIDE_SHADE : 1)) | 0;
 
     const scaleY = this.focal / dist;
@@ -169,29 +169,29 @@ export class Raycaster {
     const stride = W * 3;
     let o = x * 3;
     for (let y = 0; y < y0; y++, o += stride) {
-      frame[o] = sky[y * 3];
-      frame[o + 1] = sky[y * 3 + 1];
-      frame[o + 2] = sky[y * 3 + 2];
+      frame[o] = sky[y * 3]!;
+      frame[o + 1] = sky[y * 3 + 1]!;
+      frame[o + 2] = sky[y * 3 + 2]!;
     }
     const texPerPixel = TEX_SIZE / (bottom - top);
     for (let y = y0; y < y1; y++, o += stride) {
       const v = Math.floor((y + 0.5 - top) * texPerPixel) & TEX_MASK;
       const t = (v * TEX_SIZE + u) * 3;
-      frame[o] = (tex[t] * shade) >> 8;
-      frame[o + 1] = (tex[t + 1] * shade) >> 8;
-      frame[o + 2] = (tex[t + 2] * shade) >> 8;
+      frame[o] = (tex[t]! * shade) >> 8;
+      frame[o + 1] = (tex[t + 1]! * shade) >> 8;
+      frame[o + 2] = (tex[t + 2]! * shade) >> 8;
     }
     const rowDistance = this.rowDistance;
     const rowShade = this.rowShade;
     for (let y = y1; y < H; y++, o += stride) {
-      const d = rowDistance[y];
+      const d = rowDistance[y]!;
       const fx = px + d * rayX;
       const fy = py + d * rayY;
       const t = (((Math.floor(fy * TEX_SIZE) & TEX_MASK) * TEX_SIZE + (Math.floor(fx * TEX_SIZE) & TEX_MASK)) * 3);
-      const s = rowShade[y];
-      frame[o] = (floor[t] * s) >> 8;
-      frame[o + 1] = (floor[t + 1] * s) >> 8;
-      frame[o + 2] = (floor[t + 2] * s) >> 8;
+      const s = rowShade[y]!;
+      frame[o] = (floor[t]! * s) >> 8;
+      frame[o + 1] = (floor[t + 1]! * s) >> 8;
+      frame[o + 2] = (floor[t + 2]! * s) >> 8;
     }
   }
 
@@ -201,15 +201,15 @@ export class Raycaster {
     const depthOf = this.spriteDepth;
     order.length = 0;
     for (let i = 0; i < sprites.length && i < depthOf.length; i++) {
-      const s = sprites[i];
+      const s = sprites[i]!;
       if (!s.visible) continue;
       depthOf[i] = (s.x - px) * dirX + (s.y - py) * dirY;
-      if (depthOf[i] > 0.05) order.push(i);
+      if (depthOf[i]! > 0.05) order.push(i);
     }
-    order.sort((a, b) => depthOf[b] - depthOf[a]);
+    order.sort((a, b) => depthOf[b]! - depthOf[a]!);
     for (const i of order) {
-      const s = sprites[i];
-      this.drawSprite(s, depthOf[i], (s.x - px) * -dirY + (s.y - py) * dirX);
+      const s = sprites[i]!;
+      this.drawSprite(s, depthOf[i]!, (s.x - px) * -dirY + (s.y - py) * dirX);
     }
   }
 
@@ -229,16 +229,16 @@ export class Raycaster {
     const shade = shadeAt(depth);
     const { rgb, alpha } = s.texture;
     for (let x = x0; x < x1; x++) {
-      if (depth >= this.depth[x]) continue;
+      if (depth >= this.depth[x]!) continue;
       const u = Math.min(TEX_MASK, Math.floor((x + 0.5 - left) * texPerPixel));
       for (let y = y0; y < y1; y++) {
         const v = Math.min(TEX_MASK, Math.floor((y + 0.5 - top) * texPerPixel));
         const t = v * TEX_SIZE + u;
         if (!alpha[t]) continue;
         const o = (y * W + x) * 3;
-        frame[o] = (rgb[t * 3] * shade) >> 8;
-        frame[o + 1] = (rgb[t * 3 + 1] * shade) >> 8;
-        frame[o + 2] = (rgb[t * 3 + 2] * shade) >> 8;
+        frame[o] = (rgb[t * 3]! * shade) >> 8;
+        frame[o + 1] = (rgb[t * 3 + 1]! * shade) >> 8;
+        frame[o + 2] = (rgb[t * 3 + 2]! * shade) >> 8;
       }
     }
   }

@@ -55,7 +55,7 @@ export async function renderLevel(opts: RenderLevelOptions): Promise<RenderLevel
   let trail: { x: number; y: number }[] = [];
   for (let t = 0; t < opts.steps; t++) {
     trail.push({ x: env.level.agent.x, y: env.level.agent.y });
-    const r = env.step(policy(frames[frames.length - 1]), ACTION_REPEAT);
+    const r = env.step(policy(frames[frames.length - 1]!), ACTION_REPEAT);
     frames.push(r.obs);
     totalReward += r.reward;
     if (r.done) {

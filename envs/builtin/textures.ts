@@ -36,13 +36,13 @@ function scale(c: Rgb, f: number): Rgb {
 
 function makeTexture(texel: (u: number, v: number) => Rgb): Texture {
   const rgb = new Uint8Array(TEX_SIZE * TEX_SIZE * 3);
-  const sum = [0, 0, 0];
+  const sum: [number, number, number] = [0, 0, 0];
   for (let v = 0; v < TEX_SIZE; v++) {
     for (let u = 0; u < TEX_SIZE; u++) {
       const c = texel(u, v);
       for (let k = 0; k < 3; k++) {
-        rgb[(v * TEX_SIZE + u) * 3 + k] = Math.round(c[k]);
-        sum[k] += Math.round(c[k]);
+        rgb[(v * TEX_SIZE + u) * 3 + k] = Math.round(c[k]!);
+        sum[k]! += Math.round(c[k]!);
       }
     }
   }
@@ -59,11 +59,11 @@ function makeSprite(texel: (u: number, v: number) => Rgb | null): SpriteTexture 
     return c ?? [0, 0, 0];
   });
   let count = 0;
-  const sum = [0, 0, 0];
+  const sum: [number, number, number] = [0, 0, 0];
   for (let i = 0; i < alpha.length; i++) {
     if (!alpha[i]) continue;
     count++;
-    for (let k = 0; k < 3; k++) sum[k] += base.rgb[i * 3 + k];
+    for (let k = 0; k < 3; k++) sum[k]! += base.rgb[i * 3 + k]!;
   }
   return { rgb: base.rgb, alpha, mean: [sum[0] / count, sum[1] / count, sum[2] / count] };
 }

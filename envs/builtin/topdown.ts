@@ -27,7 +27,7 @@ export function renderMap(level: Level, opts: MapOptions = {}): RgbImage {
   for (let cy = 0; cy < grid.height; cy++) {
     for (let cx = 0; cx < grid.width; cx++) {
       const v = grid.cells[cy * grid.width + cx];
-      const colour = v === 0 ? floor : (WALL_TEXTURES[v] ?? WALL_TEXTURES[1]).mean;
+      const colour = v === 0 ? floor : (WALL_TEXTURES[v!] ?? WALL_TEXTURES[1])!.mean;
       for (let y = cy * s; y < (cy + 1) * s; y++) {
         for (let x = cx * s; x < (cx + 1) * s; x++) {
           // Faint grid lines on the floor make distances readable.

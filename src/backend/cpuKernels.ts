@@ -53,7 +53,7 @@ const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
               const xval = xv[xOff + ci];
               if (xval === 0) continue; // post-ReLU inputs are often 0
               const o = wOff + ci * Co;
-              for (let co = 0; co < Co; co++) dw[o + co] += xval * dv[dOff + co];
+              for (let co = 0; co < Co; co++) dw[o + co]! += xval! * dv[dOff + co]!;
             }
           }
         }

@@ -162,7 +162,7 @@ async function selfCheck(name: BackendName): Promise<void> {
   const got = Array.from(await result.data());
   result.dispose();
   const want = [9, 9, 9, 9, 14, 32, 32, 77];
-  if (got.some((v, i) => Math.abs(v - want[i]) > 1e-4)) {
+  if (got.some((v, i) => Math.abs(v - want[i]!) > 1e-4)) {
     throw new Unavailable('wrong results', `backend '${name}' initialised but computes wrong results (self-check gave [${got.join(', ')}], expected [${want.join(', ')}])`);
   }
 }

@@ -157,7 +157,7 @@ interface BatchMatMulAttrs {
 /** Row-major strides of every dim (the last is 1). */
 function stridesOf(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
-  for (let d = shape.length - 1, acc = 1; d >= 0; acc *= shape[d], d--) s[d] = acc;
+  for (let d = shape.length - 1, acc = 1; d >= 0; acc *= shape[d]!, d--) s[d] = acc;
   return s;
 }
 
@@ -171,10 +171,10 @@ function broadcastIndices(out: number[], src: number[]): Int32Array {
     let rem = i;
     let j = 0;
     for (let d = 0; d < out.length; d++) {
-      const coord = Math.floor(rem / os[d]);
-      rem -= coord * os[d];
+      const coord = Math.floor(rem / os[d]!);
+      rem -= coord * os[d]!;
       const sd = d - offset;
-      if (sd >= 0 && src[sd] !== 1) j += coord * ss[sd];
+      if (sd >= 0 && src[sd] !== 1) j += coord * ss[sd]!;
     }
     idx[i] = j;
   }
@@ -187,8 +187,8 @@ function broadcastIndices(out: number[], src: number[]): Int32Array {
 function matMulNN(backend: BackendWasm, a: TensorInfo, b: TensorInfo): TensorInfo {
   const mm = stockKernel(tf.BatchMatMul);
   const flags = { transposeA: false, transposeB: false };
-  const [m, k] = a.shape.slice(-2);
-  const n = b.shape[b.shape.length - 1];
+  const [m, k] = a.shape.slice(-2) as [number, number];
+  const n = b.shape[b.shape.length - 1]!;
   const batchA = a.shape.slice(0, -2);
   const batchB = b.shape.slice(0, -2);
   const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(batchA, batchB);
@@ -211,11 +211,11 @@ function matMulNN(backend: BackendWasm, a: TensorInfo, b: TensorInfo): TensorInf
   for (let i = 0; i < nOut; i++) {
     const bi = backend.makeOutput([k, n], 'float32');
     if (aIdx[i] !== aLoaded) {
-      const j = aIdx[i];
+      const j = aIdx[i]!;
       f32(backend, ai).set(f32(backend, a).subarray(j * m * k, (j + 1) * m * k));
       aLoaded = j;
     }
-    const j = bIdx[i];
+    const j = bIdx[i]!;
     f32(backend, bi).set(f32(backend, b).subarray(j * k * n, (j + 1) * k * n));
     const r = call(mm, backend, { a: ai, b: bi }, flags);
     f32(backend, out).set(f32(backend, r), i * m * n);
@@ -242,9 +242,9 @@ const batchMatMul = kernelFunc<BatchMatMulAttrs>(({ inputs, backend, attrs }) =>
   const rb = b.shape.length;
   const batch = size(a.shape.slice(0, -2));
   if (batch > 1 && ra === rb && a.shape.slice(0, -2).every((d, i) => d === b.shape[i])) {
-    const m = a.shape[attrs.transposeA ? ra - 1 : ra - 2];
-    const k = a.shape[attrs.transposeA ? ra - 2 : ra - 1];
-    const n = b.shape[attrs.transposeB ? rb - 2 : rb - 1];
+    const m = a.shape[attrs.transposeA ? ra - 1 : ra - 2]!;
+    const k = a.shape[attrs.transposeA ? ra - 2 : ra - 1]!;
+    const n = b.shape[attrs.transposeB ? rb - 2 : rb - 1]!;
     if (m * k * n < SMALL_ENTRY_MACS) return call(stockKernel(tf.BatchMatMul), backend, inputs, attrs);
   }
   if (!attrs.transposeA && !attrs.transposeB) return matMulNN(backend, a, b);
@@ -277,7 +277,7 @@ function sliceImpl(backend: BackendWasm, x: TensorInfo, beginAttr: number | numb
   if (!HEAP_DTYPES.has(x.dtype)) {
     return call(stockKernel(tf.Slice), backend, { x }, { begin: beginAttr, size: sizeAttr });
   }
-  const [begin, sz] = tf.slice_util.parseSliceParams(x, beginAttr, sizeAttr);
+  const [begin, sz] = tf.slice_util.parseSliceParams(x, beginAttr, sizeAttr) as [number[], number[]];
   const out = backend.makeOutput(sz, x.dtype); // allocate before taking views: growth detaches them
   const xv = backend.typedArrayFromHeap(x);
   const ov = backend.typedArrayFromHeap(out);
@@ -289,15 +289,15 @@ function sliceImpl(backend: BackendWasm, x: TensorInfo, beginAttr: number | numb
   }
   // Copy contiguous innermost rows; idx walks the outer coordinates of the slice like an odometer.
   const rank = x.shape.length;
-  const inner = sz[rank - 1];
+  const inner = sz[rank - 1]!;
   const idx = new Array<number>(rank - 1).fill(0);
   const rows = size(sz.slice(0, -1));
   for (let r = 0, o = 0; r < rows; r++, o += inner) {
-    let off = begin[rank - 1];
-    for (let d = 0; d < rank - 1; d++) off += (begin[d] + idx[d]) * strides[d];
+    let off = begin[rank - 1]!;
+    for (let d = 0; d < rank - 1; d++) off += (begin[d]! + idx[d]!) * strides[d]!;
     ov.set(xv.subarray(off, off + inner), o);
     for (let d = rank - 2; d >= 0; d--) {
-      if (++idx[d] < sz[d]) break;
+      if (++idx[d]! < sz[d]!) break;
       idx[d] = 0;
     }
   }
@@ -321,7 +321,7 @@ const unpack = kernelFunc<UnpackAttrs>(({ inputs, backend, attrs }) => {
   const sz = value.shape.slice();
   sz[axis] = 1;
   const outs: TensorInfo[] = [];
-  for (let i = 0; i < value.shape[axis]; i++) {
+  for (let i = 0; i < value.shape[axis]!; i++) {
     begin[axis] = i;
     outs.push({ ...sliceImpl(backend, value, begin, sz), shape: outShape });
   }
@@ -411,7 +411,7 @@ const conv2DBackpropFilter = kernelFunc<Conv2DBackpropFilterAttrs>(({ inputs, ba
     const r = call(conv, backend, { x: xt, filter: dyt },
       { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [sh, sw], dimRoundingMode: attrs.dimRoundingMode });
     const rv = f32(backend, r);
-    for (let i = 0; i < acc.length; i++) acc[i] += rv[i];
+    for (let i = 0; i < acc.length; i++) acc[i]! += rv[i]!;
     free(backend, xt, dyt, r);
   }
   const out = backend.makeOutput([KH, KW, Ci, Co], 'float32');
@@ -451,7 +451,7 @@ function backpropInputByPhases(backend: BackendWasm, dy: TensorInfo, filter: Ten
       for (let ci = 0; ci < Ci; ci++) {
         const src = ((kh * KW + kw) * Ci + ci) * Co;
         const dst = (a * B + b) * Co * C2 + (rh * sw + rw) * Ci + ci;
-        for (let co = 0; co < Co; co++) fv[dst + co * C2] = wv[src + co];
+        for (let co = 0; co < Co; co++) fv[dst + co * C2] = wv[src + co]!;
       }
     }
     return f;
@@ -479,7 +479,7 @@ function backpropInputByPhases(backend: BackendWasm, dy: TensorInfo, filter: Ten
             const len = Math.min(run, (W - p * sw) * Ci);
             const d = dRow + p * run;
             const s = sRow + p * C2;
-            for (let i = 0; i < len; i++) dx[d + i] = pv[s + i];
+            for (let i = 0; i < len; i++) dx[d + i] = pv[s + i]!;
           }
         }
       }
@@ -525,7 +525,7 @@ function backpropInputByCol2im(backend: BackendWasm, dy: TensorInfo, filter: Ten
               if (iw < 0 || iw >= W) continue;
               const d = ((xBase + ih) * W + iw) * Ci;
               const c = colRow + (kh * KW + kw) * Ci;
-              for (let ci = 0; ci < Ci; ci++) dx[d + ci] += cv[c + ci];
+              for (let ci = 0; ci < Ci; ci++) dx[d + ci]! += cv[c + ci]!;
             }
           }
         }

@@ -135,7 +135,7 @@ export function addPlotCommand(program: Command): void {
     .option('--last-episodes <n>', 'episodes averaged into a final return (default: each run\'s --return-window)', int)
     .action(async (folders: string[], opts: { out?: string; best?: number; lastEpisodes?: number }) => {
       const { writeReport } = await import('../plots/report.js');
-      const r = await writeReport({ paths: folders, out: opts.out ?? path.join(folders[0], 'report'), best: opts.best, lastEpisodes: opts.lastEpisodes });
+      const r = await writeReport({ paths: folders, out: opts.out ?? path.join(folders[0]!, 'report'), best: opts.best, lastEpisodes: opts.lastEpisodes });
       console.log(`${r.runs} runs; wrote ${[...r.figures.flatMap((f) => [f.png, f.svg]), ...r.tables, r.html].join(', ')}`);
     });
 }

@@ -103,7 +103,7 @@ function mean(xs: number[]): number {
 /** Mean return of the last `lastEpisodes` episodes ended at or before `frames` (default: the whole run); NaN if none. */
 export function returnAt(r: RunData, frames = Infinity, lastEpisodes?: number): number {
   let end = r.episodes.length;
-  while (end > 0 && r.episodes[end - 1].frames > frames) end--;
+  while (end > 0 && r.episodes[end - 1]!.frames > frames) end--;
   return mean(r.episodes.slice(Math.max(0, end - windowOf(r, lastEpisodes)), end).map((e) => e.episodeReturn));
 }
 
@@ -252,7 +252,7 @@ export function bestMean(values: readonly number[], n: number): number {
 function quantile(sorted: readonly number[], q: number): number {
   const i = q * (sorted.length - 1);
   const lo = Math.floor(i);
-  return lo + 1 < sorted.length ? sorted[lo] + (i - lo) * (sorted[lo + 1] - sorted[lo]) : sorted[lo];
+  return lo + 1 < sorted.length ? sorted[lo]! + (i - lo) * (sorted[lo + 1]! - sorted[lo]!) : sorted[lo]!;
 }
 
 /**
@@ -266,7 +266,7 @@ export function bootstrapDifference(
   n: number,
   o: { resamples: number; confidence: number; rng: Rng },
 ): { difference: number; lo: number; hi: number } {
-  const draw = (xs: readonly number[]) => xs.map(() => xs[o.rng.int(xs.length)]);
+  const draw = (xs: readonly number[]) => xs.map(() => xs[o.rng.int(xs.length)]!);
   const diffs: number[] = [];
   for (let i = 0; i < o.resamples; i++) diffs.push(bestMean(draw(b), n) - bestMean(draw(a), n));
   diffs.sort((x, y) => x - y);
@@ -354,8 +354,8 @@ export function accuracyCurves(runs: RunData[], o: ResultsOptions & { lastUpdate
   for (const [lvl, byAgent] of groupRuns(runs)) {
     const best = bestRuns(byAgent.get('cpc') ?? [], o.best ?? 3, o.lastEpisodes).filter((r) => r.cpcAccuracy.length);
     if (!best.length) continue;
-    const K = Math.max(...best.map((r) => r.cpcAccuracy[0].accuracy.length));
-    const c = best[0].record.config;
+    const K = Math.max(...best.map((r) => r.cpcAccuracy[0]!.accuracy.length));
+    const c = best[0]!.record.config;
     const chance = 1 / (c.cpcNegatives === 'batch' ? c.batch : c.batch * c.unroll);
     for (let k = 1; k <= K; k++) {
       const perRun = best.map((r) => mean(r.cpcAccuracy.slice(-(o.lastUpdates ?? 10)).flatMap((u) => (typeof u.accuracy[k - 1] === 'number' ? [u.accuracy[k - 1] as number] : []))));

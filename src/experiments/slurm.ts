@@ -38,7 +38,7 @@ export function arraySpec(indices: number[], maxConcurrent?: number): string {
   const ranges: string[] = [];
   let lo = sorted[0];
   for (let i = 1; i <= sorted.length; i++) {
-    if (i < sorted.length && sorted[i] === sorted[i - 1] + 1) continue;
+    if (i < sorted.length && sorted[i] === sorted[i - 1]! + 1) continue;
     const hi = sorted[i - 1];
     ranges.push(lo === hi ? `${lo}` : `${lo}-${hi}`);
     lo = sorted[i];
@@ -163,7 +163,7 @@ export function submitSearch(config: SearchConfig, options: SlurmOptions, p: { p
 /** `sbatch --parsable script`: the job id, or an error saying what sbatch said. */
 export function submitScript(script: string, sbatch = 'sbatch'): string {
   try {
-    return execFileSync(sbatch, ['--parsable', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split(';')[0];
+    return execFileSync(sbatch, ['--parsable', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split(';')[0]!; // split gives at least one part
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === 'ENOENT') throw new Error(`sbatch not found: is this a Slurm login node? The script is ${script} (submit it with sbatch where Slurm is)`);
@@ -233,7 +233,7 @@ export function formatStatus(s: { runs: RunStatus[]; jobs: string[] }): string {
   const words = { finished: 'finished', resume: 'checkpointed', start: 'no checkpoint' } as const;
   const rows = s.runs.map((r) => [String(r.index), r.key, words[r.state], `${r.frames}/${r.target}`, r.slurm ? `${r.slurm.state} (job ${r.slurm.jobId})` : '']);
   const header = ['run', 'key', 'state', 'frames', s.jobs.length ? `slurm (jobs ${s.jobs.join(', ')})` : ''];
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
   const done = s.runs.filter((r) => r.state === 'finished').length;
-  return [header, ...rows].map((r) => r.map((v, c) => v.padEnd(widths[c])).join('  ').trimEnd()).join('\n') + `\n${done}/${s.runs.length} runs finished`;
+  return [header, ...rows].map((r) => r.map((v, c) => v.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n') + `\n${done}/${s.runs.length} runs finished`;
 }

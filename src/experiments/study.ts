@@ -96,7 +96,7 @@ export function logUniform(rng: Rng, lo: number, hi: number): number {
 
 /** One draw from `d` (exactly one draw from `rng` whatever `d` is, so the run seeds do not depend on the space). */
 function sample(rng: Rng, d: Distribution): number {
-  return 'logUniform' in d ? logUniform(rng, ...d.logUniform) : d.choice[rng.int(d.choice.length)];
+  return 'logUniform' in d ? logUniform(rng, ...d.logUniform) : d.choice[rng.int(d.choice.length)]!;
 }
 
 /** The seeded list of `n` configurations drawn from `space`; the same seed gives the same list. */

@@ -216,7 +216,7 @@ export class GradientPool {
     const sum = rows.slice(0, P);
     for (let w = 1; w < results.length; w++) {
       const row = rows.subarray(w * P, (w + 1) * P);
-      for (let i = 0; i < P; i++) sum[i] += row[i]!;
+      for (let i = 0; i < P; i++) sum[i]! += row[i]!;
     }
     const grads: Record<string, Float32Array> = {};
     for (const p of this.shared.layout) grads[p.name] = sum.subarray(p.offset, p.offset + p.size);

@@ -90,7 +90,7 @@ function cpcShare(s: State, req: GradientsRequest, z: tf.Tensor, c: tf.Tensor, d
     return nce.sum;
   })([tf.tensor3d(zAll.slice(), [T, B, D]), tf.tensor(c.dataSync(), c.shape), tf.tensor(W.dataSync(), W.shape)]);
   const gzParts = new Float32Array(ex.gz);
-  gzParts.set(gzAll.dataSync(), s.init.index * T * B * D);
+  gzParts.set(gzAll!.dataSync(), s.init.index * T * B * D);
   barrier(s);
   // this worker's columns of the summed z-gradient, added in worker order (deterministic)
   const gzOwn = new Float32Array(T * Bj * D);
@@ -98,15 +98,15 @@ function cpcShare(s: State, req: GradientsRequest, z: tf.Tensor, c: tf.Tensor, d
     for (let t = 0; t < T; t++) {
       const from = (w * T * B + t * B + req.start) * D;
       const to = t * Bj * D;
-      for (let i = 0; i < Bj * D; i++) gzOwn[to + i] += gzParts[from + i];
+      for (let i = 0; i < Bj * D; i++) gzOwn[to + i]! += gzParts[from + i]!;
     }
   }
   const t = terms!;
   const share: CpcShare = {
     gz: tf.tensor(gzOwn, z.shape),
-    gc: tf.tensor(gc.dataSync(), c.shape),
-    gW: gW.dataSync() as Float32Array,
-    sum: t.sum.dataSync()[0],
+    gc: tf.tensor(gc!.dataSync(), c.shape),
+    gW: gW!.dataSync() as Float32Array,
+    sum: t.sum.dataSync()[0]!,
     counted: t.counted.dataSync() as Float32Array,
     correct: t.correct.dataSync() as Float32Array,
   };
@@ -126,10 +126,10 @@ function gradients(s: State, req: GradientsRequest): void {
   let gW: Float32Array | undefined;
   const { value, grads: byEngineName } = tf.variableGrads(() => {
     const { terms, z, c, dones } = a.rlLoss(batch, req.hp);
-    sums.policyGradient = terms.policyGradient.dataSync()[0];
-    sums.baseline = terms.baseline.dataSync()[0];
-    sums.entropy = terms.entropy.dataSync()[0];
-    sums.loss = terms.total.dataSync()[0];
+    sums.policyGradient = terms.policyGradient.dataSync()[0]!;
+    sums.baseline = terms.baseline.dataSync()[0]!;
+    sums.entropy = terms.entropy.dataSync()[0]!;
+    sums.loss = terms.total.dataSync()[0]!;
     if (a.kind !== 'cpc') return terms.total;
     const share = cpcShare(s, req, z, c, dones);
     gW = share.gW;

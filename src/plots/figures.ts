@@ -99,6 +99,7 @@ export async function writeFigure(spec: TopLevelSpec, base: string, scale = 2): 
   const files = { svg: `${base}.svg`, png: `${base}.png` };
   fs.writeFileSync(files.svg, svg);
   fs.writeFileSync(files.png, await svgToPng(svg, scale));
-  const [, width, height] = /<svg[^>]* width="([\d.]+)" height="([\d.]+)"/.exec(svg)!.map(Number);
-  return { ...files, width, height };
+  const size = /<svg[^>]* width="([\d.]+)" height="([\d.]+)"/.exec(svg);
+  if (!size) throw new Error(`writeFigure: the SVG of ${base} has no width and height`);
+  return { ...files, width: Number(size[1]), height: Number(size[2]) };
 }

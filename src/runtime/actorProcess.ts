@@ -47,18 +47,19 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
   await initBackend(config.backend === 'auto' ? 'wasm' : config.backend); // inference only: wasm beats cpu, no GPU needed
   const E = envsPerActor(config);
   const envs = await spawnEnvs(config, E, log);
-  const spec = envs[0].spec;
+  const spec = envs[0]!.spec;
   const agent = createAgent({ kind: config.agent, obsShape: spec.observationShape, numActions: spec.numActions, seed: config.seed, cpcSteps: config.cpcSteps, actingOnly: true });
   const actor = new Actor(envs, agent, {
     unrollLength: config.unroll,
     actionRepeat: config.actionRepeat,
     seed: opts.seed,
     replaceEnv: async (g, err) => {
-      const size = envs[g].size;
+      const size = envs[g]!.size;
       log(`${opts.actorId}: ${size > 1 ? `the ${size} environments of server ${g}` : `environment ${g}`} failed (${err.message.split('\n')[0]}); starting ${size > 1 ? 'them' : 'a new one'} again`);
-      await envs[g].close().catch(() => {});
-      [envs[g]] = await spawnEnvs(config, size, log);
-      return envs[g];
+      await envs[g]!.close().catch(() => {});
+      const [fresh] = await spawnEnvs(config, size, log);
+      envs[g] = fresh!;
+      return fresh!;
     },
   });
 
@@ -95,8 +96,10 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
       } catch {
         return; // socket closed
       }
-      const r = decode(frames[0]);
-      if (!r.ok) log(`${opts.actorId}: dropped a message from the learner: ${r.error.code}: ${r.error.message}`);
+      const [frame] = frames;
+      const r = frame && frames.length === 1 ? decode(frame) : undefined;
+      if (!r) log(`${opts.actorId}: dropped a message of ${frames.length} frames from the learner, expected 1`);
+      else if (!r.ok) log(`${opts.actorId}: dropped a message from the learner: ${r.error.code}: ${r.error.message}`);
       else if (r.msg.type === 'params') {
         latest = r.msg;
         received++;

@@ -101,12 +101,14 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
         return; // socket closed
       }
       const [routingId, ...body] = frames;
+      if (!routingId) continue; // a ROUTER socket prepends the sender's id to every message
       const from = routingId.toString('latin1');
-      if (body.length !== 1) {
+      const [payload] = body;
+      if (!payload || body.length !== 1) {
         rejections.add(from, { reason: 'malformed', detail: `${body.length} frames, expected 1` });
         continue;
       }
-      const r = decode(body[0], { maxBytes });
+      const r = decode(payload, { maxBytes });
       const why = r.ok ? handle(routingId, r.msg) : { reason: 'malformed' as const, detail: `${r.error.code}: ${r.error.message}` };
       if (why) rejections.add(from, why);
       wake?.();

@@ -89,7 +89,7 @@ export class UnrollQueue {
     if (n < this.opts.batch) {
       // peers of different column counts can hold a batch's worth that no subset completes: the
       // oldest goes, or the receiver (paused while full) would wait forever
-      if (this.full) onStale(this.entries[0].from, { reason: 'stale', detail: `its ${this.entries.shift()!.unroll.B} columns complete no batch of ${this.opts.batch}` });
+      if (this.full) onStale(this.entries[0]!.from, { reason: 'stale', detail: `its ${this.entries.shift()!.unroll.B} columns complete no batch of ${this.opts.batch}` });
       return undefined;
     }
     this.entries = this.entries.filter((e) => !taken.includes(e));
@@ -120,12 +120,12 @@ function badEpisode(episodes: EpisodeStat[], u: Unroll, maxLength: number | unde
   for (const e of episodes) {
     if (!Number.isFinite(e.episodeReturn)) return `episode return ${e.episodeReturn}`;
     if (maxLength !== undefined && e.episodeLength > maxLength) return `episode of ${e.episodeLength} steps, the level's last at most ${maxLength}`;
-    ends[e.env]++;
+    ends[e.env]!++;
   }
   for (let b = 0; b < u.B; b++) {
     let starts = 0;
-    for (let t = 1; t <= u.T; t++) starts += u.firsts[t * u.B + b];
-    if (ends[b] > starts) return `${ends[b]} episodes ended in column ${b}, which starts ${starts}`;
+    for (let t = 1; t <= u.T; t++) starts += u.firsts[t * u.B + b]!;
+    if (ends[b]! > starts) return `${ends[b]} episodes ended in column ${b}, which starts ${starts}`;
   }
   return undefined;
 }

@@ -46,7 +46,7 @@ export interface UnrollShape {
  */
 export function unrollFromMessage(m: UnrollMessage, want: UnrollShape): { ok: true; unroll: Unroll; episodes: EpisodeStat[] } | ({ ok: false } & Rejection) {
   const bad = (reason: Rejection['reason'], detail: string) => ({ ok: false as const, reason, detail });
-  const [T1, B, ...obs] = m.observations.shape;
+  const [T1 = 0, B = 0, ...obs] = m.observations.shape;
   if (T1 !== want.T + 1) return bad('bad_shape', `unroll of ${T1 - 1} steps, the learner trains on T = ${want.T}`);
   if (B < 1) return bad('bad_shape', 'unroll of 0 columns');
   if (obs.join('x') !== want.obsShape.join('x')) return bad('bad_shape', `observations of ${obs.join('x')}, expected ${want.obsShape.join('x')}`);
@@ -100,13 +100,15 @@ export function maxParamsBytes(shapes: Record<string, readonly number[]>): numbe
 
 /** Concatenates unrolls of the same T along the batch axis (time-major arrays interleave per step). */
 export function concatUnrolls(us: Unroll[]): Unroll {
-  if (us.length === 1) return us[0];
-  const T = us[0].T;
+  const [first] = us;
+  if (!first) throw new Error('concatUnrolls: no unrolls');
+  if (us.length === 1) return first;
+  const T = first.T;
   if (us.some((u) => u.T !== T)) throw new Error('concatUnrolls: unrolls of different lengths');
   const B = us.reduce((n, u) => n + u.B, 0);
   // [S, b, ...inner] blocks of each unroll into [S, B, ...inner]
   const cat = <A extends Uint8Array | Int32Array | Float32Array>(pick: (u: Unroll) => A, S: number, make: (n: number) => A): A => {
-    const inner = pick(us[0]).length / (S * us[0].B);
+    const inner = pick(first).length / (S * first.B);
     const out = make(S * B * inner);
     let col = 0;
     for (const u of us) {
@@ -131,7 +133,12 @@ export function concatUnrolls(us: Unroll[]): Unroll {
 }
 
 export function paramsToMessage(weights: Record<string, Float32Array>, shapes: Record<string, readonly number[]>, version: number): ParamsMessage {
-  return { type: 'params', version, tensors: Object.entries(weights).map(([name, w]) => ({ name, array: toWire(w, shapes[name]) })) };
+  const tensors = Object.entries(weights).map(([name, w]) => {
+    const shape = shapes[name];
+    if (!shape) throw new Error(`paramsToMessage: no shape for '${name}'`);
+    return { name, array: toWire(w, shape) };
+  });
+  return { type: 'params', version, tensors };
 }
 
 export function weightsFromParams(m: ParamsMessage): Record<string, Float32Array> {

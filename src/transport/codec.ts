@@ -97,7 +97,7 @@ export function decode(bytes: Uint8Array, opts: DecodeOptions = {}): DecodeResul
   }
   const parsed = messageSchema.safeParse(body);
   if (!parsed.success) {
-    const first = parsed.error.issues[0];
+    const first = parsed.error.issues[0]!; // a failed parse has at least one issue
     const path = first.path.map(String).join('.');
     return fail(issueCode(first), `${type}: ${path || '(root)'}: ${first.message}`, { path, type });
   }

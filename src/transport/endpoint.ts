@@ -10,10 +10,10 @@ import path from 'node:path';
 export function isLoopbackEndpoint(endpoint: string): boolean {
   const m = /^([a-z0-9+]+):\/\/(.*)$/i.exec(endpoint);
   if (!m) return false;
-  const transport = m[1].toLowerCase();
+  const transport = m[1]!.toLowerCase();
   if (transport === 'ipc' || transport === 'inproc') return true;
   // host[:port][/path]; an IPv6 host is bracketed
-  const host = /^(\[[^\]]*\]|[^:/]*)/.exec(m[2])![1].toLowerCase();
+  const host = /^(\[[^\]]*\]|[^:/]*)/.exec(m[2]!)![1]!.toLowerCase();
   return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 

@@ -188,7 +188,7 @@ class EnvConnection {
 
   private parse<T extends EnvRequest['type']>(requestType: T, frames: Buffer[]): MessageOf<ReplyTypeOf[T]> {
     if (frames.length !== 1) throw new EnvProtocolError(this.endpoint, requestType, `expected 1 frame, got ${frames.length}`);
-    const decoded = decode(frames[0], { maxBytes: this.maxBytes });
+    const decoded = decode(frames[0]!, { maxBytes: this.maxBytes });
     if (!decoded.ok) {
       throw new EnvProtocolError(this.endpoint, requestType, `bad reply: [${decoded.error.code}] ${decoded.error.message}`, decoded.error);
     }

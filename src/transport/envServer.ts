@@ -132,7 +132,7 @@ export async function serveEnv(env: Environment, endpoint: string, opts: EnvServ
   const answer = async (frames: Buffer[]): Promise<EnvReply> => {
     stats.requests++;
     if (frames.length !== 1) return errorReply('multipart', `expected 1 frame, got ${frames.length}`);
-    const decoded = decode(frames[0], { maxBytes });
+    const decoded = decode(frames[0]!, { maxBytes });
     if (!decoded.ok) return errorReply(decoded.error.code, decoded.error.message, decoded.error.type);
     try {
       return await handle(decoded.msg);

@@ -149,16 +149,18 @@ export const envBatchStepReply = z
   })
   .superRefine((m, ctx) => {
     const E = m.obs.shape[0];
+    if (E === undefined) return; // a rank-0 observation is reported by its own schema
     const rows = [m.rewards, m.dones, m.episodeReturns, m.episodeLengths] as const;
     (['rewards', 'dones', 'episodeReturns', 'episodeLengths'] as const).forEach((key, k) => {
-      if (rows[k].shape[0] !== E) issue(ctx, 'bad_shape', [key, 'shape'], `expected [${E}] (one per environment of obs), got [${rows[k].shape.join(', ')}]`);
+      const row = rows[k]!;
+      if (row.shape[0] !== E) issue(ctx, 'bad_shape', [key, 'shape'], `expected [${E}] (one per environment of obs), got [${row.shape.join(', ')}]`);
     });
     // rows are read only where every array is whole (a bad length is reported by its own schema)
     if (rows.some((a) => a.shape[0] !== E || a.data.byteLength !== E * ITEMSIZE[a.dtype])) return;
     const view = (a: { data: Uint8Array }) => new DataView(a.data.buffer, a.data.byteOffset, a.data.byteLength);
     const [rewards, returns, lengths] = [view(m.rewards), view(m.episodeReturns), view(m.episodeLengths)];
     for (let i = 0; i < E; i++) {
-      const done = m.dones.data[i];
+      const done = m.dones.data[i]!;
       const length = lengths.getInt32(4 * i, true);
       const ret = returns.getFloat64(8 * i, true);
       let why: string | undefined;
@@ -283,9 +285,12 @@ export const unroll = z
   })
   .superRefine((u, ctx) => {
     const [T1, B] = u.observations.shape;
+    // A wrong rank is the array's own issue; comparing shapes with sizes it lacks would only add
+    // misleading ones. Below, `want` is undefined where the array that gives that size lacks it.
+    if (T1 === undefined) return;
     if (T1 < 2) issue(ctx, 'bad_shape', ['observations', 'shape'], `need T+1 >= 2 observations, got ${T1}`);
-    const expect = (path: string[], shape: number[], want: number[]): void => {
-      if (shape.length !== want.length || shape.some((d, i) => d !== want[i])) {
+    const expect = (path: string[], shape: number[], want: (number | undefined)[]): void => {
+      if (shape.length === want.length && shape.some((d, i) => want[i] !== undefined && d !== want[i])) {
         issue(ctx, 'bad_shape', [...path, 'shape'], `expected [${want.join(', ')}], got [${shape.join(', ')}]`);
       }
     };
@@ -298,7 +303,7 @@ export const unroll = z
     expect(['initialState', 'h'], u.initialState.h.shape, [B, L]);
     expect(['initialState', 'c'], u.initialState.c.shape, [B, L]);
     u.episodes.forEach((e, i) => {
-      if (e.env >= B) issue(ctx, 'bad_shape', ['episodes', i, 'env'], `env ${e.env} outside batch of ${B}`);
+      if (B !== undefined && e.env >= B) issue(ctx, 'bad_shape', ['episodes', i, 'env'], `env ${e.env} outside batch of ${B}`);
     });
   });
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { infoNCE, infoNCETerms, type CpcNegatives, type InfoNCEInputs } from '../../agents/infonce.js';
+import { infoNCE, infoNCETerms, perStepAccuracy, type CpcNegatives, type InfoNCEInputs } from '../../agents/infonce.js';
 import { Rng } from '../../src/rng.js';
 
 beforeAll(async () => {
@@ -21,7 +21,7 @@ function reference(T: number, B: number, D: number, K: number, z: number[], c: n
         for (let s = t; s < t + k; s++) if (dones[s * B + b]) crosses = true;
         if (crosses) continue;
         const pred = new Array(D).fill(0);
-        for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) pred[j] += c[(t * B + b) * D + i] * W[((k - 1) * D + i) * D + j];
+        for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) pred[j] += c[(t * B + b) * D + i]! * W[((k - 1) * D + i) * D + j]!;
         const dot = (v: number[]) => v.reduce((s, x, j) => s + x * pred[j], 0);
         const candidates: [number, number][] = []; // [t', b']
         if (mode === 'batch') for (let bb = 0; bb < B; bb++) candidates.push([t + k, bb]);
@@ -30,7 +30,7 @@ function reference(T: number, B: number, D: number, K: number, z: number[], c: n
         const pos = candidates.findIndex(([tt, bb]) => tt === t + k && bb === b);
         const max = Math.max(...scores);
         const lse = max + Math.log(scores.reduce((s, x) => s + Math.exp(x - max), 0));
-        sum += lse - scores[pos];
+        sum += lse - scores[pos]!;
         count++;
         counted[k - 1]++;
         if (scores.indexOf(max) === pos) correct[k - 1]++;
@@ -57,7 +57,7 @@ function perStepTerms({ z, c, W, dones, negatives = 'batch' }: InfoNCEInputs) {
     const correct: tf.Tensor[] = [];
     for (let k = 1; k <= K; k++) {
       const n = T - k;
-      const pred = c.slice([0, 0, 0], [n, B, Dc]).reshape([n * B, Dc]).matMul(Ws[k - 1]);
+      const pred = c.slice([0, 0, 0], [n, B, Dc]).reshape([n * B, Dc]).matMul(Ws[k - 1]!);
       const positives = z.slice([k, 0, 0], [n, B, D]);
       const mask = tf.equal(endedBefore.slice([k, 0], [n, B]), endedBefore.slice([0, 0], [n, B])).toFloat();
       let scores: tf.Tensor;
@@ -83,8 +83,8 @@ function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let diff = 0;
   let scale = 1;
   for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
   }
   return diff / scale;
 }
@@ -107,7 +107,7 @@ describe('infoNCE', () => {
       const ours = evaluate(infoNCETerms);
       const old = evaluate(perStepTerms);
       expect(relativeError(await ours.value.data(), await old.value.data())).toBeLessThan(1e-5);
-      for (let i = 0; i < 3; i++) expect(relativeError(await ours.grads[i].data(), await old.grads[i].data())).toBeLessThan(1e-5);
+      for (let i = 0; i < 3; i++) expect(relativeError(await ours.grads[i]!.data(), await old.grads[i]!.data())).toBeLessThan(1e-5);
       expect(Array.from(await ours.counted.data())).toEqual(Array.from(await old.counted.data()));
       expect(Array.from(await ours.correct.data())).toEqual(Array.from(await old.correct.data()));
       expect((await old.counted.data())[K - 1]).toBeLessThan((T - K) * B); // episode ends removed anchors
@@ -155,12 +155,12 @@ describe('infoNCE', () => {
       expect((await terms.sum.data())[0]).toBeCloseTo(ref.sum, 2);
       expect(Array.from(await terms.counted.data())).toEqual(ref.counted);
       const { accuracy } = infoNCE({ z: tf.tensor3d(z, [T, B, D]), c: tf.tensor3d(c, [T, B, D]), W: tf.tensor3d(W, [K, D, D]), dones: tf.tensor2d(dones, [T, B]), negatives: mode });
-      accuracy.forEach((a, i) => expect(a).toBeCloseTo(ref.accuracy[i], 6));
+      accuracy.forEach((a, i) => expect(a).toBeCloseTo(ref.accuracy[i]!, 6));
       // without episode ends every anchor with t + k < T counts; the ends removed some
       const unmasked = Array.from({ length: K }, (_, i) => (T - i - 1) * B);
       const noEnds = infoNCETerms({ z: tf.tensor3d(z, [T, B, D]), c: tf.tensor3d(c, [T, B, D]), W: tf.tensor3d(W, [K, D, D]), dones: tf.zeros([T, B]), negatives: mode });
       expect(Array.from(await noEnds.counted.data())).toEqual(unmasked);
-      expect((await noEnds.sum.data())[0]).not.toBeCloseTo((await terms.sum.data())[0], 2);
+      expect((await noEnds.sum.data())[0]).not.toBeCloseTo((await terms.sum.data())[0]!, 2);
     });
   }
 
@@ -196,13 +196,15 @@ describe('infoNCE', () => {
       const W = tf.randomNormal([K, D, D], 0, 1, 'float32', 3);
       const dones = tf.tensor2d(Array.from({ length: T * B }, (_, i) => (i % 11 === 4 ? 1 : 0)), [T, B]);
       const whole = infoNCETerms({ z, c, W, dones, negatives });
-      const parts = [
+      const parts = (
+        [
         [0, 2],
         [2, 1],
         [3, 2],
-      ].map(([start, count]) => infoNCETerms({ z, c: c.slice([0, start, 0], [T, count, D]), W, dones: dones.slice([0, start], [T, count]), anchorOffset: start, negatives }));
-      const add = async (pick: (t: typeof whole) => tf.Tensor) => (await Promise.all(parts.map((p) => pick(p).data()))).reduce((a, b) => a.map((x, i) => x + b[i]));
-      expect((await add((t) => t.sum))[0]).toBeCloseTo((await whole.sum.data())[0], 4);
+      ] as [number, number][]
+      ).map(([start, count]) => infoNCETerms({ z, c: c.slice([0, start, 0], [T, count, D]), W, dones: dones.slice([0, start], [T, count]), anchorOffset: start, negatives }));
+      const add = async (pick: (t: typeof whole) => tf.Tensor) => (await Promise.all(parts.map((p) => pick(p).data()))).reduce((a, b) => a.map((x, i) => x + b[i]!));
+      expect((await add((t) => t.sum))[0]).toBeCloseTo((await whole.sum.data())[0]!, 4);
       expect(Array.from(await add((t) => t.counted))).toEqual(Array.from(await whole.counted.data()));
       expect(Array.from(await add((t) => t.correct))).toEqual(Array.from(await whole.correct.data()));
       expect(() => infoNCETerms({ z, c: c.slice([0, 0, 0], [T, 2, D]), W, dones: dones.slice([0, 0], [T, 2]), anchorOffset: 4 })).toThrow(/anchors are columns 4..5 of z, which has 5/);
@@ -214,6 +216,22 @@ describe('infoNCE', () => {
     expect(() => infoNCE({ z, c: tf.zeros([5, 3, 3]), W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/c must have shape \[5, 2, 3\]/);
     expect(() => infoNCE({ z, c: tf.zeros([5, 2, 4]), W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/W must have shape \[2, 4, 3\]/);
     expect(() => infoNCE({ z, c: z, W: tf.zeros([5, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/longer than K/);
-    expect(() => infoNCE({ z: tf.zeros([5, 2]), c: z, W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/z must have rank 3/);
+    expect(() => infoNCE({ z: tf.zeros([5, 2]), c: z, W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/^infoNCE: z must have rank 3 \(\[T, B, D\]\)/);
+    expect(() => infoNCE({ z, c: tf.zeros([5, 2]), W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/^infoNCE: c must have rank 3 \(\[T, B, Dc\]\)/);
+    expect(() => infoNCE({ z, c: z, W: tf.zeros([2, 3]), dones: tf.zeros([5, 2]) })).toThrow(/^infoNCE: W must have rank 3 \(\[K, Dc, D\]\)/);
+    expect(() => infoNCE({ z, c: tf.zeros([5, 3, 3]), W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/^infoNCE: c must have shape/);
+    expect(() => infoNCE({ z, c: z, W: tf.zeros([2, 4, 3]), dones: tf.zeros([5, 2]) })).toThrow(/^infoNCE: W must have shape/);
+    expect(() => infoNCE({ z, c: z, W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 3]) })).toThrow(/^infoNCE: dones must have shape \[5, 2\]/);
+  });
+
+  it('per-k accuracy is correct / counted, NaN where no anchor counts; infoNCE keeps only its loss', () => {
+    expect(perStepAccuracy([0, 4, 2], [0, 1, 2])).toEqual([Number.NaN, 0.25, 1]);
+    const inputs = { z: tf.ones([5, 2, 3]), c: tf.ones([5, 2, 3]), W: tf.ones([2, 3, 3]), dones: tf.zeros([5, 2]) };
+    const before = tf.memory().numTensors;
+    const { loss, accuracy } = infoNCE(inputs);
+    expect(accuracy).toHaveLength(2);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    loss.dispose();
+    tf.dispose(Object.values(inputs));
   });
 });

@@ -90,12 +90,12 @@ describe('Agent.loss against the float64 reference (every term, the total, the t
       const e = c.expected;
       for (const key of ['logRhos', 'vs', 'pgAdvantages'] as const) {
         expect(read[key]).toHaveLength(e[key].length);
-        read[key].forEach((x, i) => expectNear(x, e[key][i], `${key}[${i}]`));
+        read[key].forEach((x, i) => expectNear(x, e[key][i]!, `${key}[${i}]`));
       }
-      expectNear(read.policyGradient, e.policyGradient, 'policy gradient');
-      expectNear(read.baseline, e.baseline, 'baseline');
-      expectNear(read.entropy, e.entropy, 'entropy');
-      expectNear(read.total, e.total, 'total');
+      expectNear(read.policyGradient!, e.policyGradient, 'policy gradient');
+      expectNear(read.baseline!, e.baseline, 'baseline');
+      expectNear(read.entropy!, e.entropy, 'entropy');
+      expectNear(read.total!, e.total, 'total');
       expectNear(read.cpc!, e.cpc!, 'cpc');
       expect(read.cpcCounted).toEqual(e.cpcCounted);
       agent.dispose();
@@ -106,22 +106,22 @@ describe('Agent.loss against the float64 reference (every term, the total, the t
 describe('Agent.loss gradients', () => {
   it('the V-trace targets are constants: the gradient equals that with the targets held fixed', async () => {
     const c = cases[2];
-    const agent = createAgent({ kind: c.kind, obsShape: c.spec.obsShape, numActions: c.spec.numActions, seed: 1, cpcSteps: c.cpcSteps, network: c.spec });
-    agent.setWeights(Object.fromEntries(Object.entries(c.params).map(([n, v]) => [n, Float32Array.from(v)])));
-    const u = unrollOf(c);
+    const agent = createAgent({ kind: c!.kind, obsShape: c!.spec.obsShape, numActions: c!.spec.numActions, seed: 1, cpcSteps: c!.cpcSteps, network: c!.spec });
+    agent.setWeights(Object.fromEntries(Object.entries(c!.params).map(([n, v]) => [n, Float32Array.from(v)])));
+    const u = unrollOf(c!);
     const vars = Object.values(agent.params);
     const gradients = (f: () => tf.Scalar) =>
       tf.tidy(() => {
         const { grads } = tf.variableGrads(f, vars);
-        return vars.map((v) => Array.from(grads[v.name].dataSync()));
+        return vars.map((v) => Array.from(grads[v.name]!.dataSync()));
       });
     const targets = tf.tidy(() => {
-      const t = agent.loss(u, c.hp);
+      const t = agent.loss(u, c!.hp);
       return { vs: tf.keep(t.vs), pgAdvantages: tf.keep(t.pgAdvantages) };
     });
-    const free = gradients(() => agent.loss(u, c.hp).total);
-    const fixed = gradients(() => agent.loss(u, c.hp, targets).total);
-    free.forEach((g, i) => g.forEach((x, j) => expect(x).toBeCloseTo(fixed[i][j], 5)));
+    const free = gradients(() => agent.loss(u, c!.hp).total);
+    const fixed = gradients(() => agent.loss(u, c!.hp, targets).total);
+    free.forEach((g, i) => g.forEach((x, j) => expect(x).toBeCloseTo(fixed[i]![j]!, 5)));
     expect(Math.max(...free.flat().map(Math.abs))).toBeGreaterThan(1e-2);
     tf.dispose([targets.vs, targets.pgAdvantages]);
     agent.dispose();
@@ -131,12 +131,12 @@ describe('Agent.loss gradients', () => {
 describe('trainStep', () => {
   it('reports the reference loss terms, anneals the learning rate, clips, and releases every tensor', async () => {
     const c = cases[2];
-    const agent = createAgent({ kind: c.kind, obsShape: c.spec.obsShape, numActions: c.spec.numActions, seed: 1, cpcSteps: c.cpcSteps, network: c.spec });
-    agent.setWeights(Object.fromEntries(Object.entries(c.params).map(([n, v]) => [n, Float32Array.from(v)])));
+    const agent = createAgent({ kind: c!.kind, obsShape: c!.spec.obsShape, numActions: c!.spec.numActions, seed: 1, cpcSteps: c!.cpcSteps, network: c!.spec });
+    agent.setWeights(Object.fromEntries(Object.entries(c!.params).map(([n, v]) => [n, Float32Array.from(v)])));
     const optimizer = rmsprop({ learningRate: 0.01 });
-    const o = { ...c.hp, learningRate: 0.01, frames: 250, totalFrames: 1000, gradClip: 0.5 };
-    const m = await trainStep(agent, optimizer, unrollOf(c), o);
-    const e = c.expected;
+    const o = { ...c!.hp, learningRate: 0.01, frames: 250, totalFrames: 1000, gradClip: 0.5 };
+    const m = await trainStep(agent, optimizer, unrollOf(c!), o);
+    const e = c!.expected;
     expectNear(m.loss, e.total, 'loss');
     expectNear(m.policyGradientLoss, e.policyGradient, 'policy gradient');
     expectNear(m.baselineLoss, e.baseline, 'baseline');
@@ -148,33 +148,50 @@ describe('trainStep', () => {
     expect(m.gradNorm).toBeGreaterThan(0.5); // so the clip was active
     // the parameters moved, and the next steps start from them; clipped or not, no tensor is left behind
     const before = tf.memory().numTensors;
-    const m2 = await trainStep(agent, optimizer, unrollOf(c), { ...o, gradClip: 0 });
+    const m2 = await trainStep(agent, optimizer, unrollOf(c!), { ...o, gradClip: 0 });
     expect(m2.loss).not.toBeCloseTo(m.loss, 4);
     expect(Object.keys(m2)).not.toContain('gradNorm'); // no clipping, no norm
-    await trainStep(agent, optimizer, unrollOf(c), o);
+    await trainStep(agent, optimizer, unrollOf(c!), o);
     expect(tf.memory().numTensors).toBe(before);
     agent.dispose();
   });
 
   it('trains a baseline agent (no CPC metrics) with the reference terms', async () => {
     const c = cases[1];
-    const agent = createAgent({ kind: 'baseline', obsShape: c.spec.obsShape, numActions: c.spec.numActions, seed: 1, network: c.spec });
-    const { 'cpc/W': _, ...params } = c.params;
+    const agent = createAgent({ kind: 'baseline', obsShape: c!.spec.obsShape, numActions: c!.spec.numActions, seed: 1, network: c!.spec });
+    const { 'cpc/W': _, ...params } = c!.params;
     agent.setWeights(Object.fromEntries(Object.entries(params).map(([n, v]) => [n, Float32Array.from(v)])));
     const optimizer = rmsprop({ learningRate: 0.01 });
-    const o = { ...c.hp, learningRate: 0.01, frames: 0, totalFrames: 1000, gradClip: 0 };
-    await trainStep(agent, optimizer, unrollOf(c), o); // creates the optimizer's slots
+    const o = { ...c!.hp, learningRate: 0.01, frames: 0, totalFrames: 1000, gradClip: 0 };
+    await trainStep(agent, optimizer, unrollOf(c!), o); // creates the optimizer's slots
     agent.setWeights(Object.fromEntries(Object.entries(params).map(([n, v]) => [n, Float32Array.from(v)])));
     const before = tf.memory().numTensors;
-    const m = await trainStep(agent, optimizer, unrollOf(c), o);
+    const m = await trainStep(agent, optimizer, unrollOf(c!), o);
     expect(tf.memory().numTensors).toBe(before);
-    const e = c.expected;
+    const e = c!.expected;
     // the baseline agent's total is the reference's without the CPC term (0 here: no anchor counts)
     expectNear(m.loss, e.total, 'loss');
     expectNear(m.entropyLoss, e.entropy, 'entropy');
     expect(m.learningRate).toBe(0.01);
     expect(m.cpcLoss).toBeUndefined();
     expect(m.cpcAccuracy).toBeUndefined();
+    // a non-finite loss is reported as skipped and changes nothing
+    const weights = await agent.getWeights();
+    const nan = unrollOf(c!);
+    nan.prevRewards[nan.B] = Number.NaN;
+    const skipped = await trainStep(agent, optimizer, nan, o);
+    expect(skipped.skipped).toBe(true);
+    expect(Number.isNaN(skipped.loss)).toBe(true);
+    expect(await agent.getWeights()).toEqual(weights);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Object.keys(await trainStep(agent, optimizer, unrollOf(c!), o))).not.toContain('skipped');
+    await expect(agent.getWeights(['core/b', 'nope'])).rejects.toThrow(/getWeights: no parameter 'nope'/);
+    const acting = createAgent({ kind: 'cpc', obsShape: c!.spec.obsShape, numActions: c!.spec.numActions, seed: 1, network: c!.spec, actingOnly: true });
+    expect(() => acting.loss(unrollOf(c!), { ...c!.hp, cpcCost: 1 })).toThrow(/Agent.loss: this agent was made actingOnly and has no CPC head/);
+    acting.dispose();
+    // a parameter the optimizer cannot train is named, not silently skipped
+    agent.params['frozen'] = tf.variable(tf.zeros([1]), false);
+    await expect(trainStep(agent, optimizer, unrollOf(c!), o)).rejects.toThrow(/trainStep: no gradient for parameter 'frozen' \(is it trainable\?\)/);
     agent.dispose();
   });
 });

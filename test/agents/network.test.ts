@@ -32,7 +32,7 @@ describe('the core input at an episode start (as scalable_agent)', () => {
     // the state before the first step does not matter: it is reset
     expect(core(1, 0.5, [3, -2, 1, 5])).toEqual(base);
     // the ended episode's last reward (clipped) and action do
-    const maxDiff = (a: number[]) => Math.max(...a.map((x, i) => Math.abs(x - base[i])));
+    const maxDiff = (a: number[]) => Math.max(...a.map((x, i) => Math.abs(x - base[i]!)));
     expect(maxDiff(core(1, -0.5, zeros))).toBeGreaterThan(1e-4);
     expect(maxDiff(core(2, 0.5, zeros))).toBeGreaterThan(1e-4);
     expect(core(1, 7, zeros)).toEqual(core(1, 1, zeros));
@@ -46,17 +46,17 @@ describe('network parameters and shapes', () => {
     const params = initNetworkParams(spec, new Rng(1));
     const fanIn: Record<string, number> = { 'encoder/conv1/w': 8 * 8 * 3, 'encoder/conv2/w': 4 * 4 * 16, 'encoder/fc/w': 7 * 10 * 32, 'core/wx': 256 + 10 + 256, 'core/wh': 256 + 10 + 256, 'policy/w': 256, 'value/w': 256 };
     for (const [name, n] of Object.entries(fanIn)) {
-      const w = await params[name].data();
+      const w = await params[name]!.data();
       const std = 1 / Math.sqrt(n);
       expect(maxAbs(w), name).toBeLessThanOrEqual(2 * std * (1 + 1e-6));
       // a normal truncated at 2 std has std 0.8796 of the untruncated one
       expect(rms(w) / std, name).toBeCloseTo(0.8796, 1);
     }
-    expect(params['core/wx'].shape).toEqual([256 + 9 + 1, 4 * 256]);
-    expect(params['encoder/fc/w'].shape).toEqual([7 * 10 * 32, 256]);
-    for (const b of ['encoder/conv1/b', 'core/b', 'value/b']) expect(Array.from(await params[b].data()).every((x) => x === 0)).toBe(true);
+    expect(params['core/wx']!.shape).toEqual([256 + 9 + 1, 4 * 256]);
+    expect(params['encoder/fc/w']!.shape).toEqual([7 * 10 * 32, 256]);
+    for (const b of ['encoder/conv1/b', 'core/b', 'value/b']) expect(Array.from(await params[b]!.data()).every((x) => x === 0)).toBe(true);
     const again = initNetworkParams(spec, new Rng(1));
-    expect(Array.from(await again['core/wh'].data())).toEqual(Array.from(await params['core/wh'].data()));
+    expect(Array.from(await again['core/wh']!.data())).toEqual(Array.from(await params['core/wh']!.data()));
     for (const v of [...Object.values(params), ...Object.values(again)]) v.dispose();
   });
 
@@ -68,6 +68,11 @@ describe('network parameters and shapes', () => {
     const params = initNetworkParams(SPEC, new Rng(1));
     expect(() => encode(params, new Uint8Array(399), 1, SPEC.obsShape)).toThrow(/expected 1x20x20x1 = 400 bytes, got 399/);
     expect(() => encode(params, new Uint8Array(5), 2, [20, 20, 3])).toThrow(/expected 2x20x20x3 = 2400 bytes, got 5/);
+    const { 'encoder/fc/b': _, ...lacking } = params;
+    const before = tf.memory().numTensors;
+    expect(() => encode(lacking, new Uint8Array(400), 1, SPEC.obsShape)).toThrow(/network parameter 'encoder\/fc\/b' is missing \(have encoder\/conv1\/w, /);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => coreExtras(Int32Array.from([0, 1]), Float32Array.from([0]), 3)).toThrow(/coreExtras: 2 previous actions but 1 previous rewards/);
     for (const v of Object.values(params)) v.dispose();
   });
 
@@ -77,20 +82,20 @@ describe('network parameters and shapes', () => {
     expect(s.h.shape).toEqual([2, 4]);
     expect(s.c.shape).toEqual([2, 4]);
     expect(Array.from(await s.c.data()).every((x) => x === 0) && Array.from(await s.h.data()).every((x) => x === 0)).toBe(true);
-    expect(agent.params['cpc/W'].shape).toEqual([4, 4, 3]);
-    const W = await agent.params['cpc/W'].data();
+    expect(agent.params['cpc/W']!.shape).toEqual([4, 4, 3]);
+    const W = await agent.params['cpc/W']!.data();
     expect(rms(W)).toBeGreaterThan(0.3); // std 1/sqrt(L) = 0.5
     expect(rms(W)).toBeLessThan(0.75);
     const baseline = createAgent({ kind: 'baseline', obsShape: SPEC.obsShape, numActions: 3, seed: 2, network: SPEC });
     expect(baseline.params['cpc/W']).toBeUndefined();
     baseline.dispose();
     const paperK = createAgent({ kind: 'cpc', obsShape: SPEC.obsShape, numActions: 3, seed: 2, network: SPEC });
-    expect(paperK.params['cpc/W'].shape).toEqual([30, 4, 3]); // K = 30 unless told
+    expect(paperK.params['cpc/W']!.shape).toEqual([30, 4, 3]); // K = 30 unless told
     paperK.dispose();
     const weights = await agent.getWeights();
     weights['value/b'] = Float32Array.from([1.5]);
     agent.setWeights(weights);
-    expect(Array.from(await agent.params['value/b'].data())).toEqual([1.5]);
+    expect(Array.from(await agent.params['value/b']!.data())).toEqual([1.5]);
     const { 'core/b': _, ...missing } = weights;
     expect(() => agent.setWeights(missing)).toThrow(/missing 'core\/b'/);
     expect(() => agent.setWeights({ ...weights, 'policy/b': new Float32Array(2) })).toThrow(/'policy\/b' has 2 values, expected 3/);

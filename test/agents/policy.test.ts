@@ -12,15 +12,15 @@ describe('action selection', () => {
     for (let i = 0; i < n; i++) {
       const a = sampleActions(logits, 3, rng);
       expect(a).toHaveLength(2);
-      counts[0][a[0]]++;
-      counts[1][a[1]]++;
+      counts[0]![a[0]!]++;
+      counts[1]![a[1]!]++;
     }
     // binomial standard deviation at n = 20000 is at most 0.0035
-    expect(counts[0][0] / n).toBeCloseTo(0.25, 1.7);
-    expect(counts[0][1] / n).toBeCloseTo(0.75, 1.7);
-    expect(counts[0][2]).toBe(0);
-    expect(counts[1][0] / n).toBeCloseTo(0.5, 1.7);
-    expect(counts[1][2]).toBe(0);
+    expect(counts[0]![0] / n).toBeCloseTo(0.25, 1.7);
+    expect(counts[0]![1] / n).toBeCloseTo(0.75, 1.7);
+    expect(counts[0]![2]).toBe(0);
+    expect(counts[1]![0] / n).toBeCloseTo(0.5, 1.7);
+    expect(counts[1]![2]).toBe(0);
   });
 
   it('sampleActions picks the last action when the draw reaches the end of the distribution', () => {

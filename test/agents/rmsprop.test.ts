@@ -23,13 +23,13 @@ describe('rmsprop (TensorFlow 1 semantics)', () => {
       [-0.25, 0],
     ];
     for (let i = 0; i < 3; i++) {
-      opt.applyGradients(vars, { w: tf.tensor1d(gradients[i]) });
+      opt.applyGradients(vars, { w: tf.tensor1d(gradients[i]!) });
       const w = Array.from(await vars.w.data());
-      expect(w[0]).toBeCloseTo(expected[i][0], 6);
-      expect(w[1]).toBeCloseTo(expected[i][1], 6);
+      expect(w[0]).toBeCloseTo(expected[i]![0]!, 6);
+      expect(w[1]).toBeCloseTo(expected[i]![1]!, 6);
     }
     const state = await opt.getState();
-    expect(Array.from(state.ms.w)).toEqual([expect.closeTo(0.778, 6), expect.closeTo(1.62, 6)]);
+    expect(Array.from(state.ms.w!)).toEqual([expect.closeTo(0.778, 6), expect.closeTo(1.62, 6)]);
   });
 
   it('applies momentum as TF1 does (mom = m mom + lr g / sqrt(ms + eps))', async () => {
@@ -61,6 +61,18 @@ describe('rmsprop (TensorFlow 1 semantics)', () => {
     expect(await optA.getState()).toEqual({ ms: {}, mom: {} });
   });
 
+  it('applies only finite updates: non-finite gradients leave the variables and slots as they were', async () => {
+    const vars = { w: tf.variable(tf.tensor1d([1, -2])) };
+    const opt = rmsprop({ learningRate: 0.1, decay: 0.9, epsilon: 0.1 });
+    expect(await opt.applyGradientsIfFinite(vars, { w: tf.tensor1d([Number.NaN, 1]) })).toBe(false);
+    expect(Array.from(await vars.w.data())).toEqual([1, -2]);
+    expect(await opt.applyGradientsIfFinite(vars, { w: tf.tensor1d([1, 1]) })).toBe(true);
+    const moved = Array.from(await vars.w.data());
+    expect(moved[0]).toBeLessThan(1);
+    expect(await opt.applyGradientsIfFinite(vars, { w: tf.tensor1d([Infinity, 1]) })).toBe(false);
+    expect(Array.from(await vars.w.data())).toEqual(moved);
+  });
+
   it('anneals the learning rate linearly to zero over the run', () => {
     expect(annealedLearningRate(0.001, 0, 1000)).toBe(0.001);
     expect(annealedLearningRate(0.001, 250, 1000)).toBeCloseTo(0.00075, 12);
@@ -72,9 +84,9 @@ describe('rmsprop (TensorFlow 1 semantics)', () => {
     // norm of (3, 4) and (12) = 13; clip to 6.5 halves everything
     const { grads, globalNorm } = clipByGlobalNorm({ a: tf.tensor1d([3, 4]), b: tf.scalar(12) }, 6.5);
     expect((await globalNorm.data())[0]).toBeCloseTo(13, 5);
-    expect(Array.from(await grads.a.data())).toEqual([1.5, 2]);
-    expect((await grads.b.data())[0]).toBeCloseTo(6, 5);
+    expect(Array.from(await grads.a!.data())).toEqual([1.5, 2]);
+    expect((await grads.b!.data())[0]).toBeCloseTo(6, 5);
     const small = clipByGlobalNorm({ a: tf.tensor1d([3, 4]) }, 40);
-    expect(Array.from(await small.grads.a.data())).toEqual([3, 4]);
+    expect(Array.from(await small.grads.a!.data())).toEqual([3, 4]);
   });
 });

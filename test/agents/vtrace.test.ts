@@ -19,10 +19,10 @@ function closedForm(
   rhoBar: number,
   pgRhoBar: number,
 ) {
-  const at = (a: number[], t: number, b: number) => a[t * B + b];
+  const at = (a: number[], t: number, b: number) => a[t * B + b]!;
   const vs = new Array(T * B).fill(0);
   const pg = new Array(T * B).fill(0);
-  const v = (t: number, b: number) => (t === T ? bootstrap[b] : at(values, t, b));
+  const v = (t: number, b: number) => (t === T ? bootstrap[b]! : at(values, t, b));
   for (let b = 0; b < B; b++) {
     for (let s = 0; s < T; s++) {
       let sum = 0;
@@ -119,8 +119,8 @@ describe('vtrace', () => {
     const first = run(0, cut, [100, -100, 5]);
     const second = run(cut, T, x.bootstrap);
     const joined = { vs: [...first.vs, ...second.vs], pg: [...first.pg, ...second.pg] };
-    whole.vs.forEach((v, i) => expect(v).toBeCloseTo(joined.vs[i], 5));
-    whole.pg.forEach((p, i) => expect(p).toBeCloseTo(joined.pg[i], 5));
+    whole.vs.forEach((v, i) => expect(v).toBeCloseTo(joined.vs[i]!, 5));
+    whole.pg.forEach((p, i) => expect(p).toBeCloseTo(joined.pg[i]!, 5));
   });
 
   it('on-policy, it is the discounted n-step return bootstrapped from V(x_T)', async () => {

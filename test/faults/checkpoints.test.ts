@@ -41,7 +41,7 @@ describe('checkpoints: corruption, full disks, non-finite values', () => {
     const warnings: string[] = [];
     const c = loadLatestCheckpoint(dir, (w) => warnings.push(w))!;
     expect(c.frames).toBe(1);
-    expect(c.params.w[0]).toBe(0.25);
+    expect(c.params.w![0]).toBe(0.25);
     expect(warnings[0]).toMatch(/ckpt-000000000002.*checksum mismatch.*trying an older one/);
   });
 
@@ -49,7 +49,7 @@ describe('checkpoints: corruption, full disks, non-finite values', () => {
     const dir = tmp();
     const file = saveCheckpoint(dir, state(1));
     const bytes = fs.readFileSync(file);
-    bytes[bytes.length - 1000] ^= 1;
+    bytes[bytes.length - 1000]! ^= 1;
     fs.writeFileSync(file, bytes);
     expect(() => loadCheckpoint(file)).toThrow(/checksum mismatch/);
   });

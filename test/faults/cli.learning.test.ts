@@ -73,7 +73,7 @@ describe('CLI: paths, files and endpoints', () => {
 
   // root ignores file modes, so the check runs as nobody there, which must be able to read the project
   const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'env', 'HOME=/tmp'] : [];
-  const projectReadable = !asUser.length || spawnSync(asUser[0], [...asUser.slice(1), 'test', '-r', cli]).status === 0;
+  const projectReadable = !asUser.length || spawnSync(asUser[0]!, [...asUser.slice(1), 'test', '-r', cli]).status === 0;
   it.skipIf(!projectReadable)(`a read-only run folder: the message says permission denied, and nothing is changed${projectReadable ? '' : ' (skipped: run as root, and user nobody cannot read this checkout)'}`, () => {
     const dir = tmp();
     const runDir = path.join(dir, 'run');
@@ -114,8 +114,8 @@ describe('CLI: paths, files and endpoints', () => {
       let heartbeats = 0;
       try {
         for await (const [id, frame] of router) {
-          if (learnerAnswers && frame.includes('hello')) await router.send([id, params]);
-          if (learnerAnswers ? frame.includes('unroll') : frame.includes('heartbeat') && ++heartbeats === 2) break;
+          if (learnerAnswers && frame!.includes('hello')) await router.send([id!, params]);
+          if (learnerAnswers ? frame!.includes('unroll') : frame!.includes('heartbeat') && ++heartbeats === 2) break;
         }
       } catch {
         // the socket was closed because the actor exited

@@ -34,7 +34,7 @@ describe('environment state (bit-exact resume)', () => {
       actions.setState(rngState);
       const fromB = await play(b, actions, 30);
       expect(fromB.map((r) => [r.reward, r.done, r.episodeReturn, r.episodeLength])).toEqual(fromA.map((r) => [r.reward, r.done, r.episodeReturn, r.episodeLength]));
-      fromA.forEach((r, i) => expect(Buffer.compare(Buffer.from(fromB[i].obs), Buffer.from(r.obs))).toBe(0));
+      fromA.forEach((r, i) => expect(Buffer.compare(Buffer.from(fromB[i]!.obs), Buffer.from(r.obs))).toBe(0));
     });
   }
 

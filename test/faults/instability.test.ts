@@ -68,7 +68,7 @@ describe('non-finite updates are skipped, never applied', () => {
     expect(last.map((r) => r.skippedUpdates)).toEqual([1, 2, 3]);
     // the good checkpoint was not rotated away, and nothing non-finite was written
     expect(listCheckpoints(runDir)).toHaveLength(1);
-    const kept = loadCheckpoint(listCheckpoints(runDir)[0]);
+    const kept = loadCheckpoint(listCheckpoints(runDir)[0]!);
     expect(kept.frames).toBe(good.frames);
     expect(Object.values(kept.params).every((p) => p.every(Number.isFinite))).toBe(true);
   });

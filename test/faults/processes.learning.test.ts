@@ -53,7 +53,7 @@ describe('orphans checkpoint before they exit', () => {
     const u = readUpdates(runDir);
     const checkpoint = loadLatestCheckpoint(runDir)!;
     expect(checkpoint.frames).toBeGreaterThanOrEqual(3 * 2 * 5 * 4);
-    expect(checkpoint.frames).toBe(u[u.length - 1].frames);
+    expect(checkpoint.frames).toBe(u[u.length - 1]!.frames);
   });
 
   it('search killed -9: its run worker writes a checkpoint with every update it trained', async () => {
@@ -71,7 +71,7 @@ describe('orphans checkpoint before they exit', () => {
     const u = readUpdates(runDir);
     const checkpoint = loadLatestCheckpoint(runDir)!;
     expect(checkpoint.frames).toBeGreaterThanOrEqual(2 * 2 * 5 * 4);
-    expect(checkpoint.frames).toBe(u[u.length - 1].frames);
+    expect(checkpoint.frames).toBe(u[u.length - 1]!.frames);
   });
 
   it('a learner that diverges (learning rate 1e20: finite parameters whose policy is NaN) stops the supervised sync run with its error; it is not restarted', async () => {

@@ -41,8 +41,8 @@ async function uninterruptedVsResumed(settings: ConfigInput, updates: number, st
 
   const a = loadLatestCheckpoint(whole)!;
   const b = loadLatestCheckpoint(split)!;
-  for (const [name, w] of Object.entries(a.params)) expect(Buffer.compare(Buffer.from(b.params[name].buffer), Buffer.from(w.buffer)), name).toBe(0);
-  for (const [name, m] of Object.entries(a.optimizer.ms)) expect(Buffer.compare(Buffer.from(b.optimizer.ms[name].buffer), Buffer.from(m.buffer)), name).toBe(0);
+  for (const [name, w] of Object.entries(a.params)) expect(Buffer.compare(Buffer.from(b.params[name]!.buffer), Buffer.from(w.buffer)), name).toBe(0);
+  for (const [name, m] of Object.entries(a.optimizer.ms)) expect(Buffer.compare(Buffer.from(b.optimizer.ms[name]!.buffer), Buffer.from(m.buffer)), name).toBe(0);
   expect(records(split)).toEqual(records(whole));
   expect(b.actor!.envs).toEqual(a.actor!.envs);
 }

@@ -15,7 +15,7 @@ describe('supervisor watchdog', () => {
     const freezing = (async () => {
       while (!lines.some((l) => l.startsWith('[cpc'))) await new Promise((r) => setTimeout(r, 100));
       for (const name of ['actor-0', 'actor-1']) {
-        const pid = children.get(name)![0].pid!;
+        const pid = children.get(name)![0]!.pid!;
         const envs = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
         for (const e of envs) process.kill(e, 'SIGSTOP');
         frozen.push(...envs);

@@ -54,11 +54,11 @@ describe('env servers', () => {
     const sock = new Request({ linger: 0, receiveTimeout: 5000 });
     sock.connect(server.endpoint);
     await sock.send(new Packr({ useRecords: false }).pack({ v: PROTOCOL_VERSION, type: 'x'.repeat(60_000) }));
-    const r = decode((await sock.receive())[0]);
+    const r = decode((await sock.receive())[0]!);
     expect(r).toMatchObject({ ok: true, msg: { type: 'error', code: 'unknown_type' } });
     if (r.ok && r.msg.type === 'error') expect(r.msg.requestType).toHaveLength(256);
     await sock.send(encode({ type: 'env.spec' }));
-    expect(decode((await sock.receive())[0])).toMatchObject({ ok: true, msg: { type: 'env.spec.reply' } });
+    expect(decode((await sock.receive())[0]!)).toMatchObject({ ok: true, msg: { type: 'env.spec.reply' } });
     sock.close();
     await server.close();
   });

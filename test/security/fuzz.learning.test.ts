@@ -65,7 +65,7 @@ function cases(rng: Rng): Case[] {
 
 async function nextParams(sock: zmq.Dealer): Promise<Extract<Message, { type: 'params' }>> {
   const [frame] = await sock.receive();
-  const r = decode(frame);
+  const r = decode(frame!);
   if (!r.ok || r.msg.type !== 'params') throw new Error(`expected params, got ${r.ok ? r.msg.type : r.error.message}`);
   return r.msg;
 }
@@ -83,7 +83,7 @@ describe('fuzz: 10,000 bad messages to a learner', () => {
       log: (l) => {
         logs.push(l);
         const m = /listening on (\S+)/.exec(l);
-        if (m) listening(m[1]);
+        if (m) listening(m[1]!);
       },
     });
     const where = await endpoint;
@@ -103,9 +103,9 @@ describe('fuzz: 10,000 bad messages to a learner', () => {
     const expected: Partial<Record<RejectReason, number>> = {};
     for (let i = 0; i < N; i++) {
       const c = all[i % all.length];
-      const m = c.make(() => seq++);
-      await (c.stranger ? stranger : fuzzer).send(m instanceof Uint8Array ? m : encode(m));
-      expected[c.reason] = (expected[c.reason] ?? 0) + 1;
+      const m = c!.make(() => seq++);
+      await (c!.stranger ? stranger : fuzzer).send(m instanceof Uint8Array ? m : encode(m));
+      expected[c!.reason] = (expected[c!.reason] ?? 0) + 1;
     }
     // a hello answered means everything sent before it on that socket was read
     await stranger.send(hello('stranger'));

@@ -114,7 +114,7 @@ describe.skipIf(!slurm.ok)('a study on a one-node Slurm', () => {
     submitSearch(config, {});
     const jobId = jobOf(out);
     const [run] = planRuns(readStudy(out)!, out);
-    await waitUntil('3 updates of the run', () => updatesWritten(run.runDir) >= 3, 120_000, () => explain(out, jobId));
+    await waitUntil('3 updates of the run', () => updatesWritten(run!.runDir) >= 3, 120_000, () => explain(out, jobId));
     expect(spawnSync('scontrol', ['requeue', `${jobId}_0`], { timeout: 20_000 }).status).toBe(0);
     await waitUntil('the requeued task pending', () => queued(jobId).includes('PENDING'), 60_000, () => explain(out, jobId));
     // Slurm holds a requeued job back for a while; start it now
@@ -126,6 +126,6 @@ describe.skipIf(!slurm.ok)('a study on a one-node Slurm', () => {
     expect(resumedFrom, explain(out, jobId)).toBeGreaterThan(0);
     expect(logs).toMatch(/stopped at \d+ frames/);
     expect(studyStatus(out).runs.map((r) => [r.state, r.frames])).toEqual([['finished', updates * BATCH_FRAMES]]);
-    expect(readUpdates(run.runDir).map((u) => u.frames)).toEqual(Array.from({ length: updates }, (_, i) => (i + 1) * BATCH_FRAMES));
+    expect(readUpdates(run!.runDir).map((u) => u.frames)).toEqual(Array.from({ length: updates }, (_, i) => (i + 1) * BATCH_FRAMES));
   });
 });

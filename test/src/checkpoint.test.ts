@@ -24,7 +24,7 @@ describe('checkpoints', () => {
     });
     for (const f of [10, 20, 30, 40]) saveCheckpoint(dir, state(f), 3);
     expect(listCheckpoints(dir).map((f) => path.basename(f))).toEqual(['ckpt-000000000020.msgpack', 'ckpt-000000000030.msgpack', 'ckpt-000000000040.msgpack']);
-    const c = loadCheckpoint(listCheckpoints(dir)[2]);
+    const c = loadCheckpoint(listCheckpoints(dir)[2]!);
     expect(c.frames).toBe(40);
     expect(c.params['core/wx']).toEqual(Float32Array.from([1.5, -2, 3e-8]));
     expect(c.optimizer.ms['core/wx']).toEqual(Float32Array.from([0.9, 1, 1.1]));
@@ -59,7 +59,7 @@ describe('checkpoints', () => {
     // trained further from the restored parameters: changed, but by small steps
     const w0 = saved.params['policy/w'];
     const w1 = after.params['policy/w'];
-    const change = Math.max(...w0.map((x, i) => Math.abs(x - w1[i])));
+    const change = Math.max(...w0!.map((x, i) => Math.abs(x - w1![i]!)));
     expect(change).toBeGreaterThan(0);
     expect(change).toBeLessThan(0.1);
     expect(readUpdates(runDir).map((r) => r.frames)).toEqual([1, 2, 3, 4].map((i) => i * BATCH_FRAMES));

@@ -63,7 +63,7 @@ describe('config', () => {
     const help = addConfigOptions(new Command('train')).helpInformation({ error: false });
     const headings = help.split('\n').filter((l) => /^\S.*options:$/.test(l));
     expect(headings).toEqual(['Environment options:', 'Agent options:', 'CPC options:', 'Optimisation options:', 'Runtime options:', 'Logging options:']);
-    const section = (h: string) => help.split(`${h}\n`)[1].split('\n\n')[0];
+    const section = (h: string) => help.split(`${h}\n`)[1]!.split('\n\n')[0];
     expect(section('CPC options:')).toMatch(/--cpc-steps <number>/);
     expect(section('Optimisation options:')).toMatch(/--learning-rate <number>/);
     expect(section('Environment options:')).toMatch(/--env <value>/);

@@ -14,14 +14,14 @@ describe('doctor', () => {
     expect(r.ok).toBe(true);
     expect(r.dmlabReady).toBe(true);
     const byName = Object.fromEntries(r.checks.map((c) => [c.name, c]));
-    expect(byName.node.status).toBe('ok');
-    expect(byName.zeromq.detail).toMatch(/libzmq \d/);
-    for (const m of ['pyzmq', 'msgpack', 'numpy']) expect(byName[m].status).toBe('ok');
+    expect(byName.node!.status).toBe('ok');
+    expect(byName.zeromq!.detail).toMatch(/libzmq \d/);
+    for (const m of ['pyzmq', 'msgpack', 'numpy']) expect(byName[m]!.status).toBe('ok');
     expect(byName.deepmind_lab).toMatchObject({ status: 'warn', detail: expect.stringContaining('fake') });
     expect(r.summary).toMatch(/fake deepmind_lab \(tests only\)/);
     // it created and stepped a level, and says how long a step took
     expect(byName['Lab (software renderer)']).toMatchObject({ status: 'ok' });
-    const ms = /reset (\d+) ms, ([\d.]+) ms per agent step of 4 frames/.exec(byName['Lab (software renderer)'].detail);
+    const ms = /reset (\d+) ms, ([\d.]+) ms per agent step of 4 frames/.exec(byName['Lab (software renderer)']!.detail);
     expect(ms).not.toBeNull();
     expect(Number(ms![2])).toBeGreaterThan(0);
   });

@@ -59,5 +59,6 @@ describe('eval', () => {
 
   it('says what is wrong with a folder that is not a run', async () => {
     await expect(evaluate({ runDir: tmp(), episodes: 1 })).rejects.toThrow(/config.json does not exist/);
+    await expect(evaluate({ runDir: tmp(), episodes: 1, parallel: 0 })).rejects.toThrow(/eval: parallel must be a positive integer, got 0/);
   });
 });

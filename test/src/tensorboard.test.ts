@@ -63,7 +63,7 @@ describe('TensorBoard event files', () => {
     expect(readTfRecords(both).map((r) => r.data.toString())).toEqual(['first', 'second record']);
     expect(readTfRecords(both.subarray(0, both.length - 1)).map((r) => r.data.toString())).toEqual(['first']);
     const corrupt = Buffer.from(both);
-    corrupt[a.length + 14] ^= 1; // a byte of the second record's data
+    corrupt[a.length + 14]! ^= 1; // a byte of the second record's data
     expect(readTfRecords(corrupt)).toHaveLength(1);
   });
 
@@ -77,14 +77,14 @@ describe('TensorBoard event files', () => {
 
     const config = events.filter((e) => e.values.some((v) => v.tag === 'config'));
     expect(config).toHaveLength(1);
-    const text = config[0].values[0];
+    const text = config[0]!.values[0]!;
     expect(text.plugin).toBe('text');
     const saved = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')) as { config: object };
     expect(JSON.parse(text.text!)).toEqual(saved.config);
 
     const images = events.filter((e) => e.values.some((v) => v.image));
     expect(images.map((e) => e.step)).toEqual([batchFrames]); // the first update (imageEvery 300 s)
-    const image = images[0].values[0].image!;
+    const image = images[0]!.values[0]!.image!;
     expect(image.png).toBe(true);
     expect([image.png_width, image.png_height]).toEqual([image.width, image.height]);
 
@@ -94,7 +94,7 @@ describe('TensorBoard event files', () => {
 
     // the reader does check: one flipped bit and it refuses the file
     const bad = Buffer.from(fs.readFileSync(file));
-    bad[bad.length - 20] ^= 0x10;
+    bad[bad.length - 20]! ^= 0x10;
     const corrupt = path.join(runDir, 'corrupt.tfevents');
     fs.writeFileSync(corrupt, bad);
     const r = spawnSync(PYTHON, [READER, corrupt], { encoding: 'utf8' });

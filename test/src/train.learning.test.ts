@@ -45,7 +45,7 @@ describe('learning', () => {
         backend: 'wasm',
         runDir: tmp(),
       },
-      { ...quiet, onUpdate: (u) => accuracies.push(u.metrics.cpcAccuracy![0]) },
+      { ...quiet, onUpdate: (u) => accuracies.push(u.metrics.cpcAccuracy![0]!) },
     );
     expect(summary.cpcAccuracy).toHaveLength(5);
     expect(summary.cpcAccuracy![0]).toBeGreaterThanOrEqual(3 / B);

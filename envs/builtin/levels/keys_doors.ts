@@ -77,18 +77,18 @@ export class KeysDoors extends Level {
     }
     const colours = shuffle(this.rng, Object.keys(KEY_COLOURS) as KeyColour[]);
     for (let d = 0; d < ROOMS - 1; d++) {
-      const cell = doorBetween(this.grid, chain[d], chain[d + 1]);
-      this.grid.cells[cell] = DOOR_OF[colours[d]];
-      this.doors.push({ colour: colours[d], cell, open: false });
+      const cell = doorBetween(this.grid, chain[d]!, chain[d + 1]!);
+      this.grid.cells[cell] = DOOR_OF[colours[d]!];
+      this.doors.push({ colour: colours[d]!, cell, open: false });
     }
 
     // Places are drawn room by room from cells that keep doorways clear.
     const spots = chain.map((slot) => shuffle(this.rng, roomCells(this.grid, slot).filter((i) => !nextToDoor(this.grid, i))));
-    this.spawnAgent([spots[0].pop() as number]);
-    for (let d = 0; d < ROOMS - 1; d++) this.placeKey(colours[d], spots[this.rng.int(d + 1)].pop() as number);
+    this.spawnAgent([spots[0]!.pop() as number]);
+    for (let d = 0; d < ROOMS - 1; d++) this.placeKey(colours[d]!, spots[this.rng.int(d + 1)]!.pop() as number);
     // The distractor: a colour no door has, reachable before the last door.
-    this.placeKey(colours[ROOMS - 1], spots[this.rng.int(ROOMS - 1)].pop() as number);
-    this.goal = spots[ROOMS - 1].pop() as number;
+    this.placeKey(colours[ROOMS - 1]!, spots[this.rng.int(ROOMS - 1)]!.pop() as number);
+    this.goal = spots[ROOMS - 1]!.pop() as number;
     Object.assign(this.goalSprite, cellCentre(this.grid, this.goal), { visible: true });
     this.sprites.push(this.goalSprite);
   }
@@ -157,13 +157,13 @@ function roomChain(rng: Rng): number[] {
   for (;;) {
     const chain = [rng.int(SLOTS * SLOTS)];
     while (chain.length < ROOMS) {
-      const s = chain[chain.length - 1];
+      const s = chain[chain.length - 1]!;
       const sx = s % SLOTS;
       const options = [s - SLOTS, s + SLOTS, sx > 0 ? s - 1 : -1, sx < SLOTS - 1 ? s + 1 : -1].filter(
         (n) => n >= 0 && n < SLOTS * SLOTS && !chain.includes(n),
       );
       if (options.length === 0) break;
-      chain.push(options[rng.int(options.length)]);
+      chain.push(options[rng.int(options.length)]!);
     }
     if (chain.length === ROOMS) return chain;
   }
@@ -191,7 +191,7 @@ function doorBetween(grid: Grid, a: number, b: number): number {
 function nextToDoor(grid: Grid, cell: number): boolean {
   const around = new Int32Array(4);
   for (let n = neighbours(grid, cell, around) - 1; n >= 0; n--) {
-    const v = grid.cells[around[n]];
+    const v = grid.cells[around[n]!]!;
     if (v >= WALL.doorRed && v <= WALL.doorBlack) return true;
   }
   return false;

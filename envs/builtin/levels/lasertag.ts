@@ -79,7 +79,7 @@ export class LaserTag extends Level {
     this.bots.length = 0;
     for (let k = 0; k < BOT_COUNT; k++) {
       const body = { x: 0, y: 0, yaw: 0 };
-      const sprite: Sprite = { x: 0, y: 0, texture: BOT_LOOKS[k], size: 0.8, z: 0, visible: true };
+      const sprite: Sprite = { x: 0, y: 0, texture: BOT_LOOKS[k]!, size: 0.8, z: 0, visible: true };
       const bot: Bot = { body, sprite, goal: 0, toGoal: new Int32Array(0), cooldown: BOT_FIRE_COOLDOWN_FRAMES, hits: 0, hitWindow: 0 };
       this.bots.push(bot);
       this.sprites.push(sprite);
@@ -133,9 +133,9 @@ export class LaserTag extends Level {
     const fromAgent = bfsDistances(this.grid, cellIndex(this.grid, this.agent.x, this.agent.y));
     let target = this.bots[0];
     for (const bot of this.bots) {
-      if (pathLength(fromAgent, this.grid, bot) < pathLength(fromAgent, this.grid, target)) target = bot;
+      if (pathLength(fromAgent, this.grid, bot) < pathLength(fromAgent, this.grid, target!)) target = bot;
     }
-    const { x, y } = target.body;
+    const { x, y } = target!.body;
     if (!lineOfSight(this.grid, this.agent.x, this.agent.y, x, y)) {
       return navigateTo(this.grid, this.agent, cellIndex(this.grid, x, y), x, y) ?? ACTION.lookLeft;
     }
@@ -152,8 +152,8 @@ export class LaserTag extends Level {
     const cell = cellIndex(this.grid, body.x, body.y);
     let next = cell;
     for (let n = neighbours(this.grid, cell, this.around) - 1; n >= 0; n--) {
-      const j = this.around[n];
-      if (bot.toGoal[j] >= 0 && bot.toGoal[j] < bot.toGoal[next]) next = j;
+      const j = this.around[n]!;
+      if (bot.toGoal[j]! >= 0 && bot.toGoal[j]! < bot.toGoal[next]!) next = j;
     }
     const c = cellCentre(this.grid, next);
     const dx = c.x - body.x;
@@ -208,6 +208,6 @@ export class LaserTag extends Level {
 }
 
 function pathLength(fromAgent: Int32Array, grid: Grid, bot: Bot): number {
-  const d = fromAgent[cellIndex(grid, bot.body.x, bot.body.y)];
+  const d = fromAgent[cellIndex(grid, bot.body.x, bot.body.y)]!;
   return d < 0 ? Infinity : d;
 }

@@ -52,7 +52,7 @@ export class SeekAvoid extends Level {
     );
     for (let k = 0; k < APPLES + LEMONS; k++) {
       const apple = k < APPLES;
-      const c = cellCentre(this.grid, cells[k]);
+      const c = cellCentre(this.grid, cells[k]!);
       const sprite: Sprite = {
         x: c.x + this.rng.uniform(-JITTER, JITTER),
         y: c.y + this.rng.uniform(-JITTER, JITTER),
@@ -61,7 +61,7 @@ export class SeekAvoid extends Level {
         z: 0,
         visible: true,
       };
-      this.pickups.push({ sprite, reward: apple ? 1 : -1, cell: cells[k] });
+      this.pickups.push({ sprite, reward: apple ? 1 : -1, cell: cells[k]! });
       this.sprites.push(sprite);
     }
     this.plan = { ...this.grid, cells: this.grid.cells.slice() };

@@ -83,6 +83,6 @@ function arena(): Grid {
     setCell(grid, i, n - 1, WALL.cueBlue);
     setCell(grid, 0, i, WALL.cueYellow);
   }
-  for (const [x, y] of [[0, 0], [n - 1, 0], [0, n - 1], [n - 1, n - 1]]) setCell(grid, x, y, WALL.stone);
+  for (const [x, y] of [[0, 0], [n - 1, 0], [0, n - 1], [n - 1, n - 1]]) setCell(grid, x!, y!, WALL.stone);
   return grid;
 }

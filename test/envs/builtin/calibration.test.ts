@@ -26,7 +26,7 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const small = { width: 8, height: 8 };
 
 describe.each(BUILTIN_LEVEL_NAMES)('%s at its full length', (name) => {
-  const target = TARGETS[name];
+  const target = TARGETS[name]!;
 
   it("random play earns within 0.5x-2x of its namesake's random play (pinned with a seed)", () => {
     const env = makeBuiltinEnv(name, small);

@@ -90,7 +90,7 @@ describe.each(BUILTIN_LEVEL_NAMES)('%s', (name) => {
   it('draws a real picture: many colours, not one flat fill', () => {
     const obs = makeBuiltinEnv(name).reset(3);
     const colours = new Set<number>();
-    for (let i = 0; i < obs.length; i += 3) colours.add((obs[i] << 16) | (obs[i + 1] << 8) | obs[i + 2]);
+    for (let i = 0; i < obs.length; i += 3) colours.add((obs[i]! << 16) | (obs[i + 1]! << 8) | obs[i + 2]!);
     expect(colours.size).toBeGreaterThan(30);
   });
 
@@ -101,7 +101,7 @@ describe.each(BUILTIN_LEVEL_NAMES)('%s', (name) => {
       const frames = [env.reset(seed)];
       const rewards: number[] = [];
       for (let t = 0; t < 150; t++) {
-        const r = env.step(policy(frames[frames.length - 1]), ACTION_REPEAT);
+        const r = env.step(policy(frames[frames.length - 1]!), ACTION_REPEAT);
         frames.push(r.obs);
         rewards.push(r.reward);
       }
@@ -110,7 +110,7 @@ describe.each(BUILTIN_LEVEL_NAMES)('%s', (name) => {
     const a = run(5);
     const b = run(5);
     expect(b.rewards).toEqual(a.rewards);
-    for (let t = 0; t < a.frames.length; t++) expect(Buffer.compare(a.frames[t], b.frames[t])).toBe(0);
+    for (let t = 0; t < a.frames.length; t++) expect(Buffer.compare(a.frames[t]!, b.frames[t]!)).toBe(0);
 
     const layouts = new Set(
       [1, 2, 3, 4, 5].map((seed) => {

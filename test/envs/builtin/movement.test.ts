@@ -43,9 +43,9 @@ describe('turning', () => {
     const grid = makeGrid(3, 3, FREE);
     const a: Body = { x: 1.5, y: 1.5, yaw: 0 };
     const b: Body = { x: 1.5, y: 1.5, yaw: 0 };
-    for (let i = 0; i < 12; i++) applyAction(a, ACTION_SET[ACTION.lookRight].action, grid);
-    for (let i = 0; i < 20; i++) applyAction(b, ACTION_SET[i % 2 ? ACTION.lookLeft : ACTION.lookRight].action, grid);
-    for (let i = 0; i < 12; i++) applyAction(b, ACTION_SET[ACTION.lookRight].action, grid);
+    for (let i = 0; i < 12; i++) applyAction(a, ACTION_SET[ACTION.lookRight]!.action, grid);
+    for (let i = 0; i < 20; i++) applyAction(b, ACTION_SET[i % 2 ? ACTION.lookLeft : ACTION.lookRight]!.action, grid);
+    for (let i = 0; i < 12; i++) applyAction(b, ACTION_SET[ACTION.lookRight]!.action, grid);
     expect(heading(b)).toBe(heading(a));
   });
 });
@@ -54,13 +54,13 @@ describe('moving', () => {
   it('walks MOVE_SPEED per frame forward, back and sideways', () => {
     const grid = makeGrid(9, 9, FREE);
     const body: Body = { x: 4.5, y: 4.5, yaw: 0 };
-    applyAction(body, ACTION_SET[ACTION.forward].action, grid);
+    applyAction(body, ACTION_SET[ACTION.forward]!.action, grid);
     expect(body.x).toBeCloseTo(4.5 + MOVE_SPEED, 12);
     expect(body.y).toBeCloseTo(4.5, 12);
     // Facing east, strafing right goes south (+y).
-    applyAction(body, ACTION_SET[ACTION.strafeRight].action, grid);
+    applyAction(body, ACTION_SET[ACTION.strafeRight]!.action, grid);
     expect(body.y).toBeCloseTo(4.5 + MOVE_SPEED, 12);
-    applyAction(body, ACTION_SET[ACTION.backward].action, grid);
+    applyAction(body, ACTION_SET[ACTION.backward]!.action, grid);
     expect(body.x).toBeCloseTo(4.5, 12);
   });
 
@@ -69,7 +69,7 @@ describe('moving', () => {
     for (let y = 0; y < 5; y++) setCell(grid, 3, y, WALL.stone);
     // Facing a little south of east, into the wall at x = 3.
     const body: Body = { x: 2.5, y: 1.5, yaw: 100 };
-    for (let i = 0; i < 100; i++) applyAction(body, ACTION_SET[ACTION.forward].action, grid);
+    for (let i = 0; i < 100; i++) applyAction(body, ACTION_SET[ACTION.forward]!.action, grid);
     expect(body.x).toBeCloseTo(3 - AGENT_RADIUS, 5);
     expect(body.x).toBeLessThan(3 - AGENT_RADIUS);
     // The wall takes the x motion; the y motion carries on.

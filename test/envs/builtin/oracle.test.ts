@@ -21,7 +21,7 @@ describe.each(BUILTIN_LEVEL_NAMES)('%s', (name) => {
     const env = makeBuiltinEnv(name, { episodeLength: LENGTH });
     const oracle = mean(evaluatePolicy(env, makeOracle(env), EPISODES, 100));
     const random = mean(evaluatePolicy(makeBuiltinEnv(name, { episodeLength: LENGTH }), randomPolicy(100), EPISODES, 100));
-    expect(oracle).toBeGreaterThanOrEqual(BARS[name].oracle);
-    expect(oracle - random).toBeGreaterThanOrEqual(BARS[name].margin);
+    expect(oracle).toBeGreaterThanOrEqual(BARS[name]!.oracle);
+    expect(oracle - random).toBeGreaterThanOrEqual(BARS[name]!.margin);
   });
 });

@@ -118,52 +118,52 @@ describe('lasertag_three_opponents_small', () => {
     const { env, level, front } = setUp(1);
     const bot = level.bots[1];
     expect(HITS_TO_TAG).toBe(2);
-    expect(fireAt(env, bot, front)).toBe(0);
-    expect(bot.hits).toBe(1);
-    expect(fireAt(env, bot, front)).toBe(TAG_REWARD);
-    expect(bot.hits).toBe(0);
-    expect(Math.hypot(bot.body.x - front.x, bot.body.y - front.y)).toBeGreaterThan(1);
+    expect(fireAt(env, bot!, front)).toBe(0);
+    expect(bot!.hits).toBe(1);
+    expect(fireAt(env, bot!, front)).toBe(TAG_REWARD);
+    expect(bot!.hits).toBe(0);
+    expect(Math.hypot(bot!.body.x - front.x, bot!.body.y - front.y)).toBeGreaterThan(1);
   });
 
   it('a hit lapses after the window', () => {
     const { env, level, front } = setUp(4);
     const bot = level.bots[0];
-    expect(fireAt(env, bot, front)).toBe(0);
+    expect(fireAt(env, bot!, front)).toBe(0);
     for (let f = 0; f < HIT_WINDOW_FRAMES; f += ACTION_REPEAT) {
-      Object.assign(bot.body, front);
+      Object.assign(bot!.body, front);
       expect(env.step(ACTION.lookLeft, ACTION_REPEAT).reward).toBe(0);
     }
-    expect(bot.hits).toBe(0);
+    expect(bot!.hits).toBe(0);
     level.agent.yaw = 0;
-    expect(fireAt(env, bot, front)).toBe(0);
-    expect(fireAt(env, bot, front)).toBe(TAG_REWARD);
+    expect(fireAt(env, bot!, front)).toBe(0);
+    expect(fireAt(env, bot!, front)).toBe(TAG_REWARD);
   });
 
   it('misses an opponent behind the agent, and is limited to one shot per cooldown', () => {
     const { env, level, front } = setUp(2);
     const bot = level.bots[0];
-    Object.assign(bot.body, front);
+    Object.assign(bot!.body, front);
     level.agent.yaw = Math.round(LOOK_PIXELS_PER_TURN / 2); // facing west
     expect(env.step(ACTION.fire, ACTION_REPEAT).reward).toBe(0);
-    expect(bot.hits).toBe(0);
+    expect(bot!.hits).toBe(0);
     level.agent.yaw = 0;
-    Object.assign(bot.body, front);
+    Object.assign(bot!.body, front);
     expect(FIRE_COOLDOWN_FRAMES).toBe(12);
     // The shot just fired still cools down: these two hit nothing.
     expect(env.step(ACTION.fire, ACTION_REPEAT).reward).toBe(0);
-    Object.assign(bot.body, front);
+    Object.assign(bot!.body, front);
     expect(env.step(ACTION.fire, ACTION_REPEAT).reward).toBe(0);
-    expect(bot.hits).toBe(0);
-    Object.assign(bot.body, front);
+    expect(bot!.hits).toBe(0);
+    Object.assign(bot!.body, front);
     expect(env.step(ACTION.fire, ACTION_REPEAT).reward).toBe(0);
-    expect(bot.hits).toBe(1);
-    expect(fireAt(env, bot, front)).toBe(TAG_REWARD);
+    expect(bot!.hits).toBe(1);
+    expect(fireAt(env, bot!, front)).toBe(TAG_REWARD);
   });
 
   it('moving or looking without fire tags no one', () => {
     const { env, level, front } = setUp(3);
     for (const a of [ACTION.lookLeft, ACTION.lookRight, ACTION.strafeLeft, ACTION.strafeRight]) {
-      Object.assign(level.bots[2].body, front);
+      Object.assign(level.bots[2]!.body, front);
       level.agent.yaw = 0;
       expect(env.step(a, ACTION_REPEAT).reward).toBe(0);
     }
@@ -175,7 +175,7 @@ describe('rooms_keys_doors_puzzle', () => {
     const env = makeBuiltinEnv('rooms_keys_doors_puzzle');
     env.reset(4);
     const level = env.level as KeysDoors;
-    const door = level.doors[0];
+    const door = level.doors[0]!;
     const key = level.keys.find((k) => k.colour === door.colour)!;
     const wrong = level.keys.find((k) => k.colour !== door.colour)!;
     const { width } = level.grid;

@@ -39,7 +39,7 @@ afterAll(async () => {
 
 const OBS = 24 * 24 * 3;
 /** The fake writes the last 7-int action + 128 into the red values of row 0's first pixels. */
-const lastAction = (obs: Uint8Array): number[] => Array.from({ length: 7 }, (_, x) => obs[x * 3] - 128);
+const lastAction = (obs: Uint8Array): number[] => Array.from({ length: 7 }, (_, x) => obs[x * 3]! - 128);
 const actionAt = (i: number, t: number) => (3 * i + t) % 9;
 
 describe('one bridge hosting E levels', () => {
@@ -49,17 +49,17 @@ describe('one bridge hosting E levels', () => {
     const vector = track(await makeDmlabVectorEnv('tests/fake_seeded_length', E, base));
     const singles = await Promise.all(seeds.map(() => makeDmlabEnv('tests/fake_seeded_length', base).then(track)));
     expect(vector.size).toBe(E);
-    expect(vector.spec).toEqual(singles[0].spec);
+    expect(vector.spec).toEqual(singles[0]!.spec);
     const out = vectorStepBuffers(vector.spec, E);
     await vector.reset(seeds, out.obs);
-    const firsts = await Promise.all(singles.map((s, i) => s.reset(seeds[i])));
+    const firsts = await Promise.all(singles.map((s, i) => s.reset(seeds[i]!)));
     firsts.forEach((o, i) => expect(out.obs.subarray(i * OBS, (i + 1) * OBS)).toEqual(o));
     const actions = new Int32Array(E);
     let ends = 0;
     for (let t = 0; t < 30; t++) {
       for (let i = 0; i < E; i++) actions[i] = actionAt(i, t);
       await vector.step(actions, 4, out);
-      const results = await Promise.all(singles.map((s, i) => s.step(actions[i], 4)));
+      const results = await Promise.all(singles.map((s, i) => s.step(actions[i]!, 4)));
       results.forEach((r, i) => {
         expect(out.obs.subarray(i * OBS, (i + 1) * OBS)).toEqual(r.obs);
         expect([out.rewards[i], out.dones[i], out.episodeReturns[i], out.episodeLengths[i]]).toEqual([r.reward, r.done ? 1 : 0, r.episodeReturn ?? 0, r.episodeLength ?? 0]);
@@ -83,8 +83,8 @@ describe('one bridge hosting E levels', () => {
       const ended = Array.from(out.dones).filter(Boolean).length;
       if (ended > 0 && ended < E) partial++;
       for (let i = 0; i < E; i++) {
-        sum[i] += out.rewards[i];
-        length[i]++;
+        sum[i]! += out.rewards[i]!;
+        length[i]!++;
         const row = out.obs.subarray(i * OBS, (i + 1) * OBS);
         if (out.dones[i]) {
           expect([out.episodeReturns[i], out.episodeLengths[i]]).toEqual([sum[i], length[i]]);
@@ -133,7 +133,7 @@ describe('one bridge hosting E levels', () => {
     const serving = (async () => {
       for (const reply of replies) {
         const [frame] = await server.receive();
-        expect(decode(frame).ok).toBe(true);
+        expect(decode(frame!).ok).toBe(true);
         await server.send(encode(reply));
       }
     })();
@@ -174,9 +174,9 @@ describe('an actor driving bridges of several levels', () => {
       await actor.start();
       const { unroll, episodes } = await actor.collect();
       expect(failures).toHaveLength(1);
-      expect(failures[0][0]).toBe(0);
-      expect(failures[0][1]).toBeInstanceOf(EnvServerExitedError);
-      expect((failures[0][1] as EnvServerExitedError).exitCode).toBe(134);
+      expect(failures[0]![0]).toBe(0);
+      expect(failures[0]![1]).toBeInstanceOf(EnvServerExitedError);
+      expect((failures[0]![1] as EnvServerExitedError).exitCode).toBe(134);
       expect(failing.server.child.exitCode).toBe(134);
       const firsts = (t: number) => Array.from(unroll.firsts.subarray(t * 3, (t + 1) * 3));
       expect([0, 1, 2, 3, 4, 5].map(firsts)).toEqual([[1, 1, 1], [0, 0, 0], [0, 0, 0], [1, 1, 0], [0, 0, 0], [0, 0, 0]]);

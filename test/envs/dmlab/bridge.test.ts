@@ -36,7 +36,7 @@ async function env(level: string, opts: DmlabOptions = {}): Promise<DmlabEnv> {
 }
 
 /** The fake writes the last 7-int action + 128 into the red values of row 0's first pixels. */
-const lastAction = (obs: Uint8Array): number[] => Array.from({ length: 7 }, (_, x) => obs[x * 3] - 128);
+const lastAction = (obs: Uint8Array): number[] => Array.from({ length: 7 }, (_, x) => obs[x * 3]! - 128);
 
 describe('DeepMind Lab bridge against the fake', () => {
   it('reports the spec of a preset, with its path resolved and its episode length', async () => {
@@ -82,7 +82,7 @@ describe('DeepMind Lab bridge against the fake', () => {
     expect(lastAction(await e.reset(3))).toEqual([0, 0, 0, 0, 0, 0, 0]);
     for (let i = 0; i < ACTION_SET.length; i++) {
       const r = await e.step(i, 1);
-      expect(lastAction(r.obs)).toEqual([...ACTION_SET[i].action]);
+      expect(lastAction(r.obs)).toEqual([...ACTION_SET[i]!.action]);
     }
     await e.close();
   });
@@ -241,7 +241,7 @@ describe('bridge protocol', () => {
     const raw = new Packr({ useRecords: false });
     const rt = async (frames: Uint8Array | Uint8Array[]): Promise<Message> => {
       await sock.send(frames);
-      const r = decode((await sock.receive())[0]);
+      const r = decode((await sock.receive())[0]!);
       if (!r.ok) throw new Error(r.error.message);
       return r.msg;
     };
@@ -329,12 +329,12 @@ print(' '.join(out))
     const out = execFileSync(PYTHON, ['-c', script], { cwd: join(bridgeScript(), '..'), encoding: 'utf8' }).trim().split(' ');
     expect(out[4]).toBe('refused'); // an observation of another shape is an error, not a silent broadcast
     for (const i of [0, 2]) {
-      const lean = decode(Buffer.from(out[i], 'hex'));
-      const generic = decode(Buffer.from(out[i + 1], 'hex'));
+      const lean = decode(Buffer.from(out[i]!, 'hex'));
+      const generic = decode(Buffer.from(out[i + 1]!, 'hex'));
       expect(lean.ok && generic.ok).toBe(true);
       expect(lean).toEqual(generic);
     }
-    expect(decode(Buffer.from(out[0], 'hex'))).not.toEqual(decode(Buffer.from(out[2], 'hex')));
+    expect(decode(Buffer.from(out[0]!, 'hex'))).not.toEqual(decode(Buffer.from(out[2]!, 'hex')));
   });
 
   it('bench-transport --dmlab-path plays the same seeds and actions directly and through the bridge', async () => {

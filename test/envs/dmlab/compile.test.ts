@@ -64,7 +64,7 @@ describe('map compiles', () => {
     // compiles never overlapped: every start is followed by its own end
     const lines = gateLog(gate);
     expect(lines).toHaveLength(16);
-    for (let i = 0; i < 16; i += 2) expect(lines[i + 1]).toBe(lines[i].replace(/^start/, 'end'));
+    for (let i = 0; i < 16; i += 2) expect(lines[i + 1]).toBe(lines[i]!.replace(/^start/, 'end'));
     expect(new Set(lines.map((l) => l.split(' ')[2])).size).toBe(8);
     expect(readdirSync(cache).filter((f) => !f.startsWith('.'))).toHaveLength(8);
     await Promise.all(envs.map((e) => e.close()));
@@ -89,7 +89,7 @@ describe('map compiles', () => {
     await reset;
     const lines = gateLog(gate);
     expect(lines).toHaveLength(8);
-    for (let i = 0; i < 8; i += 2) expect(lines[i + 1]).toBe(lines[i].replace(/^start/, 'end'));
+    for (let i = 0; i < 8; i += 2) expect(lines[i + 1]).toBe(lines[i]!.replace(/^start/, 'end'));
     await vector.close();
   });
 
@@ -98,10 +98,10 @@ describe('map compiles', () => {
     // no level cache: the fake compiles at the gate without the bridge knowing, as a hung engine would look
     const [e] = await bridges(1, gate, { levelCacheDir: false, timeoutMs: 500 });
     try {
-      expect(await e.reset(1).catch((x: unknown) => x)).toMatchObject({ name: 'EnvTimeoutError' });
+      expect(await e!.reset(1).catch((x: unknown) => x)).toMatchObject({ name: 'EnvTimeoutError' });
     } finally {
       writeFileSync(join(gate, 'release'), '');
     }
-    await e.close();
+    await e!.close();
   });
 });

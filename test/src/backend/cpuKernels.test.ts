@@ -44,13 +44,13 @@ describe('cpu Conv2DBackpropFilter', () => {
     expect(tf.getKernel('Conv2DBackpropFilter', 'cpu').kernelFunc).not.toBe(stockFunc);
     for (const [i, c] of cases.entries()) {
       const ours = await filterGrad(c, 10 * i + 1);
-      const ref = stockGrads[i];
+      const ref = stockGrads[i]!;
       expect(ours.length).toBe(ref.length);
       let diff = 0;
       let scale = 0;
       for (let j = 0; j < ref.length; j++) {
-        diff = Math.max(diff, Math.abs(ours[j] - ref[j]));
-        scale = Math.max(scale, Math.abs(ref[j]));
+        diff = Math.max(diff, Math.abs(ours[j]! - ref![j]!));
+        scale = Math.max(scale, Math.abs(ref![j]!));
       }
       expect(scale).toBeGreaterThan(0);
       expect(diff / scale).toBeLessThan(1e-5);

@@ -38,12 +38,12 @@ describe('initBackend', () => {
     const w0 = await wConv.data();
     const opt = tf.train.sgd(0.002);
     const { value, grads } = tf.variableGrads(loss);
-    expect((await grads[wConv.name].abs().sum().data())[0]).toBeGreaterThan(0);
+    expect((await grads[wConv.name]!.abs().sum().data())[0]).toBeGreaterThan(0);
     opt.applyGradients(grads);
     const after = await loss().data();
     const w1 = await wConv.data();
     expect(w1.some((v, i) => v !== w0[i])).toBe(true);
-    expect(after[0]).toBeLessThan(before[0]);
+    expect(after[0]).toBeLessThan(before[0]!);
     tf.dispose([x, target, wConv, wDense, value, ...Object.values(grads)]);
     opt.dispose();
   });
@@ -79,8 +79,8 @@ describe('initBackend', () => {
     expect(info.name).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
     expect(info.skipped.map((s) => s.name)).toEqual(['tfjs-node-gpu', 'tfjs-node', 'webgpu']);
-    expect(info.skipped[0].reason).toBe('not installed');
-    expect(info.skipped[2].reason).toMatch(/not installed/);
+    expect(info.skipped[0]!.reason).toBe('not installed');
+    expect(info.skipped[2]!.reason).toMatch(/not installed/);
   });
 
   it('rejects an unknown backend name', async () => {

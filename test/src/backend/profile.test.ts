@@ -16,7 +16,7 @@ describe('profileKernels', () => {
     const add = p.kernels.find((k) => k.name === 'Add');
     expect(mm?.calls).toBe(3);
     expect(add?.calls).toBe(3);
-    for (let i = 1; i < p.kernels.length; i++) expect(p.kernels[i - 1].totalMs).toBeGreaterThanOrEqual(p.kernels[i].totalMs);
+    for (let i = 1; i < p.kernels.length; i++) expect(p.kernels[i - 1]!.totalMs).toBeGreaterThanOrEqual(p.kernels[i]!.totalMs);
     expect(p.kernels.reduce((s, k) => s + k.share, 0)).toBeCloseTo(1, 6);
     expect(p.kernelMs).toBeGreaterThan(0);
     expect(p.wallMs).toBeGreaterThanOrEqual(p.kernelMs * 0.5);

@@ -43,8 +43,8 @@ function relErr(a: Float32Array, b: Float32Array): number {
   let diff = 0;
   let scale = 0;
   for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
   }
   return diff / Math.max(scale, 1e-30);
 }
@@ -65,11 +65,11 @@ async function expectSameOnBoth<I>(
   const c = await run('cpu', () => reference(makeInputs()));
   expect(w.length).toBe(c.length);
   for (let i = 0; i < w.length; i++) {
-    expect(w[i].shape).toEqual(c[i].shape);
-    expect(w[i].data.length).toBe(c[i].data.length);
-    expect(relErr(w[i].data, c[i].data)).toBeLessThan(tol);
+    expect(w[i]!.shape).toEqual(c[i]!.shape);
+    expect(w[i]!.data.length).toBe(c[i]!.data.length);
+    expect(relErr(w[i]!.data, c[i]!.data)).toBeLessThan(tol);
     // guard against comparing two empty or all-zero results
-    expect(c[i].data.some((v) => v !== 0)).toBe(true);
+    expect(c[i]!.data.some((v) => v !== 0)).toBe(true);
   }
 }
 
@@ -149,7 +149,7 @@ describe('conv2d gradients (Conv2DBackpropFilter, Conv2DBackpropInput)', () => {
       ({ x, w }) => {
         const v = tf.variable(w);
         const { grads, value } = tf.variableGrads(() => tf.conv2d(x, v as tf.Variable<tf.Rank.R4>, 2, 'valid').square().sum() as tf.Scalar, [v]);
-        const out = [value, grads[v.name]];
+        const out = [value, grads[v.name]!];
         v.dispose();
         return out;
       },
@@ -187,18 +187,18 @@ describe('BatchMatMul', () => {
     it(`2-D, transposeA=${tA} transposeB=${tB}`, async () => {
       await expectSameOnBoth(
         () => [rand(shapeOf([], 5, 7, tA)), rand(shapeOf([], 7, 3, tB))],
-        ([a, b]) => tf.matMul(a, b, tA, tB),
+        ([a, b]) => tf.matMul(a!, b!, tA, tB),
       );
     });
 
     it(`rank 3, batch 4, XNNPACK per entry and stock loop for tiny entries, transposeA=${tA} transposeB=${tB}`, async () => {
       await expectSameOnBoth(
         () => [rand(shapeOf([4], 16, 40, tA)), rand(shapeOf([4], 40, 32, tB))], // 20480 MACs per entry
-        ([a, b]) => tf.matMul(a, b, tA, tB),
+        ([a, b]) => tf.matMul(a!, b!, tA, tB),
       );
       await expectSameOnBoth(
         () => [rand(shapeOf([4], 5, 7, tA)), rand(shapeOf([4], 7, 3, tB))],
-        ([a, b]) => tf.matMul(a, b, tA, tB),
+        ([a, b]) => tf.matMul(a!, b!, tA, tB),
       );
     });
 
@@ -206,24 +206,24 @@ describe('BatchMatMul', () => {
       // tfjs-backend-cpu mishandles this broadcast (it returns too few values), so the reference tiles explicitly
       await expectSameOnBoth(
         () => [rand(shapeOf([2, 1], 4, 6, tA)), rand(shapeOf([1, 3], 6, 5, tB))],
-        ([a, b]) => tf.matMul(a, b, tA, tB),
-        ([a, b]) => tf.matMul(tf.tile(a, [1, 3, 1, 1]), tf.tile(b, [2, 1, 1, 1]), tA, tB),
+        ([a, b]) => tf.matMul(a!, b!, tA, tB),
+        ([a, b]) => tf.matMul(tf.tile(a!, [1, 3, 1, 1]), tf.tile(b!, [2, 1, 1, 1]), tA, tB),
       );
     });
   }
 
   it('rank 3 times rank 2 (b broadcast: one GEMM) and batch-1 a times batched b', async () => {
-    await expectSameOnBoth(() => [rand([6, 5, 7]), rand([7, 3])], ([a, b]) => tf.matMul(a, b));
-    await expectSameOnBoth(() => [rand([1, 5, 7]), rand([6, 7, 3])], ([a, b]) => tf.matMul(a, b, false, false));
-    await expectSameOnBoth(() => [rand([6, 5, 7]), rand([1, 3, 7])], ([a, b]) => tf.matMul(a, b, false, true));
+    await expectSameOnBoth(() => [rand([6, 5, 7]), rand([7, 3])], ([a, b]) => tf.matMul(a!, b!));
+    await expectSameOnBoth(() => [rand([1, 5, 7]), rand([6, 7, 3])], ([a, b]) => tf.matMul(a!, b!, false, false));
+    await expectSameOnBoth(() => [rand([6, 5, 7]), rand([1, 3, 7])], ([a, b]) => tf.matMul(a!, b!, false, true));
   });
 
   it('the CPC head shape: batch T-k = 70 of [B, D] x [D, B] (B = 16, D = 128), forward and both gradients', async () => {
     await expectSameOnBoth(
       () => [rand([70, 16, 128]), rand([70, 16, 128]), rand([70, 16, 16])],
       ([p, z, r]) => {
-        const f = (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a, b, false, true).mul(r).sum();
-        return [tf.matMul(p, z, false, true), ...tf.grads(f)([p, z])];
+        const f = (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a, b, false, true).mul(r!).sum();
+        return [tf.matMul(p!, z!, false, true), ...tf.grads(f)([p!, z!])];
       },
     );
   });
@@ -259,10 +259,10 @@ describe('BatchMatMul', () => {
       }
     }
     expect(results.wasm.length).toBe(8);
-    for (let i = 0; i < results.wasm.length; i++) expect(relErr(results.wasm[i], results.cpu[i])).toBeLessThan(1e-4);
+    for (let i = 0; i < results.wasm.length; i++) expect(relErr(results.wasm[i]!, results.cpu[i]!)).toBeLessThan(1e-4);
     // the assigns really changed the products (so the comparison above covers a stale cache)
-    expect(relErr(results.cpu[5], results.cpu[0])).toBeGreaterThan(0.1);
-    expect(relErr(results.cpu[7], results.cpu[5])).toBeGreaterThan(0.1);
+    expect(relErr(results.cpu[5]!, results.cpu[0]!)).toBeGreaterThan(0.1);
+    expect(relErr(results.cpu[7]!, results.cpu[5]!)).toBeGreaterThan(0.1);
   });
 
   it('a dense layer trained for two steps matches (gradients through the cached W^T)', async () => {
@@ -310,7 +310,7 @@ describe('Slice and Unpack', () => {
   it('gradients through slice and unstack', async () => {
     await expectSameOnBoth(
       () => [rand([6, 4, 5]), rand([4, 5])],
-      ([a, r]) => tf.grads((x: tf.Tensor) => tf.addN(tf.unstack(x).map((s, i) => s.mul(r).mul(i + 1))).sum().add(x.slice([1, 1, 0], [3, 2, 4]).sum()))([a]),
+      ([a, r]) => tf.grads((x: tf.Tensor) => tf.addN(tf.unstack(x).map((s, i) => s.mul(r!).mul(i + 1))).sum().add(x.slice([1, 1, 0], [3, 2, 4]).sum()))([a!]),
     );
   });
 
@@ -318,8 +318,8 @@ describe('Slice and Unpack', () => {
     await tf.setBackend('wasm');
     const a = tf.tensor3d(Int32Array.from({ length: 60 }, (_, i) => i * 7 - 100), [3, 4, 5], 'int32');
     const parts = tf.unstack(a, 1);
-    expect(parts[2].dtype).toBe('int32');
-    expect(Array.from(await parts[2].data())).toEqual([10, 11, 12, 13, 14].map((i) => i * 7 - 100).concat(
+    expect(parts[2]!.dtype).toBe('int32');
+    expect(Array.from(await parts[2]!.data())).toEqual([10, 11, 12, 13, 14].map((i) => i * 7 - 100).concat(
       [30, 31, 32, 33, 34].map((i) => i * 7 - 100), [50, 51, 52, 53, 54].map((i) => i * 7 - 100)));
     tf.dispose([a, ...parts]);
   });
@@ -347,12 +347,12 @@ describe('Identity', () => {
     await expectSameOnBoth(
       () => [rand([3, 4]), rand([4, 2]), rand([4, 2])],
       ([x, w0, w1]) => {
-        const v = tf.variable(w0);
+        const v = tf.variable(w0!);
         const g = tf.grads((a: tf.Tensor) => {
           const y = tf.matMul(a, v);
-          v.assign(w1); // the tape holds the old value
+          v.assign(w1!); // the tape holds the old value
           return y.square().sum();
-        })([x]);
+        })([x!]);
         v.dispose();
         return g;
       },

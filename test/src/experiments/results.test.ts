@@ -111,10 +111,10 @@ describe('results', () => {
     const acc = accuracyCurves(runs, { lastUpdates: 2 });
     // both cpc runs, mean over their last 2 updates; k = 3 only counted where reported
     expect(acc.map((a) => a.k)).toEqual([1, 2, 3]);
-    expect(acc[0].accuracy).toBeCloseTo(0.7, 10);
-    expect(acc[1].accuracy).toBeCloseTo(0.375, 10);
-    expect(acc[2].accuracy).toBeCloseTo(0.3, 10);
-    expect(acc[0].chance).toBe(1 / 4);
+    expect(acc[0]!.accuracy).toBeCloseTo(0.7, 10);
+    expect(acc[1]!.accuracy).toBeCloseTo(0.375, 10);
+    expect(acc[2]!.accuracy).toBeCloseTo(0.3, 10);
+    expect(acc[0]!.chance).toBe(1 / 4);
   });
 
   it('writes the tables as Markdown and CSV', () => {

@@ -38,7 +38,7 @@ describe('search', () => {
     const key = 'mock-memory/baseline-t00';
     expect(first.unfinished).toEqual([key]);
     expect(fs.existsSync(path.join(out, 'search.lock'))).toBe(false);
-    const outcome = ends[0].type === 'end' ? ends[0].outcome : undefined;
+    const outcome = ends[0]!.type === 'end' ? ends[0]!.outcome : undefined;
     expect(outcome?.status).toBe('stopped');
     const stoppedAt = loadLatestCheckpoint(path.join(out, key))!.frames;
     expect(outcome).toMatchObject({ frames: stoppedAt });
@@ -109,7 +109,7 @@ describe('search', () => {
     expect(titles.size).toBeGreaterThanOrEqual(2);
     // which runs finished before the interruption depends on timing; a trial-1 run only starts once one has
     expect(first.failed.map((f) => f.key)).toEqual([killed]);
-    expect(first.failed[0].error).toMatch(/killed by SIGKILL/);
+    expect(first.failed[0]!.error).toMatch(/killed by SIGKILL/);
     expect(first.finished.length).toBeGreaterThanOrEqual(1);
     expect([...first.finished, killed, ...first.unfinished].sort()).toEqual([...keys].sort());
     const checkpointed = new Map(keys.map((k) => [k, loadLatestCheckpoint(path.join(out, k))?.frames ?? 0]));

@@ -82,7 +82,7 @@ describe('Slurm array jobs of a study', () => {
     expect(outcome).toMatchObject({ status: 'finished', frames: 2 * BATCH_FRAMES });
     const runs = planRuns(readStudy(out)!, out);
     expect(runs.map((r) => runState(r).state)).toEqual(['start', 'finished', 'start']);
-    expect(listCheckpoints(runs[1].runDir).length).toBeGreaterThan(0);
+    expect(listCheckpoints(runs[1]!.runDir).length).toBeGreaterThan(0);
 
     const again = submitSearch(config, {}, { printOnly: true });
     expect(again.indices).toEqual([0, 2]);
@@ -90,9 +90,9 @@ describe('Slurm array jobs of a study', () => {
     expect(fs.readFileSync(again.script, 'utf8')).toContain('#SBATCH --array=0,2\n');
     expect(fs.readFileSync(sbatch + '.args', 'utf8').split('\n').filter(Boolean)).toHaveLength(1); // print-only submitted nothing
 
-    const checkpoints = listCheckpoints(runs[1].runDir);
+    const checkpoints = listCheckpoints(runs[1]!.runDir);
     expect(await runArrayTask(out, 1, () => {})).toEqual({ status: 'skipped', frames: 2 * BATCH_FRAMES });
-    expect(listCheckpoints(runs[1].runDir)).toEqual(checkpoints);
+    expect(listCheckpoints(runs[1]!.runDir)).toEqual(checkpoints);
     await expect(runArrayTask(out, 3, () => {})).rejects.toThrow(/array task 3: the study in .* has runs 0-2/);
 
     // a second job was submitted by hand for run 2; squeue answers per job

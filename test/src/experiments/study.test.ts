@@ -60,7 +60,7 @@ describe('random search configurations', () => {
       const twin = runs.find((r) => r.agent === 'baseline' && r.level === cpc.level && r.trial === cpc.trial)!;
       const strip = ({ agent: _a, name: _n, runDir: _d, ...rest }: typeof cpc.config) => rest;
       expect(strip(twin.config)).toEqual(strip(cpc.config));
-      expect(cpc.config).toMatchObject({ learningRate: study.trials[cpc.trial].learningRate, seed: study.trials[cpc.trial].seed, frames: 6400 });
+      expect(cpc.config).toMatchObject({ learningRate: study.trials[cpc.trial]!.learningRate, seed: study.trials[cpc.trial]!.seed, frames: 6400 });
     }
   });
 

@@ -38,8 +38,8 @@ async function playBatch(agent: Agent): Promise<Unroll> {
 async function wholeBatchGradients(agent: Agent, batch: Unroll, hp: LossHyperparameters) {
   const { value, grads } = tf.variableGrads(() => agent.loss(batch, hp).total, Object.values(agent.params));
   const out: Record<string, Float32Array> = {};
-  for (const [name, v] of Object.entries(agent.params)) out[name] = (await grads[v.name].data()) as Float32Array;
-  const loss = (await value.data())[0];
+  for (const [name, v] of Object.entries(agent.params)) out[name] = (await grads[v.name]!.data()) as Float32Array;
+  const loss = (await value.data())[0]!;
   tf.dispose([value, ...Object.values(grads)]);
   return { grads: out, loss };
 }
@@ -51,9 +51,10 @@ function maxRelativeError(a: Record<string, Float32Array>, b: Record<string, Flo
   for (const name of Object.keys(b)) {
     let diff = 0;
     let norm = 0;
-    for (let i = 0; i < b[name].length; i++) {
-      diff += (a[name][i] - b[name][i]) ** 2;
-      norm += b[name][i] ** 2;
+    const [x, y] = [a[name]!, b[name]!];
+    for (let i = 0; i < y.length; i++) {
+      diff += (x[i]! - y[i]!) ** 2;
+      norm += y[i]! ** 2;
     }
     expect(norm).toBeGreaterThan(0);
     worst = Math.max(worst, Math.sqrt(diff / norm));

@@ -54,7 +54,7 @@ describe('plots', () => {
       const svg = fs.readFileSync(f.svg, 'utf8');
       const [, width, height] = /<svg[^>]* width="(\d+)" height="(\d+)"/.exec(svg)!.map(Number);
       const png = PNG.sync.read(fs.readFileSync(f.png));
-      expect([png.width, png.height]).toEqual([2 * width, 2 * height]);
+      expect([png.width, png.height]).toEqual([2 * width!, 2 * height!]);
     }
     const html = fs.readFileSync(report.html, 'utf8');
     for (const f of report.figures) {
@@ -109,7 +109,7 @@ describe.skipIf(!CHROMIUM)('the HTML report in headless Chromium', () => {
       expect(png.height).toBeGreaterThan(900); // figures, tables and settings: more than one screen
       // not a blank page: the figures' black and red curves are in it
       let dark = 0;
-      for (let i = 0; i < png.data.length; i += 4) if (png.data[i] + png.data[i + 1] + png.data[i + 2] < 150) dark++;
+      for (let i = 0; i < png.data.length; i += 4) if (png.data[i]! + png.data[i + 1]! + png.data[i + 2]! < 150) dark++;
       expect(dark / (png.width * png.height)).toBeGreaterThan(0.001);
     } finally {
       await browser.close();

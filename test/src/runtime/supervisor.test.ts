@@ -45,8 +45,8 @@ const updates = readUpdates;
 /** Every update trained exactly one batch: frames rise by one batch each time, none missing, none twice. */
 function expectEveryBatchOnce(runDir: string, finishedFrames: number) {
   const u = updates(runDir);
-  u.forEach((r, i) => expect(r.frames).toBe(u[0].frames + i * UPDATE_FRAMES));
-  expect(u[u.length - 1].frames).toBe(finishedFrames);
+  u.forEach((r, i) => expect(r.frames).toBe(u[0]!.frames + i * UPDATE_FRAMES));
+  expect(u[u.length - 1]!.frames).toBe(finishedFrames);
 }
 
 /**
@@ -70,7 +70,7 @@ describe('supervised training (processes)', PROCESS_TEST, () => {
     const { config, runDir, lines, children, opts } = setup();
     const killing = (async () => {
       await until(() => updatesWritten(runDir) >= 3);
-      children.get('actor-0')![0].kill('SIGKILL');
+      children.get('actor-0')![0]!.kill('SIGKILL');
     })();
     const finished = await superviseTraining(config, opts);
     await killing;
@@ -86,11 +86,11 @@ describe('supervised training (processes)', PROCESS_TEST, () => {
     const attacking = (async () => {
       await until(() => lines.filter((l) => l.includes('connected to')).length >= 2 && updatesWritten(runDir) >= 1);
       // the actor's env servers are its child processes
-      const actorPid = children.get('actor-1')![0].pid!;
+      const actorPid = children.get('actor-1')![0]!.pid!;
       const envPids = execFileSync('pgrep', ['-P', String(actorPid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
-      process.kill(envPids[0], 'SIGKILL');
+      process.kill(envPids[0]!, 'SIGKILL');
       // and a stranger sends garbage, a wrong protocol version and an unroll of the wrong shape
-      const endpoint = /listening on (\S+)/.exec(lines.find((l) => l.includes('listening on'))!)![1];
+      const endpoint = /listening on (\S+)/.exec(lines.find((l) => l.includes('listening on'))!)![1]!;
       const intruder = new zmq.Dealer({ routingId: 'intruder' });
       intruder.connect(endpoint);
       for (let i = 0; i < 200; i++) await intruder.send(Buffer.from(Array.from({ length: 1 + (i % 50) }, () => Math.floor(Math.random() * 256))));
@@ -113,7 +113,7 @@ describe('supervised training (processes)', PROCESS_TEST, () => {
       // killed once it has checkpointed an update and trained past that checkpoint (a kill between a
       // checkpoint and the next update is issue 10 item 7, a hang fixed separately)
       await until(() => checkpointedFrames(runDir) >= UPDATE_FRAMES && updatesWritten(runDir) * UPDATE_FRAMES > checkpointedFrames(runDir));
-      children.get('learner')![0].kill('SIGKILL');
+      children.get('learner')![0]!.kill('SIGKILL');
     })();
     const finished = await superviseTraining(config, opts);
     await killing;
@@ -123,9 +123,9 @@ describe('supervised training (processes)', PROCESS_TEST, () => {
     expect(resumedAt).toBeGreaterThan(0);
     // after the restart (its clock starts again) the frame count continues from the checkpoint
     const u = updates(runDir);
-    const firstAfter = u.findIndex((r, i) => i > 0 && r.time < u[i - 1].time);
+    const firstAfter = u.findIndex((r, i) => i > 0 && r.time < u[i - 1]!.time);
     expect(firstAfter).toBeGreaterThan(0);
-    expect(u[firstAfter].frames).toBe(resumedAt + UPDATE_FRAMES);
+    expect(u[firstAfter]!.frames).toBe(resumedAt + UPDATE_FRAMES);
     expect(finished.frames).toBeGreaterThanOrEqual(config.frames);
     // the records of updates lost with the learner were dropped: every batch is in the metrics once,
     // and in the TensorBoard events the restarted learner continued
@@ -151,7 +151,7 @@ describe('supervised training (processes)', PROCESS_TEST, () => {
     const looking = (async () => {
       await until(() => updatesWritten(runDir) >= 1);
       for (const name of ['learner', 'actor-0', 'actor-1']) {
-        const pid = children.get(name)![0].pid!;
+        const pid = children.get(name)![0]!.pid!;
         seen[name] = args(pid);
         seen[`${name} (top)`] = comm(pid);
         if (name === 'learner') continue;

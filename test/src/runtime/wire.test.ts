@@ -9,7 +9,7 @@ import { loadLatestCheckpoint } from '../../../src/checkpoint.js';
 import { resolveConfig } from '../../../src/config.js';
 import { Learner } from '../../../src/learner.js';
 import { decode, encode } from '../../../src/transport/codec.js';
-import { concatUnrolls, paramsToMessage, unrollFromMessage, unrollToMessage, weightsFromParams } from '../../../src/runtime/wire.js';
+import { concatUnrolls, maxParamsBytes, maxUnrollBytes, paramsToMessage, unrollFromMessage, unrollToMessage, weightsFromParams } from '../../../src/runtime/wire.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -43,10 +43,58 @@ describe('runtime wire', () => {
     const back = unrollFromMessage(r.msg, { T: 5, obsShape: MOCK_OBS_SHAPE, numActions: 9, lstmSize: 3 });
     expect(back.ok && back.unroll).toEqual(u);
     expect(unrollFromMessage(r.msg, { T: 100, obsShape: MOCK_OBS_SHAPE, numActions: 9, lstmSize: 3 })).toEqual({ ok: false, reason: 'bad_shape', detail: 'unroll of 5 steps, the learner trains on T = 100' });
-    expect(unrollFromMessage(r.msg, { T: 5, obsShape: [72, 96, 3], numActions: 9, lstmSize: 3 })).toMatchObject({ ok: false, reason: 'bad_shape', detail: expect.stringMatching(/observations of 24x24x3/) });
+    expect(unrollFromMessage(r.msg, { T: 5, obsShape: [72, 96, 3], numActions: 9, lstmSize: 3 })).toEqual({ ok: false, reason: 'bad_shape', detail: 'observations of 24x24x3, expected 72x96x3' });
     // action indices outside [0, A) would index past a one-hot row
     const bad = unrollToMessage({ ...u, actions: u.actions.map((a, i) => (i === 3 ? 9 : a)) }, MOCK_OBS_SHAPE, { actorId: 'a.1', seq: 4, paramsVersion: 7, episodes: [] });
     expect(unrollFromMessage(bad, { T: 5, obsShape: MOCK_OBS_SHAPE, numActions: 9, lstmSize: 3 })).toEqual({ ok: false, reason: 'bad_action', detail: 'actions[3] = 9 outside [0, 9)' });
+    // each misfit names itself; the first bad entry counts (index 0 included)
+    const want = { T: 5, obsShape: MOCK_OBS_SHAPE, numActions: 9, lstmSize: 3 };
+    const back1 = (v: Unroll) => unrollFromMessage(unrollToMessage(v, MOCK_OBS_SHAPE, { actorId: 'a.1', seq: 5, paramsVersion: 7, episodes: [] }), want);
+    expect(unrollFromMessage(r.msg, { ...want, numActions: 4 })).toEqual({ ok: false, reason: 'bad_shape', detail: '9 actions, expected 4' });
+    expect(unrollFromMessage(r.msg, { ...want, lstmSize: 5 })).toEqual({ ok: false, reason: 'bad_shape', detail: 'LSTM state of 3, expected 5' });
+    expect(back1({ ...u, prevActions: u.prevActions.map((a, i) => (i === 0 ? -1 : a)) })).toEqual({ ok: false, reason: 'bad_action', detail: 'prevActions[0] = -1 outside [0, 9)' });
+    expect(back1({ ...u, actions: u.actions.map((a, i) => (i === 0 ? 9 : a)) })).toMatchObject({ detail: 'actions[0] = 9 outside [0, 9)' });
+    expect(back1({ ...u, firsts: u.firsts.map((f, i) => (i === 0 ? 2 : f)) })).toEqual({ ok: false, reason: 'bad_flag', detail: 'firsts[0] = 2, expected 0 or 1' });
+    expect(back1({ ...u, firsts: u.firsts.map((f, i) => (i === 7 ? 2 : f)) })).toMatchObject({ detail: 'firsts[7] = 2, expected 0 or 1' });
+    expect(back1({ ...u, prevRewards: u.prevRewards.map((x, i) => (i === 0 ? Number.NaN : x)) })).toEqual({ ok: false, reason: 'non_finite', detail: 'prevRewards[0] = NaN' });
+    expect(back1({ ...u, behaviourLogits: u.behaviourLogits.map((x, i) => (i === 20 ? Infinity : x)) })).toEqual({ ok: false, reason: 'non_finite', detail: 'behaviourLogits[20] = Infinity' });
+    expect(back1({ ...u, initialState: { ...u.initialState, c: u.initialState.c.map((x, i) => (i === 5 ? -Infinity : x)) } })).toMatchObject({ detail: 'initialState.c[5] = -Infinity' });
+    expect(back1({ ...u, initialState: { ...u.initialState, h: u.initialState.h.map((x, i) => (i === 1 ? Number.NaN : x)) } })).toMatchObject({ detail: 'initialState.h[1] = NaN' });
+    // one column is a batch
+    const one = tagged(5, 1, 3);
+    expect(unrollFromMessage(unrollToMessage(one, MOCK_OBS_SHAPE, { actorId: 'a.1', seq: 6, paramsVersion: 7, episodes: [] }), want)).toMatchObject({ ok: true, unroll: one });
+    // observations without a batch axis (the schema rejects them; called directly, so does this)
+    const flat = { ...r.msg, observations: { ...r.msg.observations, shape: [6] } };
+    expect(unrollFromMessage(flat, { T: 5, obsShape: MOCK_OBS_SHAPE, numActions: 9, lstmSize: 3 })).toEqual({ ok: false, reason: 'bad_shape', detail: 'unroll of 0 columns' });
+  });
+
+  it('the socket limits bound the encoded messages: per column its arrays and 64 bytes per episode report, per tensor its floats and shape', () => {
+    const want = { T: 5, obsShape: MOCK_OBS_SHAPE, numActions: 9, lstmSize: 3 };
+    const encoded = (B: number) => {
+      const episodes = Array.from({ length: 5 * B }, (_, i) => ({ env: i % B, episodeReturn: -1234.5678 + i, episodeLength: 100_000 + i }));
+      return encode(unrollToMessage(tagged(5, B, 1), MOCK_OBS_SHAPE, { actorId: 'actor-with-a-long-name.17', seq: 2 ** 40, paramsVersion: 2 ** 40, episodes })).length;
+    };
+    const msg = unrollToMessage(tagged(5, 1, 1), MOCK_OBS_SHAPE, { actorId: 'a', seq: 0, paramsVersion: 0, episodes: [] });
+    const columnArrays = [msg.observations, msg.prevActions, msg.prevRewards, msg.firsts, msg.actions, msg.behaviourLogits, msg.initialState.h, msg.initialState.c].reduce((n, a) => n + a.data.byteLength, 0);
+    expect(maxUnrollBytes(want, 3) - maxUnrollBytes(want, 2)).toBe(columnArrays + 5 * 64);
+    for (const B of [1, 4]) {
+      expect(encoded(B)).toBeLessThanOrEqual(maxUnrollBytes(want, B));
+      expect(maxUnrollBytes(want, B) - encoded(B)).toBeLessThan(4096 + 5 * B * 64);
+    }
+    const shapes = { 'core/wx': [13, 12], 'value/b': [1] };
+    expect(maxParamsBytes({ ...shapes, 'cpc/W': [2, 3, 4] }) - maxParamsBytes(shapes)).toBe(4 * 24 + 'cpc/W'.length + 64 + 10 * 3);
+    const params = encode(paramsToMessage({ 'core/wx': new Float32Array(156), 'value/b': new Float32Array(1) }, shapes, 2 ** 40));
+    expect(params.length).toBeLessThanOrEqual(maxParamsBytes(shapes));
+    expect(maxParamsBytes(shapes) - params.length).toBeLessThan(4096 + 2 * 100);
+  });
+
+  it('names what is missing: no unrolls to concatenate, no shape for a parameter', () => {
+    const a = tagged(4, 2, 1);
+    expect(concatUnrolls([a])).toBe(a);
+    expect(() => concatUnrolls([])).toThrow(/concatUnrolls: no unrolls/);
+    const w = Float32Array.from([1, 2]);
+    expect(paramsToMessage({ b: w }, { b: [2] }, 4).tensors.map((t) => [t.name, t.array.shape])).toEqual([['b', [2]]]);
+    expect(() => paramsToMessage({ a: w, b: w }, { a: [2] }, 4)).toThrow(/paramsToMessage: no shape for 'b'/);
   });
 
   it('concatenates unrolls along the batch axis, step by step', () => {
@@ -62,6 +110,13 @@ describe('runtime wire', () => {
       }
     }
     expect(Array.from(c.initialState.h)).toEqual([...a.initialState.h, ...b.initialState.h]);
+    // every array, every step (the T + 1 rows of the step arrays included)
+    const cols = (x: ArrayLike<number>, S: number, B: number, inner: number) => Array.from({ length: S }, (_, t) => Array.from(x).slice(t * B * inner, (t + 1) * B * inner));
+    for (const [k, S, inner] of [['prevRewards', 5, 1], ['firsts', 5, 1], ['prevActions', 5, 1], ['actions', 4, 1], ['behaviourLogits', 4, 9]] as const) {
+      expect(cols(c[k], S, 5, inner), k).toEqual(cols(a[k], S, 2, inner).map((row, t) => [...row, ...cols(b[k], S, 3, inner)[t]!]));
+    }
+    expect(Array.from(c.initialState.c)).toEqual([...a.initialState.c, ...b.initialState.c]);
+    expect(() => concatUnrolls([a, tagged(5, 1, 3)])).toThrow(/concatUnrolls: unrolls of different lengths/);
   });
 
   it("a resumed learner's parameters, optimizer state and frames equal the checkpoint's", async () => {

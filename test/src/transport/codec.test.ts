@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { Packr, unpackMultiple } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_BYTES, decode, encode, fromWire, toWire, type DecodeResult } from '../../../src/transport/codec.js';
-import { PROTOCOL_VERSION } from '../../../src/transport/messages.js';
+import { messageSchema, PROTOCOL_VERSION } from '../../../src/transport/messages.js';
 import { allSampleMessages, batchStepReply, sampleMessages, unrollMessage } from './fixtures.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -64,9 +64,9 @@ sys.stdout.buffer.write(out)
     const back = unpackMultiple(output) as unknown[];
     expect(back).toHaveLength(msgs.length);
     back.forEach((b, i) => {
-      const r = decode(encode(msgs[i]));
+      const r = decode(encode(msgs[i]!));
       const again = decode(raw.pack(b));
-      if (!r.ok || !again.ok) throw new Error(`decode failed for ${msgs[i].type}`);
+      if (!r.ok || !again.ok) throw new Error(`decode failed for ${msgs[i]!.type}`);
       expect(plain(again.msg)).toEqual(plain(r.msg));
     });
   });
@@ -132,6 +132,10 @@ describe('codec rejects bad frames with specific errors, never throwing', () => 
     ['bad error code', withV({ type: 'error', code: 'oops', message: 'x' }), 'code'],
     ['done without stats', withV({ ...good['env.step.reply'], episodeReturn: undefined, episodeLength: undefined }), 'episodeReturn'],
     ['stats without done', withV({ ...good['env.step.reply'], done: false }), 'episodeReturn'],
+    ['done with a return but no length', withV({ ...good['env.step.reply'], episodeLength: undefined }), 'episodeReturn'],
+    ['done with a length but no return', withV({ ...good['env.step.reply'], episodeReturn: undefined }), 'episodeReturn'],
+    ['a length without done', withV({ ...good['env.step.reply'], done: false, episodeReturn: undefined }), 'episodeReturn'],
+    ['a return without done', withV({ ...good['env.step.reply'], done: false, episodeLength: undefined }), 'episodeReturn'],
     ['data not bin', withV({ ...good['env.reset.reply'], obs: { ...good['env.reset.reply'].obs, data: [1, 2, 3] } }), 'obs.data'],
   ])('schema: %s', (_name, msg, path) => {
     const e = errorOf(decode(pack(msg)));
@@ -170,6 +174,39 @@ describe('codec rejects bad frames with specific errors, never throwing', () => 
     expect(errorOf(decode(encode(unrollMessage(0, 2))))).toMatchObject({ code: 'bad_shape' });
   });
 
+  it('bad_shape: an array of the wrong rank is the only issue (no mismatches derived from its missing sizes)', () => {
+    const u = unrollMessage(3, 2);
+    const issues = (m: object) => {
+      const r = messageSchema.safeParse(m);
+      return r.success ? [] : r.error.issues.map((i) => `${i.code} ${i.path.join('.')}: ${i.message}`.replace('custom ', ''));
+    };
+    expect(issues({ ...u, observations: { ...u.observations, shape: [4], data: new Uint8Array(4) } })).toEqual(['observations.shape: expected rank 5, got shape [4]']);
+    expect(issues({ ...u, observations: { ...u.observations, shape: [], data: new Uint8Array(1) } })).toEqual(['observations.shape: expected rank 5, got shape []']);
+    expect(issues({ ...u, initialState: { ...u.initialState, h: { ...u.initialState.h, shape: [12] } } })).toEqual(['initialState.h.shape: expected rank 2, got shape [12]']);
+    // at the right rank the sizes are still compared
+    expect(issues({ ...u, initialState: { ...u.initialState, c: unrollMessage(3, 3).initialState.c } })).toEqual(['initialState.c.shape: expected [2, 6], got [3, 6]']);
+    // each cross-field check names its array and both shapes
+    const wide = unrollMessage(3, 3);
+    expect(issues({ ...u, prevRewards: wide.prevRewards })).toEqual(['prevRewards.shape: expected [4, 2], got [4, 3]']);
+    expect(issues({ ...u, firsts: wide.firsts })).toEqual(['firsts.shape: expected [4, 2], got [4, 3]']);
+    expect(issues({ ...u, behaviourLogits: wide.behaviourLogits })).toEqual(['behaviourLogits.shape: expected [3, 2, 9], got [3, 3, 9]']);
+    expect(issues({ ...u, initialState: { ...u.initialState, h: wide.initialState.h } })).toEqual([
+      'initialState.h.shape: expected [2, 6], got [3, 6]',
+    ]);
+    expect(issues({ ...u, episodes: [{ env: 2, episodeReturn: 0, episodeLength: 1 }] })).toEqual(['episodes.0.env: env 2 outside batch of 2']);
+    // T + 1 = 2 observations is the shortest unroll; 1 is refused by name
+    expect(issues(unrollMessage(1, 2))).toEqual([]);
+    expect(issues(unrollMessage(0, 2))[0]).toBe('observations.shape: need T+1 >= 2 observations, got 1');
+  });
+
+  it('schema: episode stats come exactly with done, and the error says which way', () => {
+    const step = good['env.step.reply'];
+    expect(errorOf(decode(encode({ ...step, episodeLength: undefined })))).toMatchObject({ path: 'episodeReturn', message: expect.stringContaining('done without episodeReturn and episodeLength') });
+    expect(errorOf(decode(encode({ ...step, done: false })))).toMatchObject({ path: 'episodeReturn', message: expect.stringContaining('episode stats without done') });
+    // a step that ends nothing carries no stats
+    expect(decode(encode({ ...step, done: false, episodeReturn: undefined, episodeLength: undefined })).ok).toBe(true);
+  });
+
   it('a batch step reply whose row for one environment is wrong names that environment', () => {
     const m = batchStepReply(); // 3 environments, the second ended an episode
     const rows = (dones: number[], returns: number[], lengths: number[], rewards = [0.5, -1, 10]) =>
@@ -191,7 +228,7 @@ describe('codec rejects bad frames with specific errors, never throwing', () => 
     const valid = allSampleMessages().map((m) => encode(m));
     for (let i = 0; i < 5000; i++) {
       let bytes: Uint8Array;
-      const src = valid[rand(valid.length)];
+      const src = valid[rand(valid.length)]!;
       switch (i % 3) {
         case 0:
           bytes = Uint8Array.from({ length: rand(64) }, () => rand(256));

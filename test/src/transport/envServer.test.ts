@@ -167,7 +167,7 @@ describe('env server fuzz', () => {
     const roundTrip = async (frames: Uint8Array | Uint8Array[]): Promise<Message> => {
       await sock.send(frames);
       const [reply] = await sock.receive();
-      const r = decode(reply);
+      const r = decode(reply!);
       if (!r.ok) throw new Error(`server sent an undecodable reply: ${r.error.message}`);
       return r.msg;
     };
@@ -178,7 +178,7 @@ describe('env server fuzz', () => {
       () => [Uint8Array.from({ length: 1 + rand(100) }, () => rand(256)), ['not_msgpack', 'no_type']],
       () => {
         const v = valid[rand(valid.length)];
-        return [v.subarray(0, rand(v.length - 1)), 'not_msgpack'];
+        return [v!.subarray(0, rand(v!.length - 1)), 'not_msgpack'];
       },
       () => [raw.pack({ v: PROTOCOL_VERSION + 1 + rand(5), type: 'env.step', action: 1, repeat: 4 }), 'bad_version'],
       () => [raw.pack({ type: 'env.reset', seed: 1 }), 'bad_version'],
@@ -205,7 +205,7 @@ describe('env server fuzz', () => {
     const expected: Partial<Record<ErrorCode, number>> = {};
     const N = 3000;
     for (let i = 0; i < N; i++) {
-      const [frame, codes] = bad[i % bad.length]();
+      const [frame, codes] = bad[i % bad.length]!();
       const reply = await roundTrip(frame);
       if (reply.type !== 'error') throw new Error(`bad frame ${i} was answered with ${reply.type}`);
       expect([codes].flat()).toContain(reply.code);
