@@ -1,23 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createAgent, trainStep, type Agent, type LossHyperparameters, type Unroll } from '../../agents/agent.js';
+import { createAgent, trainStep, type Agent, type Unroll } from '../../agents/agent.js';
 import { forward } from '../../agents/network.js';
 import { rmsprop } from '../../agents/rmsprop.js';
 import { makeMockEnv, MOCK_OBS_SHAPE } from '../../envs/mock/index.js';
 import { Actor } from '../../src/actor.js';
 import { vectorOf } from '../../envs/vector.js';
 import { Rng } from '../../src/rng.js';
+import { HP, TINY } from '../helpers/agent.js';
 
-const TINY = { conv1Filters: 2, conv2Filters: 3, latentSize: 5, lstmSize: 4 };
-const HP: LossHyperparameters = {
-  discount: 0.99,
-  entropyCost: 0.01,
-  baselineCost: 0.5,
-  cpcCost: 1,
-  rewardClipping: 'abs_one',
-  cpcNegatives: 'batch',
-  cpcStopGradient: false,
-};
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -8,17 +8,8 @@ import { initBackend } from '../../../src/backend/index.js';
 import { columnShares, sliceColumns } from '../../../src/parallel/columns.js';
 import { GradientPool } from '../../../src/parallel/gradientPool.js';
 import { concatUnrolls } from '../../../src/runtime/wire.js';
+import { HP, TINY } from '../../helpers/agent.js';
 
-const TINY = { conv1Filters: 2, conv2Filters: 3, latentSize: 5, lstmSize: 4 };
-const HP: LossHyperparameters = {
-  discount: 0.99,
-  entropyCost: 0.01,
-  baselineCost: 0.5,
-  cpcCost: 1,
-  rewardClipping: 'abs_one',
-  cpcNegatives: 'batch',
-  cpcStopGradient: false,
-};
 const options = (kind: 'baseline' | 'cpc'): AgentOptions => ({ kind, obsShape: MOCK_OBS_SHAPE, numActions: 9, seed: 4, cpcSteps: 3, network: TINY });
 
 /**
