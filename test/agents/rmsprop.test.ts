@@ -73,6 +73,28 @@ describe('rmsprop (TensorFlow 1 semantics)', () => {
     expect(Array.from(await vars.w.data())).toEqual(moved);
   });
 
+  it('refuses finite new values whose probe is not finite, and the probe sees the new values, not the old', async () => {
+    const vars = { w: tf.variable(tf.tensor1d([1, -2])), b: tf.variable(tf.scalar(3)) };
+    const opt = rmsprop({ learningRate: 0.1, decay: 0.9, epsilon: 0.1 });
+    const seen: number[][] = [];
+    // a probe that is finite for the old w and overflows for the new one (w[0] < 1 after a positive gradient)
+    const probe = (next: Record<string, tf.Tensor>) => {
+      seen.push(Array.from(next.w!.dataSync()), Array.from(next.b!.dataSync()));
+      return [tf.div(1, tf.sub(next.w!.slice(0, 1), 1).sign().add(1))];
+    };
+    expect(await opt.applyGradientsIfFinite(vars, { w: tf.tensor1d([0, 0]), b: tf.scalar(0) })).toBe(true);
+    const before = await opt.getState();
+    expect(await opt.applyGradientsIfFinite(vars, { w: tf.tensor1d([1, 1]) }, 0.1, [], probe)).toBe(false);
+    expect(Array.from(await vars.w.data())).toEqual([1, -2]);
+    expect((await opt.getState()).ms).toEqual(before.ms);
+    // the probe got the proposed w (moved) and the unchanged b (no gradient: the variable itself)
+    expect(seen[0]![0]).toBeLessThan(1);
+    expect(seen[1]).toEqual([3]);
+    // an always-finite probe lets the same step through
+    expect(await opt.applyGradientsIfFinite(vars, { w: tf.tensor1d([1, 1]) }, 0.1, [], () => [tf.scalar(1)])).toBe(true);
+    expect((await vars.w.data())[0]).toBeLessThan(1);
+  });
+
   it('anneals the learning rate linearly to zero over the run', () => {
     expect(annealedLearningRate(0.001, 0, 1000)).toBe(0.001);
     expect(annealedLearningRate(0.001, 250, 1000)).toBeCloseTo(0.00075, 12);
