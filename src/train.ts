@@ -49,8 +49,8 @@ export { envOptions } from './config.js';
  * A2C): batch u is played by the parameters after update u - 1 (policy lag 0; acting and learning
  * alternate). `async` with `maxPolicyLag` >= 1: batch u + 1 is played by the parameters before
  * update u while worker threads train on batch u (policy lag exactly 1; the main thread acts while
- * the workers learn). The actor has its own copy of the acting parameters, replaced after every
- * update, so nothing it plays depends on when an update lands; a checkpoint holds the batch played
+ * the workers learn). Overlapped, the actor has its own copy of the acting parameters, replaced
+ * after every update, so nothing it plays depends on when an update lands; a checkpoint holds the batch played
  * during the last update, so a resumed run continues bit-exactly.
  */
 export async function train(input: ConfigInput | Config, hooks: TrainHooks = {}): Promise<TrainSummary> {
@@ -65,13 +65,17 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
     throw err;
   }
   const learner = new Learner(config, runDir, envs[0]!.spec, log, hooks.resumeFrom);
-  const policy = createAgent({ ...learner.agentOptions, actingOnly: true });
-  const actor = new Actor(envs, policy, { unrollLength: config.unroll, actionRepeat: config.actionRepeat, seed: localActorSeed(config) });
   const overlap = overlapsActing(config);
+  // acting alternates with learning unless overlapped, so it can play the learner's own parameters;
+  // overlapped, it plays a copy that an update landing mid-batch cannot change
+  const policy = overlap ? createAgent({ ...learner.agentOptions, actingOnly: true }) : learner.agent;
+  const actor = new Actor(envs, policy, { unrollLength: config.unroll, actionRepeat: config.actionRepeat, seed: localActorSeed(config) });
   /** The batch played during the last update, trained on next (overlap only). */
   let pending: PendingBatch | undefined;
   const checkpoint = async () => learner.checkpoint({ actor: actor.getRngState() }, false, actor.canSaveState ? await actor.getState() : undefined, pending);
-  const syncPolicy = async () => policy.setWeights(await learner.agent.getWeights(learner.agent.actingParamNames));
+  const syncPolicy = async () => {
+    if (policy !== learner.agent) policy.setWeights(await learner.agent.getWeights(learner.agent.actingParamNames));
+  };
   let lagSum = 0;
   let trained = 0;
   try {
@@ -102,7 +106,7 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
   } finally {
     await learner.close();
     actor.dispose();
-    policy.dispose();
+    if (policy !== learner.agent) policy.dispose();
     await Promise.all(envs.map((e) => e.close()));
     unlock();
   }
