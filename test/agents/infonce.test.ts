@@ -207,7 +207,25 @@ describe('infoNCE', () => {
       expect((await add((t) => t.sum))[0]).toBeCloseTo((await whole.sum.data())[0]!, 4);
       expect(Array.from(await add((t) => t.counted))).toEqual(Array.from(await whole.counted.data()));
       expect(Array.from(await add((t) => t.correct))).toEqual(Array.from(await whole.correct.data()));
-      expect(() => infoNCETerms({ z, c: c.slice([0, 0, 0], [T, 2, D]), W, dones: dones.slice([0, 0], [T, 2]), anchorOffset: 4 })).toThrow(/anchors are columns 4..5 of z, which has 5/);
+      const anchors = (count: number, anchorOffset: number) => () => infoNCETerms({ z, c: c.slice([0, 0, 0], [T, count, D]), W, dones: dones.slice([0, 0], [T, count]), anchorOffset });
+      expect(anchors(2, 4)).toThrow(/^infoNCE: c must have shape \[7, 1, 3\] or fewer columns: its anchors are columns 4..5 of z, which has 5/);
+      expect(anchors(2, -1)).toThrow(/anchors are columns -1..0 of z/);
+      expect(anchors(2, 0.5)).toThrow(/anchors are columns 0.5..1.5 of z/);
+    });
+
+    it(`anchors on a column subset find their own positives (${negatives}): every counted anchor correct when each prediction is its target`, async () => {
+      // z one-hot per (t, b), c = z, W_k maps step t's code to step t + k's: each anchor's positive scores 10, the rest 0
+      const [T, B, K] = [6, 4, 2];
+      const D = T * B;
+      const z = tf.oneHot(tf.range(0, D, 1, 'int32'), D).reshape([T, B, D]);
+      const W = tf.stack(Array.from({ length: K }, (_, k) => tf.eye(D).slice([0, 0], [D - (k + 1) * B, D]).pad([[(k + 1) * B, 0], [0, 0]]).transpose().mul(10)));
+      const dones = tf.zeros([T, B]);
+      for (const [start, count] of [[0, 4], [1, 2], [3, 1]] as [number, number][]) {
+        const t = infoNCETerms({ z, c: z.slice([0, start, 0], [T, count, D]), W, dones: dones.slice([0, start], [T, count]), anchorOffset: start, negatives });
+        const counted = Array.from(await t.counted.data());
+        expect(counted).toEqual(Array.from({ length: K }, (_, k) => (T - k - 1) * count));
+        expect(Array.from(await t.correct.data())).toEqual(counted);
+      }
     });
   }
 
@@ -220,6 +238,7 @@ describe('infoNCE', () => {
     expect(() => infoNCE({ z, c: tf.zeros([5, 2]), W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/^infoNCE: c must have rank 3 \(\[T, Ba, Dc\]\)/);
     expect(() => infoNCE({ z, c: z, W: tf.zeros([2, 3]), dones: tf.zeros([5, 2]) })).toThrow(/^infoNCE: W must have rank 3 \(\[K, Dc, D\]\)/);
     expect(() => infoNCE({ z, c: tf.zeros([5, 3, 3]), W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/^infoNCE: c must have shape/);
+    expect(() => infoNCE({ z, c: tf.zeros([4, 2, 3]), W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 2]) })).toThrow(/^infoNCE: c must have shape \[5, 2, 3\], got \[4, 2, 3\]/);
     expect(() => infoNCE({ z, c: z, W: tf.zeros([2, 4, 3]), dones: tf.zeros([5, 2]) })).toThrow(/^infoNCE: W must have shape/);
     expect(() => infoNCE({ z, c: z, W: tf.zeros([2, 3, 3]), dones: tf.zeros([5, 3]) })).toThrow(/^infoNCE: dones must have shape \[5, 2\]/);
   });

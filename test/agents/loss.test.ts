@@ -194,6 +194,21 @@ describe('trainStep', () => {
     await expect(trainStep(agent, optimizer, unrollOf(c!), o)).rejects.toThrow(/trainStep: no gradient for parameter 'frozen' \(is it trainable\?\)/);
     agent.dispose();
   });
+
+  it('skips a step whose parameters stay finite but whose policy overflows (the policy check)', async () => {
+    const c = cases[1];
+    const agent = createAgent({ kind: 'baseline', obsShape: c!.spec.obsShape, numActions: c!.spec.numActions, seed: 1, network: c!.spec });
+    const optimizer = rmsprop({ learningRate: 1e30 });
+    // steps of ~1e28 leave every parameter finite (float32 reaches 3e38); logits through two such layers do not
+    const o = { ...c!.hp, learningRate: 1e30, frames: 0, totalFrames: 1e9, gradClip: 0 };
+    const weights = await agent.getWeights();
+    const m = await trainStep(agent, optimizer, unrollOf(c!), o);
+    expect(Number.isFinite(m.loss)).toBe(true);
+    expect(m.skipped).toBe(true);
+    expect(await agent.getWeights()).toEqual(weights);
+    optimizer.dispose();
+    agent.dispose();
+  });
 });
 
 describe('loss terms (agents/losses.ts) on hand-computed values', () => {
