@@ -11,8 +11,10 @@
  * While serving, a server may announce long work with `CPC_LAB_COMPILE {"state": "waiting" |
  * "compiling" | "done", "key"?}` (the DeepMind Lab bridge around each map compile): the time between
  * `waiting`/`compiling` and `done` is `busyMs()`, which the request deadline does not count. So that a
- * hung compile cannot hang its request, one such stretch may last at most `maxBusyMs`: past it the
- * server is killed and its calls fail with `EnvCompileTimeoutError`, as if it had died.
+ * hung compile cannot hang its request, one compile (`compiling` until the next state) may last at most
+ * `maxCompileMs`: past it the server is killed and its calls fail with `EnvCompileTimeoutError`, as if it
+ * had died. A wait for another server's compile is not bounded itself: it ends when that compile does,
+ * which its own server bounds (or when that server dies: the lock is an flock).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -77,11 +79,8 @@ export interface SpawnEnvServerOptions {
   startupTimeoutMs?: number;
   /** Receives every line the child prints (default: dropped, but the last lines go into errors). */
   log?: (line: string) => void;
-  /**
-   * Longest one announced busy stretch (`CPC_LAB_COMPILE` waiting or compiling, until the next state) may
-   * last before the child is killed (default: no bound).
-   */
-  maxBusyMs?: number;
+  /** Longest one announced compile (`CPC_LAB_COMPILE` compiling, until the next state) may last before the child is killed (default: no bound). */
+  maxCompileMs?: number;
 }
 
 /** The child could not start: no interpreter, a missing module, a bad level, a timeout, ... */
@@ -115,24 +114,19 @@ function outputLines(output: string): string {
   return output ? `; last output:\n    ${output.split('\n').join('\n    ')}` : '';
 }
 
-/**
- * A map compile, or a wait for another server's, outlasted `maxBusyMs`: the server was killed, so its calls
- * fail and it is replaced as a dead one.
- */
+/** A map compile outlasted `maxCompileMs`: the server was killed, so its calls fail and it is replaced as a dead one. */
 export class EnvCompileTimeoutError extends EnvServerExitedError {
   override readonly name = 'EnvCompileTimeoutError';
   constructor(
     label: string,
-    readonly state: 'waiting' | 'compiling',
     /** The map's level-cache key, as the server announced it. */
-    readonly key: string | undefined,
+    readonly key: string,
     readonly limitMs: number,
     output: string,
   ) {
     super(label, null, 'SIGKILL', output);
-    const what = state === 'compiling' ? `the map compile ${key ?? ''}` : `the wait for another bridge's map compile (before compiling ${key ?? 'a map'})`;
     this.message =
-      `${label}: ${what} took longer than ${limitMs / 1000} s (dmlabCompileTimeout), so the bridge was stopped and is replaced. ` +
+      `${label}: the map compile ${key} took longer than ${limitMs / 1000} s (dmlabCompileTimeout), so the bridge was stopped and is replaced. ` +
       'A compile takes seconds on a real build: a longer one is hung or starved of CPU. If this level\'s maps really compile ' +
       'that slowly here, raise --dmlab-compile-timeout, or compile them ahead with `cpc-lab dmlab warm-cache`' +
       outputLines(output);
@@ -163,17 +157,17 @@ export async function spawnEnvServer(opts: SpawnEnvServerOptions): Promise<EnvSe
   const busy = new BusyClock();
   /** Why we killed the child, when we did (its calls fail with this instead of a plain exit). */
   let killedFor: EnvServerExitedError | undefined;
-  let busyTimer: NodeJS.Timeout | undefined;
+  let compileTimer: NodeJS.Timeout | undefined;
   const markBusy = ({ state, key }: CompileLine): void => {
     busy.mark(state);
-    clearTimeout(busyTimer);
-    const limitMs = opts.maxBusyMs;
-    if (state === 'done' || limitMs === undefined) return;
-    busyTimer = setTimeout(() => {
-      killedFor = new EnvCompileTimeoutError(opts.label, state, key ?? undefined, limitMs, outputTail());
+    clearTimeout(compileTimer);
+    const limitMs = opts.maxCompileMs;
+    if (state !== 'compiling' || limitMs === undefined) return;
+    compileTimer = setTimeout(() => {
+      killedFor = new EnvCompileTimeoutError(opts.label, key ?? '(unnamed)', limitMs, outputTail());
       child.kill('SIGKILL');
     }, limitMs);
-    busyTimer.unref();
+    compileTimer.unref();
   };
 
   const child = spawn(opts.command, [...opts.args, EXIT_ON_STDIN_CLOSE], {
@@ -189,7 +183,7 @@ export async function spawnEnvServer(opts: SpawnEnvServerOptions): Promise<EnvSe
   const exitInfo = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
       gone = true;
-      clearTimeout(busyTimer);
+      clearTimeout(compileTimer);
       resolve({ code, signal });
     });
   });

@@ -115,6 +115,24 @@ describe('map compiles', () => {
     await e!.close();
   });
 
+  it('a wait for another bridge\'s compile is not bounded itself: it ends with that compile', async () => {
+    const gate = mkdtempSync(join(dir, 'gate-'));
+    const cache = join(dir, 'cache-wait');
+    const notes: string[] = [];
+    const [holder] = await bridges(1, gate, { levelCacheDir: cache, timeoutMs: 500 });
+    const [waiter] = await bridges(1, gate, { levelCacheDir: cache, timeoutMs: 500, compileTimeoutMs: 1000, notes: (l) => notes.push(l) });
+    const resets = [holder!.reset(1), waiter!.reset(2)];
+    for (const r of resets) r.catch(() => {});
+    try {
+      await until(() => gateLog(gate).length === 1 && notes.some((l) => /waiting for it/.test(l)));
+      await sleep(2500); // the waiter waits past its compile bound
+    } finally {
+      writeFileSync(join(gate, 'release'), '');
+    }
+    for (const o of await Promise.all(resets)) expect(o.length).toBe(72 * 96 * 3);
+    await Promise.all([holder!.close(), waiter!.close()]);
+  });
+
   it('a request still times out when the bridge is slow without compiling', async () => {
     const gate = mkdtempSync(join(dir, 'gate-'));
     // no level cache: the fake compiles at the gate without the bridge knowing, as a hung engine would look
