@@ -78,8 +78,8 @@ _ACTION_SPEC = (
 )
 
 # Each level's parameters as its factory leaves them for setting_overrides.lua (the kwargs of the level's
-# createLevelApi call, with the factory's defaults); None for rooms_keys_doors_puzzle, whose factory reads
-# its settings itself. The test levels take only an episode length.
+# createLevelApi call, with the factory's defaults; rooms_keys_doors_puzzle's factory reads its settings
+# itself). The test levels take only an episode length.
 _EXPLORE_GOAL_LOCATIONS_SMALL = {  # factories/explore/goal_locations_factory.lua, factories/explore/factory.lua
     'overrideGoalStartRow': 0, 'overrideGoalEndRow': 0, 'objectEntity': 'G', 'useSkybox': True,
     'episodeLengthSeconds': 90, 'extraConnectionProbability': 0.0, 'hasDoors': False, 'maxVariations': 1,
@@ -93,18 +93,19 @@ _LASERTAG_THREE_OPPONENTS_SMALL = {  # factories/lasertag/procedural_factory.lua
                              'roomSpawnCount': 3},
     'pickupParams': {'pickupCount': 2, 'weaponCount': 1},
 }
-# path -> (parameters, default episode length in seconds, whether each episode compiles a new map)
+_KEYS_DOORS_PUZZLE = 'contributed/dmlab30/rooms_keys_doors_puzzle'
+# path -> (parameters, whether each episode compiles a new map)
 _LEVELS = {
     'contributed/dmlab30/rooms_watermaze':  # factories/rooms/navigate_watermaze_factory.lua
-        ({'mapName': 'em_watermaze', 'spawnRadius': 580, 'episodeLengthSeconds': 120}, 120, False),
-    'contributed/dmlab30/explore_goal_locations_small': (_EXPLORE_GOAL_LOCATIONS_SMALL, 90, True),
+        ({'mapName': 'em_watermaze', 'spawnRadius': 580, 'episodeLengthSeconds': 120}, False),
+    'contributed/dmlab30/explore_goal_locations_small': (_EXPLORE_GOAL_LOCATIONS_SMALL, True),
     'seekavoid_arena_01':  # factories/seek_avoid_factory.lua
-        ({'mapName': 'seekavoid_arena_01', 'episodeLengthSeconds': 20, 'camera': [250, -100, 900]}, 20, False),
-    'contributed/dmlab30/lasertag_three_opponents_small': (_LASERTAG_THREE_OPPONENTS_SMALL, 240, True),
-    'contributed/dmlab30/rooms_keys_doors_puzzle': (None, 60, True),
-    'tests/fake_error_in_step': ({'episodeLengthSeconds': 60}, 60, False),
-    'tests/fake_abort_in_step': ({'episodeLengthSeconds': 60}, 60, False),
-    'tests/fake_seeded_length': ({'episodeLengthSeconds': 60}, 60, False),
+        ({'mapName': 'seekavoid_arena_01', 'episodeLengthSeconds': 20, 'camera': [250, -100, 900]}, False),
+    'contributed/dmlab30/lasertag_three_opponents_small': (_LASERTAG_THREE_OPPONENTS_SMALL, True),
+    _KEYS_DOORS_PUZZLE: ({'episodeLengthSeconds': 60}, True),
+    'tests/fake_error_in_step': ({'episodeLengthSeconds': 60}, False),
+    'tests/fake_abort_in_step': ({'episodeLengthSeconds': 60}, False),
+    'tests/fake_seeded_length': ({'episodeLengthSeconds': 60}, False),
 }
 _FAULT_FRAME = 8
 
@@ -262,18 +263,17 @@ class Lab(object):
     if level not in _LEVELS:
       raise RuntimeError('Failed to init environment - "Level not found: Failed to open file \'%s\'"' %
                          os.path.join(_runfiles_path, 'baselab', 'game_scripts', 'levels', level + '.lua'))
-    defaults, seconds, self._compiles = _LEVELS[level]
-    self._players = 1
-    if defaults is None:  # rooms_keys_doors_puzzle: its generator refuses these at reset
+    params, self._compiles = _LEVELS[level]
+    if level == _KEYS_DOORS_PUZZLE:  # its settings never reach its parameters; its generator refuses these at reset
       self._refused_at_reset = [k for k in level_settings if k not in _KEYS_DOORS_WHITELIST + _KEYS_DOORS_CONFIG]
     else:
       self._refused_at_reset = []
-      params = _override(dict(_DECORATOR_PARAMS, **copy.deepcopy(defaults)), level_settings)
-      try:
-        seconds = float(params['episodeLengthSeconds'])
-        self._players += max(0, int(float(params.get('botCount', 0))))  # lasertag's bots
-      except ValueError as e:
-        raise RuntimeError('Failed to init environment - "%s"' % e)
+      params = _override(copy.deepcopy(dict(_DECORATOR_PARAMS, **params)), level_settings)
+    try:
+      seconds = float(params['episodeLengthSeconds'])
+      self._players = 1 + max(0, int(float(params.get('botCount', 0))))  # lasertag's bots
+    except ValueError as e:
+      raise RuntimeError('Failed to init environment - "%s"' % e)
     for name in observations:
       if name not in _SPECS:
         raise ValueError("Unknown observation '%s'." % name)
