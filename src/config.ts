@@ -65,7 +65,7 @@ export const ConfigSchema = z
       .number()
       .positive()
       .default(600)
-      .describe('seconds one DeepMind Lab map compile may last before its bridge is stopped and replaced (a wait for another bridge\'s compile ends with it)'),
+      .describe("seconds one DeepMind Lab map compile may last before its bridge is stopped and replaced (a wait for another bridge's compile ends with it)"),
     maxSkippedUpdates: z.number().int().positive().default(5).describe('non-finite updates in a row (skipped, never applied) after which training stops with an error'),
     checkpointEvery: z.number().positive().default(600).describe('seconds between checkpoints (one is also written at the end and on Ctrl-C)'),
     keepCheckpoints: z.number().int().positive().default(3).describe('checkpoints kept (older ones are deleted)'),

@@ -126,8 +126,8 @@ export class EnvCompileTimeoutError extends EnvServerExitedError {
   ) {
     super(label, null, 'SIGKILL', output);
     this.message =
-      `${label}: the map compile ${key} took longer than ${limitMs / 1000} s (dmlabCompileTimeout), so the bridge was stopped and is replaced. ` +
-      'A compile takes seconds on a real build: a longer one is hung or starved of CPU. If this level\'s maps really compile ' +
+      `${label}: the map compile ${key} took longer than ${limitMs / 1000} s (dmlabCompileTimeout), so the bridge was stopped (an actor starts a new one). ` +
+      "A compile takes seconds on a real build: a longer one is hung or starved of CPU. If this level's maps really compile " +
       'that slowly here, raise --dmlab-compile-timeout, or compile them ahead with `cpc-lab dmlab warm-cache`' +
       outputLines(output);
   }
@@ -156,7 +156,7 @@ export async function spawnEnvServer(opts: SpawnEnvServerOptions): Promise<EnvSe
   const outputTail = (): string => tail.join('\n');
   const busy = new BusyClock();
   /** Why we killed the child, when we did (its calls fail with this instead of a plain exit). */
-  let killedFor: EnvServerExitedError | undefined;
+  let killedFor: EnvCompileTimeoutError | undefined;
   let compileTimer: NodeJS.Timeout | undefined;
   const markBusy = ({ state, key }: CompileLine): void => {
     busy.mark(state);
