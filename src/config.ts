@@ -61,6 +61,11 @@ export const ConfigSchema = z
     gradClip: z.number().nonnegative().default(0).describe('global-norm gradient clip; 0 = off (40 is the usual value)'),
     python: z.string().optional().describe('Python 3 for dmlab: levels (default $CPC_LAB_PYTHON, else python3)'),
     dmlabPath: z.string().optional().describe('directory holding the deepmind_lab module of your build (default $CPC_LAB_DMLAB_PATH)'),
+    dmlabCompileTimeout: z
+      .number()
+      .positive()
+      .default(600)
+      .describe("seconds one DeepMind Lab map compile may last before its bridge is stopped and replaced (a wait for another bridge's compile ends with it)"),
     maxSkippedUpdates: z.number().int().positive().default(5).describe('non-finite updates in a row (skipped, never applied) after which training stops with an error'),
     checkpointEvery: z.number().positive().default(600).describe('seconds between checkpoints (one is also written at the end and on Ctrl-C)'),
     keepCheckpoints: z.number().int().positive().default(3).describe('checkpoints kept (older ones are deleted)'),
@@ -75,7 +80,7 @@ export type Config = z.output<typeof ConfigSchema>;
 
 /** The sections of `train --help`, in order; every setting is in exactly one (checked below). */
 export const CONFIG_GROUPS = {
-  Environment: ['env', 'episodeLength', 'actionRepeat', 'python', 'dmlabPath'],
+  Environment: ['env', 'episodeLength', 'actionRepeat', 'python', 'dmlabPath', 'dmlabCompileTimeout'],
   Agent: ['agent', 'discount', 'rewardClipping', 'baselineCost', 'entropyCost'],
   CPC: ['cpcCost', 'cpcSteps', 'cpcNegatives', 'cpcStopGradient'],
   Optimisation: ['frames', 'batch', 'unroll', 'learningRate', 'rmspropEpsilon', 'rmspropDecay', 'rmspropMomentum', 'gradClip', 'maxSkippedUpdates'],
@@ -135,7 +140,8 @@ export function resolveConfig(input: unknown): Config {
  * for another bridge's map compile, request errors).
  */
 export function envOptions(config: Config, notes?: (line: string) => void) {
-  return { episodeLength: config.episodeLength, dmlab: { python: config.python, dmlabPath: config.dmlabPath, actionRepeat: config.actionRepeat, notes } };
+  const dmlab = { python: config.python, dmlabPath: config.dmlabPath, actionRepeat: config.actionRepeat, compileTimeoutMs: config.dmlabCompileTimeout * 1000, notes };
+  return { episodeLength: config.episodeLength, dmlab };
 }
 
 /** Environments per actor process. */

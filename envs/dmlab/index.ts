@@ -59,6 +59,11 @@ export interface DmlabOptions extends EnvOptions {
    * on a real build) and waits for another bridge's compile do not count: the bridge announces them.
    */
   timeoutMs?: number;
+  /**
+   * Longest one map compile may last (default 600 s): past it the bridge is killed and its request fails with
+   * `EnvCompileTimeoutError`, so a hung compile hangs nothing. (A wait for another bridge's compile ends with it.)
+   */
+  compileTimeoutMs?: number;
   /** Receives the bridge's output lines (DeepMind Lab's logs); by default only kept for errors. */
   log?: (line: string) => void;
   /**
@@ -144,6 +149,7 @@ export async function makeDmlabVectorEnv(level: string, count: number, opts: Dml
     env: bridgeEnv(resolveDmlabPath(opts.dmlabPath)),
     label: `DeepMind Lab bridge (${count} x dmlab:${level})`,
     startupTimeoutMs: opts.startupTimeoutMs ?? 120_000,
+    maxCompileMs: opts.compileTimeoutMs ?? 600_000,
     log: opts.log || opts.notes ? (line) => bridgeLine(line, opts) : undefined,
   });
   const episodeLength = opts.episodeLength ?? (preset && episodeSteps(preset.episodeLengthSeconds, opts.actionRepeat ?? 4));

@@ -10,7 +10,11 @@
  *
  * While serving, a server may announce long work with `CPC_LAB_COMPILE {"state": "waiting" |
  * "compiling" | "done", "key"?}` (the DeepMind Lab bridge around each map compile): the time between
- * `waiting`/`compiling` and `done` is `busyMs()`, which the request deadline does not count.
+ * `waiting`/`compiling` and `done` is `busyMs()`, which the request deadline does not count. So that a
+ * hung compile cannot hang its request, one compile (`compiling` until the next state) may last at most
+ * `maxCompileMs`: past it the server is killed and its calls fail with `EnvCompileTimeoutError`, as if it
+ * had died. A wait for another server's compile is not bounded itself: it ends when that compile does,
+ * which its own server bounds (or when that server dies: the lock is an flock).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -38,6 +42,7 @@ export type ReadyLine = z.infer<typeof readyLineSchema>;
 
 const errorLineSchema = z.object({ code: z.string(), message: z.string(), hint: z.string().optional() });
 const compileLineSchema = z.object({ state: z.enum(['waiting', 'compiling', 'done']), key: z.string().nullable().optional() });
+type CompileLine = z.infer<typeof compileLineSchema>;
 
 /** A monotone clock of the time a server has announced itself busy (`CPC_LAB_COMPILE` lines), in ms. */
 export class BusyClock {
@@ -74,6 +79,8 @@ export interface SpawnEnvServerOptions {
   startupTimeoutMs?: number;
   /** Receives every line the child prints (default: dropped, but the last lines go into errors). */
   log?: (line: string) => void;
+  /** Longest one announced compile (`CPC_LAB_COMPILE` compiling, until the next state) may last before the child is killed (default: no bound). */
+  maxCompileMs?: number;
 }
 
 /** The child could not start: no interpreter, a missing module, a bad level, a timeout, ... */
@@ -92,14 +99,37 @@ export class EnvServerStartError extends Error {
 
 /** The child died while serving. */
 export class EnvServerExitedError extends Error {
-  override readonly name = 'EnvServerExitedError';
+  override readonly name: string = 'EnvServerExitedError';
   constructor(
     readonly label: string,
     readonly exitCode: number | null,
     readonly signal: NodeJS.Signals | null,
     readonly output: string,
   ) {
-    super(`${label} exited (${signal ? `signal ${signal}` : `status ${exitCode}`})${output ? `; last output:\n    ${output.split('\n').join('\n    ')}` : ''}`);
+    super(`${label} exited (${signal ? `signal ${signal}` : `status ${exitCode}`})${outputLines(output)}`);
+  }
+}
+
+function outputLines(output: string): string {
+  return output ? `; last output:\n    ${output.split('\n').join('\n    ')}` : '';
+}
+
+/** A map compile outlasted `maxCompileMs`: the server was killed, so its calls fail and it is replaced as a dead one. */
+export class EnvCompileTimeoutError extends EnvServerExitedError {
+  override readonly name = 'EnvCompileTimeoutError';
+  constructor(
+    label: string,
+    /** The map's level-cache key, as the server announced it. */
+    readonly key: string,
+    readonly limitMs: number,
+    output: string,
+  ) {
+    super(label, null, 'SIGKILL', output);
+    this.message =
+      `${label}: the map compile ${key} took longer than ${limitMs / 1000} s (dmlabCompileTimeout), so the bridge was stopped (an actor starts a new one). ` +
+      "A compile takes seconds on a real build: a longer one is hung or starved of CPU. If this level's maps really compile " +
+      'that slowly here, raise --dmlab-compile-timeout, or compile them ahead with `cpc-lab dmlab warm-cache`' +
+      outputLines(output);
   }
 }
 
@@ -125,6 +155,20 @@ export async function spawnEnvServer(opts: SpawnEnvServerOptions): Promise<EnvSe
   };
   const outputTail = (): string => tail.join('\n');
   const busy = new BusyClock();
+  /** Why we killed the child, when we did (its calls fail with this instead of a plain exit). */
+  let killedFor: EnvCompileTimeoutError | undefined;
+  let compileTimer: NodeJS.Timeout | undefined;
+  const markBusy = ({ state, key }: CompileLine): void => {
+    busy.mark(state);
+    clearTimeout(compileTimer);
+    const limitMs = opts.maxCompileMs;
+    if (state !== 'compiling' || limitMs === undefined) return;
+    compileTimer = setTimeout(() => {
+      killedFor = new EnvCompileTimeoutError(opts.label, key ?? '(unnamed)', limitMs, outputTail());
+      child.kill('SIGKILL');
+    }, limitMs);
+    compileTimer.unref();
+  };
 
   const child = spawn(opts.command, [...opts.args, EXIT_ON_STDIN_CLOSE], {
     cwd: opts.cwd,
@@ -139,11 +183,12 @@ export async function spawnEnvServer(opts: SpawnEnvServerOptions): Promise<EnvSe
   const exitInfo = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
       gone = true;
+      clearTimeout(compileTimer);
       resolve({ code, signal });
     });
   });
   const exited = exitInfo.then(({ code, signal }) => {
-    throw new EnvServerExitedError(opts.label, code, signal, outputTail());
+    throw killedFor ?? new EnvServerExitedError(opts.label, code, signal, outputTail());
   });
   exited.catch(() => {}); // observed by whoever races against it
 
@@ -165,7 +210,7 @@ export async function spawnEnvServer(opts: SpawnEnvServerOptions): Promise<EnvSe
       const ci = line.indexOf(COMPILE_MARKER);
       if (ci >= 0) {
         const c = compileLineSchema.safeParse(safeJson(line.slice(ci + COMPILE_MARKER.length)));
-        if (c.success) busy.mark(c.data.state);
+        if (c.success) markBusy(c.data);
         return onLine(line);
       }
       const ri = line.indexOf(READY_MARKER);

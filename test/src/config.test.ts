@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { addConfigOptions, configFromOptions } from '../../src/cli/configOptions.js';
-import { CONFIG_GROUPS, ConfigSchema, resolveConfig, runName, verifyConfig } from '../../src/config.js';
+import { CONFIG_GROUPS, ConfigSchema, envOptions, resolveConfig, runName, verifyConfig } from '../../src/config.js';
 
 describe('config', () => {
   it("defaults are scalable_agent's and the CPC paper's", () => {
@@ -55,6 +55,14 @@ describe('config', () => {
     bad.parse(['--frames', 'lots'], { from: 'user' });
     const r = verifyConfig(configFromOptions(bad.opts()));
     expect(r.ok === false && r.errors.some((e) => e.startsWith('frames:'))).toBe(true);
+  });
+
+  it('dmlabCompileTimeout (seconds, default 600) reaches the DeepMind Lab bridges in ms', () => {
+    expect(envOptions(resolveConfig({})).dmlab.compileTimeoutMs).toBe(600_000);
+    const cmd = addConfigOptions(new Command().exitOverride());
+    cmd.parse(['--dmlab-compile-timeout', '30'], { from: 'user' });
+    expect(envOptions(resolveConfig(configFromOptions(cmd.opts()))).dmlab.compileTimeoutMs).toBe(30_000);
+    expect(verifyConfig({ dmlabCompileTimeout: 0 }).ok).toBe(false);
   });
 
   it('--help lists the settings in sections (environment, agent, CPC, optimisation, runtime, logging), each flag once', () => {

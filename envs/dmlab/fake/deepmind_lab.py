@@ -2,15 +2,25 @@
 without a DeepMind Lab build (put this directory on PYTHONPATH).
 
 It is as strict as the real module (google-deepmind/lab python/dmlab_module.c,
-engine/code/deepmind/dmlab_connect.c, deepmind/engine/context.cc,
-game_scripts/decorators/setting_overrides.lua), with its exception types and texts:
+engine/code/deepmind/dmlab_connect.c, deepmind/engine/context.cc, and the Lua of the five levels:
+game_scripts/levels/seekavoid_arena_01.lua, levels/contributed/dmlab30/{rooms_watermaze,
+explore_goal_locations_small,lasertag_three_opponents_small,rooms_keys_doors_puzzle}.lua, the factories they
+call (factories/seek_avoid_factory.lua, rooms/navigate_watermaze_factory.lua, explore/factory.lua,
+explore/goal_locations_factory.lua, lasertag/factory.lua, lasertag/procedural_factory.lua,
+rooms/keys_doors_puzzle_factory.lua), map_generators/keys_doors/configs.lua and decorators/
+setting_overrides.lua, custom_observations.lua, debug_observations.lua; the Lua line numbers in error texts
+are those of setting_overrides.lua at ba3d421 and configs.lua at 4aefea1), with its exception types and texts:
 
 - the constructor's arguments; the renderer's library must be in the runfiles folder
   (`libdmlab_headless_sw.so` / `libdmlab_headless_hw.so`, stubs here), else "Failed to connect RL
   API" (what a folder holding only deepmind_lab.so gives);
 - engine settings are parsed as the engine does (`width` and `height` positive multiples of 4, ints,
-  booleans "true"/"false"); any other setting goes to the level, which rejects what it does not know
-  ("Invalid setting", at construction);
+  booleans "true"/"false"); any other setting goes to the level. Four of the five levels (setting_overrides.lua)
+  take the decorator's white list and their own parameters, dotted into nested ones (lasertag's `botCount`,
+  `mazeGenerationParams.height`; watermaze's `spawnRadius`; explore's `mazeHeight`; `camera.2`), and refuse
+  anything else at construction ("Invalid setting"); rooms_keys_doors_puzzle ignores its own white list
+  (episodeLengthSeconds too: its episodes last 60 s whatever the config says) and hands every other setting to
+  its map generator, which refuses one it does not know at each reset ("Unrecognized config key");
 - an unknown level fails with the engine's "Level not found: Failed to open file '...'";
 - `reset(episode=-1, seed=None)`, `step(action, num_steps=1)` returning the summed reward,
   `num_steps()`, `observations()` only while running, `events()` only once an episode started;
@@ -19,17 +29,22 @@ game_scripts/decorators/setting_overrides.lua), with its exception types and tex
 - the level cache protocol (`fetch(key, pk3_path)` / `write(key, pk3_path)`) around each map
   compile of a procedural level.
 
-The real module offers 43 observations on the DMLab-30 levels (the engine's 9, the levels' custom
-and DEBUG.* ones); the fake offers the engine's 9 and VEL.TRANS, VEL.ROT. What it renders and
-rewards is made up, but deterministic under the seed:
+Every level offers the real levels' 43 observations with their specs (the engine's 9, the 5 of
+custom_observations.lua and the 29 DEBUG.* ones debug_observations.lua adds; observation_spec() in the
+real order, an unknown name refused with "Unknown observation"). What it renders and rewards is made up,
+but deterministic under the seed:
 
 - the frame is a flat colour drawn from the episode seed, shifted by the frame count; the red values
   of the first 7 pixels of row 0 hold the last action + 128 (so tests can see which 7-int action
   the bridge applied);
 - each frame pays MOVE_BACK_FORWARD (+1 forward, -1 back), plus 10 on one seeded frame;
 - unless the config has minimalUI 'true', a HUD is drawn: the bottom row is white;
+- the DEBUG.CAMERA* views show that frame without the HUD (PLAYER_VIEW with its 3 x 3 reticle); per-player
+  observations have one entry per player (lasertag: the agent, then its bots; DEBUG.PLAYERS.ID counts from
+  1, IS_BOT marks the bots); FRAMES_REMAINING_AT_60 counts down; strings are empty; positions, velocities,
+  scores and flags (state NONE) are zeros;
 - episodes last episodeLengthSeconds x fps frames (the level's length unless the config sets
-  `episodeLengthSeconds`, as DeepMind Lab's setting overrides allow).
+  `episodeLengthSeconds`, on the levels whose setting overrides read it).
 
 Map compiles take no time, unless `CPC_LAB_FAKE_COMPILE_GATE` names a folder: then each compile
 appends `start <pid> <key>` to `<folder>/log`, waits until `<folder>/release` exists, and appends
@@ -41,6 +56,7 @@ process at frame 8 (a crash in the engine), and `tests/fake_seeded_length`'s epi
 4 x (2 + seed % 5) frames (levels whose episodes end at different times, as real ones do).
 """
 
+import copy
 import os
 import signal
 import sys
@@ -61,16 +77,35 @@ _ACTION_SPEC = (
     ('CROUCH', 0, 1),
 )
 
-# path -> (episode length in seconds, whether each episode compiles a new map)
+# Each level's parameters as its factory leaves them for setting_overrides.lua (the kwargs of the level's
+# createLevelApi call, with the factory's defaults; rooms_keys_doors_puzzle's factory reads its settings
+# itself). The test levels take only an episode length.
+_EXPLORE_GOAL_LOCATIONS_SMALL = {  # factories/explore/goal_locations_factory.lua, factories/explore/factory.lua
+    'overrideGoalStartRow': 0, 'overrideGoalEndRow': 0, 'objectEntity': 'G', 'useSkybox': True,
+    'episodeLengthSeconds': 90, 'extraConnectionProbability': 0.0, 'hasDoors': False, 'maxVariations': 1,
+    'mazeHeight': 11, 'mazeWidth': 11, 'objectCount': 4, 'quickRestart': True, 'randomSeed': False, 'roomCount': 4,
+    'roomMaxSize': 5, 'roomMinSize': 3, 'spawnCount': 5, 'spawnEntity': 'P', 'decalFrequency': 0.1, 'decalScale': 1.0,
+    'wallDecoration': '', 'overrideEntityLayer': '', 'overrideVariationsLayer': '',
+}
+_LASERTAG_THREE_OPPONENTS_SMALL = {  # factories/lasertag/procedural_factory.lua, factories/lasertag/factory.lua
+    'episodeLengthSeconds': 240, 'botCount': 3, 'color': True, 'useSkybox': True, 'skill': 4.0,
+    'mazeGenerationParams': {'height': 11, 'width': 11, 'maxRooms': 3, 'roomMinSize': 3, 'roomMaxSize': 5,
+                             'roomSpawnCount': 3},
+    'pickupParams': {'pickupCount': 2, 'weaponCount': 1},
+}
+_KEYS_DOORS_PUZZLE = 'contributed/dmlab30/rooms_keys_doors_puzzle'
+# path -> (parameters, whether each episode compiles a new map)
 _LEVELS = {
-    'contributed/dmlab30/rooms_watermaze': (120, False),
-    'contributed/dmlab30/explore_goal_locations_small': (90, True),
-    'seekavoid_arena_01': (20, False),
-    'contributed/dmlab30/lasertag_three_opponents_small': (240, True),
-    'contributed/dmlab30/rooms_keys_doors_puzzle': (60, True),
-    'tests/fake_error_in_step': (60, False),
-    'tests/fake_abort_in_step': (60, False),
-    'tests/fake_seeded_length': (60, False),
+    'contributed/dmlab30/rooms_watermaze':  # factories/rooms/navigate_watermaze_factory.lua
+        ({'mapName': 'em_watermaze', 'spawnRadius': 580, 'episodeLengthSeconds': 120}, False),
+    'contributed/dmlab30/explore_goal_locations_small': (_EXPLORE_GOAL_LOCATIONS_SMALL, True),
+    'seekavoid_arena_01':  # factories/seek_avoid_factory.lua
+        ({'mapName': 'seekavoid_arena_01', 'episodeLengthSeconds': 20, 'camera': [250, -100, 900]}, False),
+    'contributed/dmlab30/lasertag_three_opponents_small': (_LASERTAG_THREE_OPPONENTS_SMALL, True),
+    _KEYS_DOORS_PUZZLE: ({'episodeLengthSeconds': 60}, True),
+    'tests/fake_error_in_step': ({'episodeLengthSeconds': 60}, False),
+    'tests/fake_abort_in_step': ({'episodeLengthSeconds': 60}, False),
+    'tests/fake_seeded_length': ({'episodeLengthSeconds': 60}, False),
 }
 _FAULT_FRAME = 8
 
@@ -81,13 +116,76 @@ _BOOL_SETTINGS = ('server', 'client', 'hasAltCameras', 'localLevelCache', 'globa
                   'minimalUI', 'reducedUI', 'nativeApp', 'use_pbos')
 _TEXT_SETTINGS = ('levelName', 'levelDirectory', 'vmMode', 'appendCommand', 'record', 'demo', 'video', 'demofiles',
                   'playerName')
-# Level settings accepted everywhere (setting_overrides.lua PARAMS_WHITELIST), and the fake levels' own:
-# the real ones are each level's apiParams; these two are what scalable_agent and cpc-lab pass.
-_LEVEL_SETTINGS = ('episodeLengthSeconds', 'invocationMode', 'levelGenerator', 'playerId', 'players', 'randomSeed',
-                   'datasetPath', 'enableCameraMovement', 'logLevel', 'allowHoldOutLevels')
+# Level settings (setting_overrides.lua): accepted without being read, ignored with a warning; any other
+# must name one of the level's parameters, or what the decorator adds to them (_DECORATOR_PARAMS).
+_PARAMS_WHITELIST = ('episodeLengthSeconds', 'invocationMode', 'allowHoldOutLevels', 'levelGenerator', 'playerId',
+                     'players', 'randomSeed', 'datasetPath', 'enableCameraMovement', 'logLevel')
+_PARAMS_DEPRECATED = ('__platform__', 'textureRandomization')
+_DECORATOR_PARAMS = {'camera': [0, 0, 500], 'cameraLook': [90, 90, 0], 'gadgetSelect': False, 'gadgetSwitch': False,
+                     'datasetPath': ''}  # the camera is debug_observations.lua's default
+# rooms_keys_doors_puzzle (factories/rooms/keys_doors_puzzle_factory.lua): its own white list (without
+# enableCameraMovement) is ignored; every other setting goes to its map generator, whose configuration
+# (map_generators/keys_doors/configs.lua defaultConfig) refuses, at each reset, a key it has no default for.
+_KEYS_DOORS_WHITELIST = tuple(k for k in _PARAMS_WHITELIST if k != 'enableCameraMovement')
+_KEYS_DOORS_CONFIG = ('coreSequenceLength', 'coreNoEarlyKeys', 'numTrapRooms', 'probTrapRoomDuringCore',
+                      'numEasyExtraRooms', 'numRedHerringRooms', 'numMaxEmptyRooms', 'redHerringRespectCoreOrder',
+                      'probRedHerringRoomDuringCore', 'numRedHerringRoomUselessKeys', 'numUnopenableDoors',
+                      'numUselessKeys', 'extraUsefulKeys', 'numOpenableDoors', 'compact', 'fillWithEmptyRooms',
+                      'probEmptyRoomDuringCore', 'startRoomGridPositions', 'roomGridHeight', 'roomGridWidth',
+                      'addToGoalRoom', 'possibleColors', 'verbose')
 
-_IMAGES = ('RGB_INTERLEAVED', 'RGBD_INTERLEAVED', 'RGB', 'RGBD', 'BGR_INTERLEAVED', 'BGRD_INTERLEAVED')
-_OBSERVATIONS = _IMAGES[:6] + ('MAP_FRAME_NUMBER', 'RGB_INTERLACED', 'RGBD_INTERLACED', 'VEL.TRANS', 'VEL.ROT')
+# The observations of every level, in observation_spec() order, as (name, shape, dtype): the engine's
+# (dmlab_connect.c kObservationNames, shapes from its dmlab_observation_spec), then those
+# custom_observations.lua adds when the level initialises, then debug_observations.lua's, which it adds
+# too. 'h' and 'w' stand for the frame's height and width, 0 for a length that varies (one entry per
+# player); strings have shape () and dtype str in observation_spec() (dmlab_module.c).
+_U8, _F64 = np.uint8, np.float64
+_OBSERVATIONS = (
+    ('RGB_INTERLEAVED', ('h', 'w', 3), _U8),
+    ('RGBD_INTERLEAVED', ('h', 'w', 4), _U8),
+    ('RGB', (3, 'h', 'w'), _U8),
+    ('RGBD', (4, 'h', 'w'), _U8),
+    ('BGR_INTERLEAVED', ('h', 'w', 3), _U8),
+    ('BGRD_INTERLEAVED', ('h', 'w', 4), _U8),
+    ('MAP_FRAME_NUMBER', (1,), _F64),
+    ('RGB_INTERLACED', ('h', 'w', 3), _U8),  # deprecated names of the interleaved ones
+    ('RGBD_INTERLACED', ('h', 'w', 4), _U8),
+    ('VEL.TRANS', (3,), _F64),
+    ('VEL.ROT', (3,), _F64),
+    ('INSTR', (), str),
+    ('TEAM.SCORE', (2,), _F64),
+    ('FRAMES_REMAINING_AT_60', (1,), _F64),
+    ('DEBUG.CAMERA_INTERLEAVED.TOP_DOWN', ('h', 'w', 3), _U8),
+    ('DEBUG.CAMERA_INTERLEAVED.PLAYER_VIEW', ('h', 'w', 3), _U8),
+    ('DEBUG.CAMERA_INTERLEAVED.PLAYER_VIEW_NO_RETICLE', ('h', 'w', 3), _U8),
+    ('DEBUG.CAMERA.TOP_DOWN', (3, 'h', 'w'), _U8),
+    ('DEBUG.CAMERA.PLAYER_VIEW', (3, 'h', 'w'), _U8),
+    ('DEBUG.CAMERA.PLAYER_VIEW_NO_RETICLE', (3, 'h', 'w'), _U8),
+    ('DEBUG.MAZE.LAYOUT', (), str),
+    ('DEBUG.MAZE.VARIATION', (), str),
+    ('DEBUG.POS.TRANS', (3,), _F64),
+    ('DEBUG.POS.ROT', (3,), _F64),
+    ('DEBUG.PLAYER_ID', (1,), _U8),
+    ('DEBUG.PLAYERS.ARMOR', (0,), _F64),
+    ('DEBUG.PLAYERS.GADGET', (0,), _F64),
+    ('DEBUG.PLAYERS.GADGET_AMOUNT', (0,), _F64),
+    ('DEBUG.PLAYERS.HEALTH', (0,), _F64),
+    ('DEBUG.PLAYERS.HOLDING_FLAG', (0,), _F64),
+    ('DEBUG.PLAYERS.ID', (0,), _U8),
+    ('DEBUG.PLAYERS.EYE.POS', (0, 3), _F64),
+    ('DEBUG.PLAYERS.EYE.ROT', (0, 3), _F64),
+    ('DEBUG.PLAYERS.VELOCITY', (0, 3), _F64),
+    ('DEBUG.PLAYERS.NAME', (), str),
+    ('DEBUG.PLAYERS.TEAM', (0,), _F64),
+    ('DEBUG.PLAYERS.CAPTURES', (0,), _F64),
+    ('DEBUG.PLAYERS.SCORE', (0,), _F64),
+    ('DEBUG.PLAYERS.IS_BOT', (0,), _U8),
+    ('DEBUG.FLAGS.RED', (5,), _F64),
+    ('DEBUG.FLAGS.BLUE', (5,), _F64),
+    ('DEBUG.FLAGS.RED_HOME', (4,), _F64),
+    ('DEBUG.FLAGS.BLUE_HOME', (4,), _F64),
+)
+_SPECS = {name: (shape, dtype) for name, shape, dtype in _OBSERVATIONS}
 
 _runfiles_path = os.path.dirname(os.path.abspath(__file__))
 
@@ -165,20 +263,20 @@ class Lab(object):
     if level not in _LEVELS:
       raise RuntimeError('Failed to init environment - "Level not found: Failed to open file \'%s\'"' %
                          os.path.join(_runfiles_path, 'baselab', 'game_scripts', 'levels', level + '.lua'))
-    for key, value in level_settings.items():
-      if key not in _LEVEL_SETTINGS:
-        # a Lua error: the decorator's path and the line of its error() call (114 stands for it)
-        decorator = os.path.join(_runfiles_path, 'baselab', 'game_scripts', 'decorators', 'setting_overrides.lua')
-        raise RuntimeError('Failed to init environment - "%s:114: Invalid setting: "%s" = "%s""' %
-                           (decorator, key, value))
-    for name in observations:
-      if name not in _OBSERVATIONS:
-        raise ValueError("Unknown observation '%s'." % name)
-    default_seconds, self._compiles = _LEVELS[level]
+    params, self._compiles = _LEVELS[level]
+    if level == _KEYS_DOORS_PUZZLE:  # its settings never reach its parameters; its generator refuses these at reset
+      self._refused_at_reset = [k for k in level_settings if k not in _KEYS_DOORS_WHITELIST + _KEYS_DOORS_CONFIG]
+    else:
+      self._refused_at_reset = []
+      params = _override(copy.deepcopy(dict(_DECORATOR_PARAMS, **params)), level_settings)
     try:
-      seconds = float(level_settings.get('episodeLengthSeconds', default_seconds))
+      seconds = float(params['episodeLengthSeconds'])
+      self._players = 1 + max(0, int(float(params.get('botCount', 0))))  # lasertag's bots
     except ValueError as e:
       raise RuntimeError('Failed to init environment - "%s"' % e)
+    for name in observations:
+      if name not in _SPECS:
+        raise ValueError("Unknown observation '%s'." % name)
     self._level = level
     self._width, self._height, self._fps = engine['width'], engine['height'], engine['fps']
     self._episode_frames = max(1, int(round(seconds * self._fps)))
@@ -207,6 +305,10 @@ class Lab(object):
       seed = int(np.random.randint(0, 2 ** 31 - 1))
     elif not isinstance(seed, int) or isinstance(seed, bool):
       raise ValueError("'seed' must be int or None, was '%s'." % type(seed).__name__)
+    if self._refused_at_reset:
+      configs = os.path.join(_runfiles_path, 'baselab', 'game_scripts', 'map_generators', 'keys_doors', 'configs.lua')
+      raise RuntimeError('Failed to start environment - "%s:114: Unrecognized config key: %s"' %
+                         (configs, self._refused_at_reset[0]))
     if self._compiles:
       self._build_map(seed)
     if self._level == 'tests/fake_seeded_length':
@@ -271,30 +373,47 @@ class Lab(object):
     return reward
 
   def _shape(self, name):
-    h, w = self._height, self._width
-    if name in ('MAP_FRAME_NUMBER',):
-      return (1,)
-    if name.startswith('VEL.'):
-      return (3,)
-    channels = 4 if name in ('RGBD_INTERLEAVED', 'RGBD', 'BGRD_INTERLEAVED', 'RGBD_INTERLACED') else 3
-    return (channels, h, w) if name in ('RGB', 'RGBD') else (h, w, channels)
+    """The spec's shape of observation `name` at this frame size (0: a length that varies)."""
+    if name.endswith('_INTERLACED'):
+      sys.stderr.write("Using deprecated observation format: '%s'\n" % name)  # as the engine, at each spec
+    return tuple({'h': self._height, 'w': self._width}.get(d, d) for d in _SPECS[name][0])
 
   def _render(self, name):
+    shape, dtype = self._shape(name), _SPECS[name][1]
+    if dtype is str:
+      return ''  # no instruction, maze or player names to show
+    if len(shape) == 3:
+      return self._image(name, shape)
+    shape = tuple(d or self._players for d in shape)
     if name == 'MAP_FRAME_NUMBER':
       return np.array([float(self._frame)])
-    if name.startswith('VEL.'):
-      return np.zeros(3)
+    if name == 'FRAMES_REMAINING_AT_60':
+      return np.array([(self._episode_frames - self._frame) * 60.0 / self._fps])
+    if name in ('DEBUG.PLAYER_ID', 'DEBUG.PLAYERS.ID'):  # the agent is player 1, bots follow
+      return np.arange(1, shape[0] + 1, dtype=dtype)
+    if name == 'DEBUG.PLAYERS.IS_BOT':
+      return (np.arange(shape[0]) > 0).astype(dtype)
+    return np.zeros(shape, dtype)  # at rest, at the origin; no team scores, no flags (state NONE)
+
+  def _image(self, name, shape):
+    """The frame (see the module's doc); the debug cameras show it without the HUD, PLAYER_VIEW with the
+    debug camera's 3 x 3 reticle of grey 200 at the centre."""
     img = np.empty((self._height, self._width, 4), dtype=np.uint8)
     img[:, :, :3] = ((self._colour + self._frame) % 256).astype(np.uint8)
     img[:, :, 3] = 255
-    if self._hud:
+    debug = name.startswith('DEBUG.')
+    if self._hud and not debug:
       img[-1, :, :3] = 255
     n = min(len(_ACTION_SPEC), self._width)
     img[0, :n, 0] = (self._last_action[:n].astype(np.int64) + 128).astype(np.uint8)
+    if name.endswith('.PLAYER_VIEW'):
+      top, left = self._height // 2 - 2, self._width // 2 - 2
+      img[top:top + 3, left:left + 3, :3] = 200  # frames are at least 4 x 4
     if name.startswith('BGR'):
       img[:, :, :3] = img[:, :, 2::-1]
-    img = img[:, :, :self._shape(name)[0 if name in ('RGB', 'RGBD') else 2]]
-    return np.ascontiguousarray(img.transpose(2, 0, 1)) if name in ('RGB', 'RGBD') else np.ascontiguousarray(img)
+    planar = _SPECS[name][0][0] != 'h'  # (channels, h, w)
+    img = img[:, :, :shape[0] if planar else shape[2]]
+    return np.ascontiguousarray(img.transpose(2, 0, 1) if planar else img)
 
   def observations(self):
     self._alive('observations')
@@ -304,8 +423,8 @@ class Lab(object):
 
   def observation_spec(self):
     self._alive('observation_spec')
-    return [{'name': name, 'shape': self._shape(name), 'dtype': np.uint8 if 'RGB' in name else np.float64}
-            for name in _OBSERVATIONS]
+    return [{'name': name, 'shape': () if dtype is str else self._shape(name), 'dtype': dtype}
+            for name, _, dtype in _OBSERVATIONS]
 
   def action_spec(self):
     self._alive('action_spec')
@@ -322,6 +441,47 @@ class Lab(object):
       return False
     self._status = 'closed'
     return True
+
+
+def _override(params, settings):
+  """setting_overrides.lua's init(params): a setting replaces the parameter its key names (dotted into nested
+  tables: 'mazeGenerationParams.height', 'camera.2'); any other must be on the white list (a deprecated one
+  gets a warning), or the level fails, citing the line of the decorator's error() call."""
+  for key, value in settings.items():
+    table, sub = _find(params, key)
+    if table is not None and _get(table, sub) is not None:
+      _put(table, sub, value)
+    elif key in _PARAMS_DEPRECATED:
+      sys.stderr.write('Setting %s" (here set to "%s") has been deprecated.\n' % (key, value))
+    elif key not in _PARAMS_WHITELIST:
+      decorator = os.path.join(_runfiles_path, 'baselab', 'game_scripts', 'decorators', 'setting_overrides.lua')
+      raise RuntimeError('Failed to init environment - "%s:140: Invalid setting: "%s" = "%s""' % (decorator, key, value))
+  return params
+
+
+def _find(params, key):
+  """findLastSubTableAndSubKey: the table and key the dotted setting `key` names, numeric parts indexing Lua's
+  lists from 1; (None, part) where a part would index a value that is no table (the real decorator fails there
+  with Lua's indexing error; the fake refuses the setting)."""
+  table, sub, value = params, key, params
+  for part in (p for p in key.split('.') if p):  # gmatch('([^.]+)') skips empty parts
+    if not isinstance(value, (dict, list)):
+      return None, part
+    table, sub = value, int(part) if part.isdigit() else part
+    value = _get(table, sub)
+    if value is None:
+      break
+  return table, sub
+
+
+def _get(table, key):
+  if isinstance(table, list):
+    return table[key - 1] if isinstance(key, int) and 1 <= key <= len(table) else None
+  return table.get(key) if isinstance(key, str) else None
+
+
+def _put(table, key, value):
+  table[key - 1 if isinstance(table, list) else key] = value
 
 
 def _compile(key, pk3_path):

@@ -1,10 +1,10 @@
 /**
  * The batched DeepMind Lab bridge (one bridge hosting E levels, stepped by one message) against the fake
  * `deepmind_lab`, and the attacks on it: a bad reply for one level of a batch, a level that raises, a
- * bridge that dies mid-batch, episodes ending in one level while the others go on, and determinism
+ * bridge that dies mid-batch or hangs in a map compile, episodes ending in one level while the others go on, and determinism
  * against bridges of one level each.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -17,7 +17,7 @@ import { vectorStepBuffers } from '../../../envs/vector.js';
 import { Actor } from '../../../src/actor.js';
 import { decode, encode, toWire } from '../../../src/transport/codec.js';
 import { EnvProtocolError, EnvRemoteError, RemoteVectorEnv } from '../../../src/transport/envClient.js';
-import { EnvServerExitedError } from '../../../src/transport/envProcess.js';
+import { EnvCompileTimeoutError, EnvServerExitedError } from '../../../src/transport/envProcess.js';
 import { privateEndpoint } from '../../../src/transport/endpoint.js';
 import type { Message } from '../../../src/transport/messages.js';
 import { batchStepReply } from '../../src/transport/fixtures.js';
@@ -186,6 +186,41 @@ describe('an actor driving bridges of several levels', () => {
       await actor.collect(); // and the next unroll plays on
       expect(failures).toHaveLength(1);
     } finally {
+      actor.dispose();
+      agent.dispose();
+    }
+  });
+
+  it('goes on when a map compile hangs past the bound: the bridge is killed and replaced as a dead one', async () => {
+    // compiles pass the gate while it is open (the first reset), then hang at the episode end after 2 steps
+    const gate = mkdtempSync(join(dir, 'gate-'));
+    writeFileSync(join(gate, 'release'), '');
+    process.env.CPC_LAB_FAKE_COMPILE_GATE = gate;
+    const hanging = track(await makeDmlabVectorEnv('explore_goal_locations_small', 1, { ...base, episodeLength: 2, compileTimeoutMs: 1000 }).finally(() => delete process.env.CPC_LAB_FAKE_COMPILE_GATE));
+    const agent = createAgent({ kind: 'baseline', obsShape: [24, 24, 3], numActions: 9, seed: 1, network: { conv1Filters: 2, conv2Filters: 3, latentSize: 5, lstmSize: 4 } });
+    const failures: Error[] = [];
+    const actor = new Actor([hanging], agent, {
+      unrollLength: 5,
+      actionRepeat: 4,
+      seed: 7,
+      replaceEnv: async (_, error): Promise<VectorEnv> => {
+        failures.push(error);
+        return track(await makeDmlabVectorEnv('rooms_watermaze', 1, base));
+      },
+    });
+    try {
+      await actor.start();
+      unlinkSync(join(gate, 'release'));
+      await actor.collect();
+      expect(failures).toHaveLength(1);
+      expect(failures[0]).toBeInstanceOf(EnvCompileTimeoutError);
+      expect(failures[0]).toBeInstanceOf(EnvServerExitedError);
+      expect(failures[0]!.message).toMatch(/dmlab:explore_goal_locations_small.*map compile .* took longer than 1 s/);
+      expect(hanging.server.child.signalCode).toBe('SIGKILL');
+      await actor.collect();
+      expect(failures).toHaveLength(1);
+    } finally {
+      writeFileSync(join(gate, 'release'), '');
       actor.dispose();
       agent.dispose();
     }

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Request } from 'zeromq';
 import { ACTION_SET } from '../../../envs/actions.js';
 import { fakeDmlabPath, bridgeScript, makeDmlabEnv, type DmlabEnv, type DmlabOptions } from '../../../envs/dmlab/index.js';
-import { humanNormalizedScore, resolveDmlabLevel } from '../../../envs/dmlab/levels.js';
+import { DMLAB_LEVELS, humanNormalizedScore, resolveDmlabLevel } from '../../../envs/dmlab/levels.js';
 import { makeEnv } from '../../../envs/index.js';
 import { decode, encode, toWire } from '../../../src/transport/codec.js';
 import { EnvRemoteError } from '../../../src/transport/envClient.js';
@@ -196,6 +196,23 @@ describe('DeepMind Lab bridge against the fake', () => {
     const err = await makeDmlabEnv('seekavoid_arena_01', { ...base, extraConfig: { episodeLenghtSeconds: '5' } }).catch((x: unknown) => x);
     expect(err).toMatchObject({ name: 'EnvServerStartError', code: 'lab_init_failed' });
     expect((err as Error).message).toMatch(/Invalid setting: "episodeLenghtSeconds" = "5"[\s\S]*fix: .*spelling/);
+  });
+
+  it("every level accepts the bridge's own settings; a level's own setting is refused by another, as DeepMind Lab's levels do", async () => {
+    const own: DmlabOptions = { minimalUI: true, logLevel: 'WARN', datasetPath: '/data', mixerSeed: 7, allowHoldOutLevels: true };
+    const levels = Object.keys(DMLAB_LEVELS);
+    const envs = await Promise.all(levels.map((level) => env(level, own)));
+    for (const e of envs) expect((await e.reset(1)).length).toBe(72 * 96 * 3);
+    await Promise.all(envs.map((e) => e.close()));
+
+    const lasertag = await env('lasertag_three_opponents_small', { extraConfig: { botCount: '1' } });
+    expect((await lasertag.reset(1)).length).toBe(72 * 96 * 3);
+    const refused = await makeDmlabEnv('rooms_watermaze', { ...base, extraConfig: { botCount: '1' } }).catch((x: unknown) => x);
+    expect((refused as Error).message).toMatch(/setting_overrides\.lua:\d+: Invalid setting: "botCount" = "1"/);
+    // rooms_keys_doors_puzzle hands unknown settings to its map generator, which refuses them at the first reset
+    const keysDoors = await env('rooms_keys_doors_puzzle', { extraConfig: { botCount: '1' } });
+    expect(await keysDoors.reset(1).catch((x: unknown) => x)).toMatchObject({ name: 'EnvRemoteError', code: 'env_error', message: expect.stringMatching(/Unrecognized config key: botCount/) });
+    await Promise.all([lasertag.close(), keysDoors.close()]);
   });
 
   it('close ends the bridge process cleanly', async () => {

@@ -70,11 +70,11 @@ describe('map compiles', () => {
     await Promise.all(envs.map((e) => e.close()));
   });
 
-  it('one bridge hosting 4 levels compiles their maps one after another, and its batch request outlives the deadline while it does', async () => {
+  it('one bridge hosting 4 levels compiles their maps one after another, and its batch request outlives the deadline (not the compile bound) while it does', async () => {
     const gate = mkdtempSync(join(dir, 'gate-'));
     const timeoutMs = 1500;
     process.env.CPC_LAB_FAKE_COMPILE_GATE = gate;
-    const vector = await makeDmlabVectorEnv('explore_goal_locations_small', 4, { ...base, levelCacheDir: join(dir, 'cache-batch'), timeoutMs }).finally(() => delete process.env.CPC_LAB_FAKE_COMPILE_GATE);
+    const vector = await makeDmlabVectorEnv('explore_goal_locations_small', 4, { ...base, levelCacheDir: join(dir, 'cache-batch'), timeoutMs, compileTimeoutMs: 20 * timeoutMs }).finally(() => delete process.env.CPC_LAB_FAKE_COMPILE_GATE);
     open.push(vector);
     const obs = new Uint8Array(4 * 72 * 96 * 3);
     const reset = vector.reset([1, 2, 3, 4], obs);
@@ -91,6 +91,46 @@ describe('map compiles', () => {
     expect(lines).toHaveLength(8);
     for (let i = 0; i < 8; i += 2) expect(lines[i + 1]).toBe(lines[i]!.replace(/^start/, 'end'));
     await vector.close();
+  });
+
+  it('a compile held past dmlabCompileTimeout fails its request at the bound, naming the level and the map, and the bridge is stopped as a dead one', async () => {
+    const gate = mkdtempSync(join(dir, 'gate-'));
+    const compileTimeoutMs = 1500;
+    const [e] = await bridges(1, gate, { levelCacheDir: join(dir, 'cache-bound'), timeoutMs: 500, compileTimeoutMs });
+    const started = performance.now();
+    try {
+      const err = (await e!.reset(7).catch((x: unknown) => x)) as Error;
+      const took = performance.now() - started;
+      expect(err).toMatchObject({ name: 'EnvCompileTimeoutError', key: expect.stringMatching(/^fake_contributed_dmlab30_explore_goal_locations_small_\d+\.pk3$/) });
+      expect(err.message).toMatch(/dmlab:explore_goal_locations_small.*map compile fake_contributed_dmlab30_explore_goal_locations_small_\d+\.pk3 took longer than 1\.5 s.*dmlabCompileTimeout/s);
+      expect(took).toBeGreaterThan(compileTimeoutMs - 100);
+      expect(took).toBeLessThan(compileTimeoutMs + 5000);
+      expect(gateLog(gate)).toHaveLength(1); // the compile never finished: the bridge was stopped inside it
+      // the bridge is gone, as a dead one: the next call fails at once with the same error
+      expect(await e!.vector.server.exited.catch((x: unknown) => x)).toBe(err);
+      expect(await e!.reset(8).catch((x: unknown) => x)).toBe(err);
+    } finally {
+      writeFileSync(join(gate, 'release'), '');
+    }
+    await e!.close();
+  });
+
+  it('a wait for another bridge\'s compile is not bounded itself: it ends with that compile', async () => {
+    const gate = mkdtempSync(join(dir, 'gate-'));
+    const cache = join(dir, 'cache-wait');
+    const notes: string[] = [];
+    const [holder] = await bridges(1, gate, { levelCacheDir: cache, timeoutMs: 500 });
+    const [waiter] = await bridges(1, gate, { levelCacheDir: cache, timeoutMs: 500, compileTimeoutMs: 1000, notes: (l) => notes.push(l) });
+    const resets = [holder!.reset(1), waiter!.reset(2)];
+    for (const r of resets) r.catch(() => {});
+    try {
+      await until(() => gateLog(gate).length === 1 && notes.some((l) => /waiting for it/.test(l)));
+      await sleep(2500); // the waiter waits past its compile bound
+    } finally {
+      writeFileSync(join(gate, 'release'), '');
+    }
+    for (const o of await Promise.all(resets)) expect(o.length).toBe(72 * 96 * 3);
+    await Promise.all([holder!.close(), waiter!.close()]);
   });
 
   it('a request still times out when the bridge is slow without compiling', async () => {

@@ -164,6 +164,116 @@ class FakeApi(unittest.TestCase):
     self.assertEqual(spec['VEL.TRANS']['shape'], (3,))
 
 
+# The five levels of the CPC paper, and the observations each offers, in observation_spec() order: the
+# engine's (dmlab_connect.c kObservationNames), then the custom ones custom_observations.lua adds when the
+# level initialises, then debug_observations.lua's (google-deepmind/lab game_scripts/decorators).
+LEVELS = ('seekavoid_arena_01', 'contributed/dmlab30/rooms_watermaze', 'contributed/dmlab30/explore_goal_locations_small',
+          'contributed/dmlab30/lasertag_three_opponents_small', 'contributed/dmlab30/rooms_keys_doors_puzzle')
+OBSERVATIONS = (
+    'RGB_INTERLEAVED', 'RGBD_INTERLEAVED', 'RGB', 'RGBD', 'BGR_INTERLEAVED', 'BGRD_INTERLEAVED', 'MAP_FRAME_NUMBER',
+    'RGB_INTERLACED', 'RGBD_INTERLACED',
+    'VEL.TRANS', 'VEL.ROT', 'INSTR', 'TEAM.SCORE', 'FRAMES_REMAINING_AT_60',
+    'DEBUG.CAMERA_INTERLEAVED.TOP_DOWN', 'DEBUG.CAMERA_INTERLEAVED.PLAYER_VIEW',
+    'DEBUG.CAMERA_INTERLEAVED.PLAYER_VIEW_NO_RETICLE', 'DEBUG.CAMERA.TOP_DOWN', 'DEBUG.CAMERA.PLAYER_VIEW',
+    'DEBUG.CAMERA.PLAYER_VIEW_NO_RETICLE', 'DEBUG.MAZE.LAYOUT', 'DEBUG.MAZE.VARIATION', 'DEBUG.POS.TRANS', 'DEBUG.POS.ROT',
+    'DEBUG.PLAYER_ID', 'DEBUG.PLAYERS.ARMOR', 'DEBUG.PLAYERS.GADGET', 'DEBUG.PLAYERS.GADGET_AMOUNT', 'DEBUG.PLAYERS.HEALTH',
+    'DEBUG.PLAYERS.HOLDING_FLAG', 'DEBUG.PLAYERS.ID', 'DEBUG.PLAYERS.EYE.POS', 'DEBUG.PLAYERS.EYE.ROT',
+    'DEBUG.PLAYERS.VELOCITY', 'DEBUG.PLAYERS.NAME', 'DEBUG.PLAYERS.TEAM', 'DEBUG.PLAYERS.CAPTURES', 'DEBUG.PLAYERS.SCORE',
+    'DEBUG.PLAYERS.IS_BOT', 'DEBUG.FLAGS.RED', 'DEBUG.FLAGS.BLUE', 'DEBUG.FLAGS.RED_HOME', 'DEBUG.FLAGS.BLUE_HOME',
+)
+
+
+def _invalid_setting(key, value):
+  return r'^Failed to init environment - ".*/decorators/setting_overrides\.lua:140: Invalid setting: "%s" = "%s""$' % (
+      key.replace('.', r'\.'), value)
+
+
+class Dmlab30Levels(unittest.TestCase):
+
+  def test_every_level_offers_the_43_observations_with_their_specs(self):
+    for level in LEVELS:
+      spec = lab(level).observation_spec()
+      self.assertEqual(tuple(s['name'] for s in spec), OBSERVATIONS, level)
+      spec = {s['name']: (s['shape'], s['dtype']) for s in spec}
+      self.assertEqual(spec['RGB_INTERLACED'], ((4, 8, 3), np.uint8))  # deprecated, as RGB_INTERLEAVED
+      self.assertEqual(spec['RGBD_INTERLACED'], ((4, 8, 4), np.uint8))
+      self.assertEqual(spec['MAP_FRAME_NUMBER'], ((1,), np.float64))
+      self.assertEqual(spec['INSTR'], ((), str))  # strings: no shape
+      self.assertEqual(spec['DEBUG.MAZE.LAYOUT'], ((), str))
+      self.assertEqual(spec['TEAM.SCORE'], ((2,), np.float64))
+      self.assertEqual(spec['DEBUG.CAMERA.TOP_DOWN'], ((3, 4, 8), np.uint8))
+      self.assertEqual(spec['DEBUG.CAMERA_INTERLEAVED.PLAYER_VIEW'], ((4, 8, 3), np.uint8))
+      self.assertEqual(spec['DEBUG.PLAYER_ID'], ((1,), np.uint8))
+      self.assertEqual(spec['DEBUG.PLAYERS.IS_BOT'], ((0,), np.uint8))  # 0: one entry per player
+      self.assertEqual(spec['DEBUG.PLAYERS.EYE.POS'], ((0, 3), np.float64))
+      self.assertEqual(spec['DEBUG.FLAGS.RED'], ((5,), np.float64))
+      self.assertEqual(spec['DEBUG.FLAGS.BLUE_HOME'], ((4,), np.float64))
+
+  def test_observations_have_their_spec_shapes_and_are_deterministic_under_the_seed(self):
+    for level in LEVELS:
+      a, b = (deepmind_lab.Lab(level, list(OBSERVATIONS), config={'width': '8', 'height': '4'}) for _ in range(2))
+      spec = {s['name']: s for s in a.observation_spec()}
+      for env in (a, b):
+        env.reset(seed=4)
+        env.step(np.array([0, 0, 0, 1, 0, 0, 0], dtype=np.intc), num_steps=3)
+      obs, again = a.observations(), b.observations()
+      self.assertEqual(set(obs), set(OBSERVATIONS))
+      for name, value in obs.items():
+        want = spec[name]
+        if want['dtype'] is str:
+          self.assertIsInstance(value, str, name)
+          self.assertEqual(value, again[name])
+          continue
+        self.assertEqual(value.dtype, want['dtype'], name)
+        self.assertEqual(len(value.shape), len(want['shape']), name)
+        for got, dim in zip(value.shape, want['shape']):
+          if dim:  # 0: a length that varies (players)
+            self.assertEqual(got, dim, name)
+        np.testing.assert_array_equal(value, again[name], name)
+
+  def test_unknown_observation_refused_with_the_real_text(self):
+    for name in ('DEBUG.NOPE', 'VEL', 'rgb_interleaved'):
+      with self.assertRaises(ValueError) as cm:
+        deepmind_lab.Lab(LEVELS[0], ['RGB_INTERLEAVED', name], config={})
+      self.assertEqual(str(cm.exception), "Unknown observation '%s'." % name)
+
+  def test_a_setting_one_level_reads_is_refused_by_another(self):
+    # setting_overrides.lua: a level accepts the white list and the keys of its own parameters (dotted
+    # into nested tables), and refuses the rest when it initialises
+    lab(LEVELS[3], botCount='2', skill='2', **{'mazeGenerationParams.height': '13', 'pickupParams.weaponCount': '2'})
+    lab(LEVELS[1], spawnRadius='300')
+    lab(LEVELS[2], mazeHeight='13', hasDoors='true', objectCount='2')
+    lab(LEVELS[0], **{'camera.2': '-50'})  # seekavoid_arena_01 sets its own camera {250, -100, 900}
+    for level, key in ((LEVELS[1], 'botCount'), (LEVELS[0], 'spawnRadius'), (LEVELS[3], 'mazeHeight'),
+                       (LEVELS[2], 'mazeGenerationParams.height'), (LEVELS[0], 'camera.4'), (LEVELS[3], 'mapName')):
+      with self.assertRaisesRegex(RuntimeError, _invalid_setting(key, '3')):
+        lab(level, **{key: '3'})
+
+  def test_rooms_keys_doors_puzzle_passes_unknown_settings_to_its_generator_which_refuses_them_at_reset(self):
+    # keys_doors_puzzle_factory.lua has no setting_overrides: init() gives every setting off its own white list
+    # (no enableCameraMovement there) to the map generator, whose configs.lua refuses keys it has no default for
+    env = lab(LEVELS[4], numTrapRooms='0', roomGridHeight='2')
+    env.reset(seed=1)
+    for key in ('botCount', 'enableCameraMovement'):
+      env = lab(LEVELS[4], **{key: 'true'})
+      with self.assertRaises(RuntimeError) as cm:
+        env.reset(seed=1)
+      self.assertRegex(str(cm.exception), r'^Failed to start environment - ".*/map_generators/keys_doors/configs\.lua:114: '
+                       r'Unrecognized config key: %s"$' % key)
+    lab(LEVELS[0], enableCameraMovement='false')  # the other four take it
+
+  def test_rooms_keys_doors_puzzle_ignores_episode_length_seconds(self):
+    # on its white list, so never read: the level times out at its own 60 s
+    env = lab(LEVELS[4], episodeLengthSeconds='0.1')
+    env.reset(seed=2)
+    env.step(np.zeros(7, dtype=np.intc), num_steps=12)
+    self.assertTrue(env.is_running())
+    env = lab(LEVELS[1], episodeLengthSeconds='0.1')
+    env.reset(seed=2)
+    env.step(np.zeros(7, dtype=np.intc), num_steps=12)
+    self.assertFalse(env.is_running())
+
+
 class LevelCache(unittest.TestCase):
 
   def setUp(self):
