@@ -217,6 +217,41 @@ describe('codec rejects bad frames with specific errors, never throwing', () => 
     expect(errorOf(decode(rows([0, 1, 0], [0, 12.5, 0], [7, 40, 0])))).toMatchObject({ code: 'schema', path: 'dones.0', message: expect.stringMatching(/episode stats without done/) });
     expect(errorOf(decode(rows([0, 1, 0], [0, 12.5, 0], [0, 40, 0], [0, 1, Number.NaN])))).toMatchObject({ code: 'schema', path: 'dones.2', message: expect.stringMatching(/non-finite/) });
     expect(errorOf(decode(encode({ ...m, rewards: toWire(new Float64Array(2), [2]) })))).toMatchObject({ code: 'bad_shape', path: 'rewards.shape' });
+    // stats without done: a return alone is enough
+    expect(errorOf(decode(rows([0, 1, 0], [3, 12.5, 0], [0, 40, 0])))).toMatchObject({ path: 'dones.0', message: expect.stringMatching(/environment 0: episode stats without done/) });
+    // the shortest episode (1 step) is fine
+    expect(decode(rows([0, 1, 0], [0, 12.5, 0], [0, 1, 0])).ok).toBe(true);
+  });
+
+  it('a batch step reply is read little-endian, as numpy writes it', () => {
+    const m = batchStepReply();
+    // 128 as a big-endian int32 is negative; this double's bytes read big-endian are a NaN
+    const ret = new DataView(new ArrayBuffer(8));
+    ret.setFloat64(0, 12.5, true);
+    ret.setUint8(0, 0xff);
+    ret.setUint8(1, 0xf8);
+    const stats = { episodeReturns: toWire(new Float64Array([0, ret.getFloat64(0, true), 0]), [3]), episodeLengths: toWire(new Int32Array([0, 128, 0]), [3]) };
+    const r = decode(encode({ ...m, ...stats }));
+    expect(r.ok).toBe(true);
+  });
+
+  it('a batch step reply with rows that do not fit obs: each named once, and no row is read', () => {
+    const m = batchStepReply(); // E = 3
+    const issues = (x: object) => {
+      const r = messageSchema.safeParse(x);
+      return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    };
+    // two rows of 2 where obs has 3 environments: named by row, and no per-environment check reads past them
+    expect(issues({ ...m, rewards: toWire(new Float64Array(2), [2]), dones: toWire(new Uint8Array(2), [2]) })).toEqual([
+      'rewards.shape: expected [3] (one per environment of obs), got [2]',
+      'dones.shape: expected [3] (one per environment of obs), got [2]',
+    ]);
+    // a row of the right shape whose bytes are short is reported by its own schema alone
+    const short = issues({ ...m, episodeLengths: { ...m.episodeLengths, data: new Uint8Array(8) } });
+    expect(short).toHaveLength(1);
+    expect(short[0]).toMatch(/^episodeLengths/);
+    // obs without an environment axis is the only issue
+    expect(issues({ ...m, obs: { ...m.obs, shape: [], data: new Uint8Array(1) } })).toEqual(['obs.shape: expected rank 4, got shape []']);
   });
 
   it('never throws on random, truncated or bit-flipped bytes', () => {
