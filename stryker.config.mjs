@@ -1,4 +1,6 @@
 // Mutation testing of the learning math (`npm run test:mutation` runs this, then stryker.wire.config.mjs).
+import os from 'node:os';
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
@@ -7,7 +9,8 @@ export default {
   coverageAnalysis: 'perTest',
   // module-level constants would need every test per mutant; the reference values pin them
   ignoreStatic: true,
-  concurrency: 1,
+  // one test process per core (each holds tfjs and the test modules, ~0.5 GB)
+  concurrency: os.availableParallelism(),
   // reuse the last run's results (kept in reports/, not committed) for mutants whose code and covering tests did not change
   incremental: true,
   timeoutMS: 10_000,
