@@ -59,5 +59,5 @@ describe('bit-exact resume (single process)', () => {
 
   it('builtin:seekavoid_arena_01 with episodes ending inside unrolls: identical parameters and metrics', async () => {
     await uninterruptedVsResumed({ env: 'builtin:seekavoid_arena_01', episodeLength: 7, agent: 'baseline', batch: 2, unroll: 5, backend: 'cpu', seed: 2 }, 4, 1);
-  }, 300_000); // ~10 s idle; the cpu backend slows most when the machine is busy
+  }, 300_000); // ~10 s on an idle machine; the cpu backend slows most when it is busy
 });

@@ -138,7 +138,7 @@ describe('runtime wire', () => {
     expect(await resumed.agent.getWeights()).toEqual(params);
     expect(await resumed.optimizer.getState()).toEqual(optimizer);
     resumed.close();
-  }, 300_000); // ~15 s idle on the cpu backend, which slows most when the machine is busy
+  }, 300_000); // under the default 60 s on an idle machine; the cpu backend slows most when it is busy
 
   it("params messages carry only the acting network: a cpc agent's are a baseline agent's bytes, and its actor acts the same", async () => {
     const make = (kind: 'baseline' | 'cpc', actingOnly = false) =>
