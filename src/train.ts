@@ -68,14 +68,13 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
   const overlap = overlapsActing(config);
   // acting alternates with learning unless overlapped, so it can play the learner's own parameters;
   // overlapped, it plays a copy that an update landing mid-batch cannot change
-  const policy = overlap ? createAgent({ ...learner.agentOptions, actingOnly: true }) : learner.agent;
+  const copy = overlap ? createAgent({ ...learner.agentOptions, actingOnly: true }) : undefined;
+  const policy = copy ?? learner.agent;
   const actor = new Actor(envs, policy, { unrollLength: config.unroll, actionRepeat: config.actionRepeat, seed: localActorSeed(config) });
   /** The batch played during the last update, trained on next (overlap only). */
   let pending: PendingBatch | undefined;
   const checkpoint = async () => learner.checkpoint({ actor: actor.getRngState() }, false, actor.canSaveState ? await actor.getState() : undefined, pending);
-  const syncPolicy = async () => {
-    if (policy !== learner.agent) policy.setWeights(await learner.agent.getWeights(learner.agent.actingParamNames));
-  };
+  const syncPolicy = async () => copy?.setWeights(await learner.agent.getWeights(learner.agent.actingParamNames));
   let lagSum = 0;
   let trained = 0;
   try {
@@ -106,7 +105,7 @@ export async function train(input: ConfigInput | Config, hooks: TrainHooks = {})
   } finally {
     await learner.close();
     actor.dispose();
-    if (policy !== learner.agent) policy.dispose();
+    copy?.dispose();
     await Promise.all(envs.map((e) => e.close()));
     unlock();
   }
