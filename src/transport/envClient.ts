@@ -40,6 +40,17 @@ export class EnvTimeoutError extends Error {
   }
 }
 
+/** The connection was closed (by `close()`) while this request was queued or in flight. */
+export class EnvClosedError extends Error {
+  override readonly name = 'EnvClosedError';
+  constructor(
+    readonly endpoint: string,
+    readonly requestType: string,
+  ) {
+    super(`env server ${endpoint}: ${requestType} was cut short, the connection was closed`);
+  }
+}
+
 /** The server answered with an `error` reply (bad request, or the environment itself failed). */
 export class EnvRemoteError extends Error {
   override readonly name = 'EnvRemoteError';
@@ -123,18 +134,20 @@ class EnvConnection {
 
   /**
    * Asks the server to close its environment and stop (waiting at most 5 s, or `timeoutMs` if
-   * shorter), then closes the socket. Never throws.
+   * shorter, counted from this call), then closes the socket. Never throws.
    */
   async close(): Promise<void> {
     if (this.closed) return;
-    try {
-      await this.request({ type: 'env.close' }, Math.min(this.timeoutMs, CLOSE_TIMEOUT_MS));
-    } catch {
-      // A dead or hung server has nothing left to close; the socket is closed below either way.
-    } finally {
-      this.closed = true;
-      this.sock.close();
-    }
+    const boundMs = Math.min(this.timeoutMs, CLOSE_TIMEOUT_MS);
+    // A dead or hung server has nothing left to close. The bound is not the request's own: that
+    // starts only after the requests queued before it, and one of those may be a map compile.
+    const asked = this.request({ type: 'env.close' }, boundMs).catch(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([asked, new Promise<void>((r) => (timer = setTimeout(r, boundMs)))]);
+    clearTimeout(timer);
+    // closing fails the requests still waiting on the socket
+    this.closed = true;
+    this.sock.close();
   }
 
   /** An observation-shaped wire array checked against `spec` (`[H, W, C]`, or `[E, H, W, C]` with `size`). */
@@ -148,6 +161,7 @@ class EnvConnection {
 
   request<R extends EnvRequest>(req: R, timeoutMs = this.timeoutMs): Promise<MessageOf<ReplyTypeOf[R['type']]>> {
     const run = async (): Promise<MessageOf<ReplyTypeOf[R['type']]>> => {
+      if (this.closed) throw new EnvClosedError(this.endpoint, req.type);
       this.setSocketTimeout(timeoutMs);
       const start = performance.now();
       const paused0 = this.pausedMs();
@@ -169,6 +183,7 @@ class EnvConnection {
           return this.parse<R['type']>(req.type, frames);
         }
       } catch (e) {
+        if (this.closed) throw new EnvClosedError(this.endpoint, req.type);
         if ((e as { code?: string }).code === 'EAGAIN') throw new EnvTimeoutError(this.endpoint, req.type, timeoutMs);
         throw e;
       }

@@ -121,16 +121,36 @@ describe('map compiles', () => {
     const notes: string[] = [];
     const [holder] = await bridges(1, gate, { levelCacheDir: cache, timeoutMs: 500 });
     const [waiter] = await bridges(1, gate, { levelCacheDir: cache, timeoutMs: 500, compileTimeoutMs: 1000, notes: (l) => notes.push(l) });
-    const resets = [holder!.reset(1), waiter!.reset(2)];
-    for (const r of resets) r.catch(() => {});
+    const resets: Promise<Uint8Array>[] = [];
     try {
-      await until(() => gateLog(gate).length === 1 && notes.some((l) => /waiting for it/.test(l)));
+      // the holder's compile first (started in order: which bridge takes the cache's lock is otherwise a race)
+      resets.push(holder!.reset(1));
+      await until(() => gateLog(gate).length === 1);
+      resets.push(waiter!.reset(2));
+      for (const r of resets) r.catch(() => {});
+      await until(() => notes.some((l) => /waiting for it/.test(l)));
       await sleep(2500); // the waiter waits past its compile bound
     } finally {
       writeFileSync(join(gate, 'release'), '');
     }
     for (const o of await Promise.all(resets)) expect(o.length).toBe(72 * 96 * 3);
     await Promise.all([holder!.close(), waiter!.close()]);
+  });
+
+  it('close() during a compile stops the bridge within its bound, failing the request in flight', async () => {
+    const gate = mkdtempSync(join(dir, 'gate-'));
+    const [e] = await bridges(1, gate, { levelCacheDir: join(dir, 'cache-close'), timeoutMs: 500 });
+    const reset = e!.reset(3).catch((x: unknown) => x);
+    try {
+      await until(() => gateLog(gate).length === 1);
+      const started = performance.now();
+      await e!.close(); // the compile is never released: close must not wait on the reset queued before it
+      expect(performance.now() - started).toBeLessThan(20_000); // 0.5 s asking, 5 s for an exit, 5 s from SIGTERM to SIGKILL
+      expect(await reset).toMatchObject({ name: 'EnvClosedError', requestType: 'env.batch.reset' }); // a DmlabEnv is a batched bridge of one
+      expect(gateLog(gate)).toHaveLength(1);
+    } finally {
+      writeFileSync(join(gate, 'release'), '');
+    }
   });
 
   it('a request still times out when the bridge is slow without compiling', async () => {
