@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAgent } from '../../agents/agent.js';
 import { coreExtras, encode, encoderOutputSize, forward, initNetworkParams, type NetworkSpec } from '../../agents/network.js';
+import { initBackend } from '../../src/backend/index.js';
 import { Rng } from '../../src/rng.js';
 
 beforeAll(async () => {
@@ -37,6 +38,38 @@ describe('the core input at an episode start (as scalable_agent)', () => {
     expect(maxDiff(core(2, 0.5, zeros))).toBeGreaterThan(1e-4);
     expect(core(1, 7, zeros)).toEqual(core(1, 1, zeros));
     for (const v of Object.values(params)) v.dispose();
+  });
+});
+
+describe('the encoder\'s input buffer', () => {
+  // wasm reuses one buffer for the scaled frames (it copies them); cpu keeps the array as the tensor's
+  // values, and the tape holds conv1's input for the filter gradient: a reused buffer there would be
+  // overwritten by a later encode before the backward pass reads it
+  it.each(['cpu', 'wasm'])('on %s a later encode does not change the gradient of an earlier one', async (backend) => {
+    if (backend === 'wasm') await initBackend('wasm');
+    else await tf.setBackend('cpu');
+    try {
+      const params = initNetworkParams(SPEC, new Rng(5));
+      const rng = new Rng(6);
+      const a = Uint8Array.from({ length: 2 * 400 }, () => rng.int(256));
+      const b = Uint8Array.from({ length: 2 * 400 }, () => rng.int(256));
+      const filterGrad = (others: Uint8Array[]) =>
+        tf.tidy(() => {
+          const w = params['encoder/conv1/w'] as tf.Variable;
+          const { grads } = tf.variableGrads(() => {
+            const z = encode(params, a, 2, SPEC.obsShape);
+            for (const o of others) encode(params, o, 2, SPEC.obsShape);
+            return z.square().sum() as tf.Scalar;
+          }, [w]);
+          return Array.from(grads[w.name]!.dataSync());
+        });
+      const alone = filterGrad([]);
+      expect(alone.some((g) => g !== 0)).toBe(true);
+      expect(filterGrad([b])).toEqual(alone);
+      for (const v of Object.values(params)) v.dispose();
+    } finally {
+      await tf.setBackend('cpu');
+    }
   });
 });
 
