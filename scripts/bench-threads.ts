@@ -7,11 +7,13 @@
  *                  --learner-threads 1`), sync with learner threads (auto), and acting overlapped with
  *                  learning (`--mode async`, lag 1) with auto and with 1 learner thread; settings are
  *                  alternated `rounds` times so that load from other processes hits each alike
+ *   ceiling        the same wasm matmul in 1, 2, 4, ... processes at once: what the cores give
+ *                  for this kind of work, the most learner threads can reach
  * Run alone:
  *   npx tsx scripts/bench-threads.ts [--agent cpc] [--batch 16] [--unroll 100] [--env builtin:rooms_watermaze]
  *     [--updates N] [--rounds N] [--threads 1,2] [--learner-only | --end-to-end-only]
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -108,7 +110,57 @@ export function benchOverlap(setting: ThreadsSetting, { env = 'builtin:rooms_wat
   return settings.map((s, i) => ({ setup: s.setup, framesPerSec: best[i]!, 'vs sequential': `${(best[i]! / best[0]!).toFixed(2)}x` }));
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+export interface CeilingRow {
+  processes: number;
+  'ms per matmul': number;
+  throughput: string;
+}
+
+/** 1 and the even counts up to this machine's cores (at most 16). */
+function ceilingCounts(): number[] {
+  return Array.from({ length: Math.min(os.availableParallelism(), 16) }, (_, i) => i + 1).filter((n) => n === 1 || n % 2 === 0);
+}
+
+export const ceilingTitle = () => `This machine's parallel ceiling: the same wasm matmul in N processes at once (${os.availableParallelism()} cores, load average ${os.loadavg()[0]!.toFixed(1)})`;
+
+/** `count` matmuls of the encoder's fc at T = 100, B = 16 ([1616, 2240] x [2240, 256]) on wasm; ms per matmul. */
+async function fcMatmuls(count: number): Promise<number> {
+  await initBackend('wasm');
+  const a = tf.randomNormal([1616, 2240]);
+  const b = tf.randomNormal([2240, 256]);
+  const once = () => tf.tidy(() => a.matMul(b).dataSync());
+  once();
+  const start = performance.now();
+  for (let i = 0; i < count; i++) once();
+  return (performance.now() - start) / count;
+}
+
+/**
+ * What the cores give for the learner's kind of work: the same wasm matmul in 1, 2, ... processes
+ * at once, their summed throughput against one alone. Learner threads cannot scale past it (on a VM
+ * whose cores share caches or memory bandwidth it is well below the core count).
+ */
+export async function benchCeiling(counts = ceilingCounts(), matmuls = 20): Promise<CeilingRow[]> {
+  const child = (): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const p = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--fc-matmuls', String(matmuls)], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.on('error', reject);
+      p.on('close', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`matmul child exited with ${code}`))));
+    });
+  const rows: Omit<CeilingRow, 'throughput'>[] = [];
+  for (const n of counts) {
+    const ms = await Promise.all(Array.from({ length: n }, child));
+    rows.push({ processes: n, 'ms per matmul': Math.round(ms.reduce((x, y) => x + y, 0) / n) });
+  }
+  const one = rows[0]!['ms per matmul'];
+  return rows.map((r) => ({ ...r, throughput: `${((r.processes * one) / r['ms per matmul']).toFixed(2)}x` }));
+}
+
+if (process.argv.includes('--fc-matmuls')) {
+  console.log(await fcMatmuls(Number(process.argv[process.argv.indexOf('--fc-matmuls') + 1])));
+} else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const arg = (name: string, fallback: string) => {
     const i = process.argv.indexOf(name);
     return i >= 0 ? process.argv[i + 1]! : fallback;
@@ -117,6 +169,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const env = arg('--env', 'builtin:rooms_watermaze');
   const label = `${setting.agent}, B = ${setting.B}, T = ${setting.T}, wasm, ${os.availableParallelism()} cores, load average ${os.loadavg()[0]!.toFixed(1)}`;
   if (!process.argv.includes('--end-to-end-only')) {
+    console.log(formatTable((await benchCeiling()) as unknown as Record<string, unknown>[], ceilingTitle()));
     const threads = arg('--threads', '1,2').split(',').map(Number);
     console.log(formatTable(await benchLearnerScaling(setting, threads, Number(arg('--learner-updates', '2'))) as unknown as Record<string, unknown>[], `Learner alone (${label})`));
   }

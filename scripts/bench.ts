@@ -17,7 +17,7 @@ import { benchActorInference, benchLearner, type LearnerRow } from './bench-agen
 import { benchMatmulAndConv } from './bench-backend.js';
 import os from 'node:os';
 import { benchEndToEnd, benchUnrollTransport } from './bench-runtime.js';
-import { benchLearnerScaling, benchOverlap, type ThreadsSetting } from './bench-threads.js';
+import { benchCeiling, benchLearnerScaling, benchOverlap, ceilingTitle, type ThreadsSetting } from './bench-threads.js';
 import { benchBuiltinLevels } from './bench-envs.js';
 import { benchTransport, DMLAB_STEP_US } from './bench-transport.js';
 import { formatTable } from './table.js';
@@ -48,6 +48,7 @@ show(await benchBuiltinLevels(), 'Built-in levels (agent steps/s, 72x96, repeat 
 show(await benchMatmulAndConv({ reps: quick ? 2 : 5 }), 'wasm kernels, stock vs ours (800 frames)');
 show(await benchTransport(), `Transport per agent step (a real DeepMind Lab step is assumed to take ${DMLAB_STEP_US} µs)`);
 show([await benchUnrollTransport()], 'Unrolls through ZeroMQ (loopback TCP)');
+show(await benchCeiling(), ceilingTitle());
 const cores = os.availableParallelism();
 const threadCounts = Array.from({ length: Math.min(cores, 16) }, (_, i) => i + 1);
 for (const [setting, updates] of [[{ agent: 'cpc', B: 16, T: 100 }, 6], [{ agent: 'baseline', B: 16, T: 20 }, 30]] as [ThreadsSetting, number][]) {
