@@ -43,6 +43,11 @@ export interface Environment {
   step(action: number, repeat: number): Awaitable<StepResult>;
   close(): Awaitable<void>;
   /**
+   * Time the environment has announced itself busy so far (a DeepMind Lab map compile, or a wait
+   * for one), in ms, monotone; absent where it never is. Lets a watchdog tell a compile from a hang.
+   */
+  busyMs?(): number;
+  /**
    * In-process environments only: everything that decides what the environment does next (its
    * generators, the episode so far, the level's state), as plain msgpack-able data, so a
    * checkpoint can resume it bit-exactly. Environments in other processes (env servers, DeepMind
@@ -83,6 +88,11 @@ export interface VectorEnv {
   /** Steps environment i with `actions[i]` (`[E]`), `repeat` frames each, and writes the results into `out`. */
   step(actions: Int32Array, repeat: number, out: VectorStepBuffers): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Time the environment has announced itself busy so far (a DeepMind Lab map compile, or a wait
+   * for one), in ms, monotone; absent where it never is. Lets a watchdog tell a compile from a hang.
+   */
+  busyMs?(): number;
   /** One `Environment.getState` per row, where every environment has one. */
   getState?(): EnvState[];
   setState?(states: readonly EnvState[]): void;

@@ -28,6 +28,7 @@ export function vectorOf(env: Environment): VectorEnv {
     },
     close: async () => env.close(),
   };
+  if (env.busyMs) vector.busyMs = env.busyMs.bind(env);
   if (env.getState && env.setState) {
     const getState = env.getState.bind(env);
     const setState = env.setState.bind(env);
@@ -83,5 +84,9 @@ export class SingleEnv<V extends VectorEnv> implements Environment {
 
   close(): Promise<void> {
     return this.vector.close();
+  }
+
+  busyMs(): number {
+    return this.vector.busyMs?.() ?? 0;
   }
 }

@@ -59,6 +59,8 @@ interface Group {
  */
 export class Actor {
   readonly numEnvs: number;
+  /** Busy time of environments replaced after a failure (`busyMs` stays monotone). */
+  private retiredBusyMs = 0;
   private readonly rng: Rng;
   private state: CoreState | null = null;
   private readonly groups: Group[];
@@ -147,6 +149,11 @@ export class Actor {
   /** Restores the generator before `start()`, which then reseeds the environments as the saved run would have. */
   setRngState(s: RngState): void {
     this.rng.setState(s);
+  }
+
+  /** Time the environments have announced themselves busy (map compiles), summed, replaced ones included; monotone. */
+  busyMs(): number {
+    return this.groups.reduce((ms, g) => ms + (g.env.busyMs?.() ?? 0), this.retiredBusyMs);
   }
 
   /** Whether `getState` can capture every environment (in-process ones can; env servers and DeepMind Lab cannot). */
@@ -255,6 +262,7 @@ export class Actor {
       await g.env.step(g.actions, this.options.actionRepeat, g.out);
     } catch (err) {
       if (!this.options.replaceEnv) throw err;
+      this.retiredBusyMs += g.env.busyMs?.() ?? 0;
       g.env = await this.options.replaceEnv(k, err as Error);
       await g.env.reset(this.seedsFor(g), g.out.obs);
       g.out.rewards.fill(0);

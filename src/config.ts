@@ -42,7 +42,7 @@ export const ConfigSchema = z
     learnerEndpoint: z.string().default('tcp://127.0.0.1:*').describe('where the learner binds for actors (port * = any free port)'),
     curveKeys: z.string().optional().describe('file of ZeroMQ CURVE keys (cpc-lab keygen); required to bind beyond 127.0.0.1'),
     heartbeatTimeout: z.number().positive().default(120).describe('seconds of silence after which a process is declared dead and replaced'),
-    stallTimeout: z.number().positive().default(300).describe('seconds without a learner update, every process alive and ready, after which the actors (then the learner) are restarted'),
+    stallTimeout: z.number().positive().default(300).describe('seconds without a learner update, every process alive and ready and no DeepMind Lab map compiling, after which the actors (then the learner) are restarted'),
     batch: z.number().int().positive().default(32).describe('B, unrolls per learner batch'),
     unroll: z.number().int().positive().default(100).describe('T, agent steps per unroll'),
     actionRepeat: z.number().int().positive().default(4).describe('environment frames per agent step'),

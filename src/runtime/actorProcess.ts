@@ -126,7 +126,7 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
   let beat = 0;
   const heartbeat = setInterval(() => {
     void send(encode({ type: 'heartbeat', role: 'actor', id: opts.actorId, seq: beat++, sentAt: Date.now() }));
-    report({ type: 'alive' });
+    report({ type: 'alive', busyMs: actor.busyMs() });
   }, 1000);
   try {
     let params = await nextParams(0);

@@ -7,7 +7,8 @@ import { z } from 'zod';
  */
 export const childReport = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ready'), endpoint: z.string().optional() }),
-  z.strictObject({ type: z.literal('alive') }),
+  /** `busyMs`: an actor's environments' busy time so far (`VectorEnv.busyMs`, map compiles), summed. */
+  z.strictObject({ type: z.literal('alive'), busyMs: z.number().nonnegative().optional() }),
   /** The learner finished an update (the supervisor notices a run where everyone is alive but nothing trains). */
   z.strictObject({ type: z.literal('updated'), updates: z.number().int().nonnegative() }),
   z.strictObject({

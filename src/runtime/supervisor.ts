@@ -31,6 +31,8 @@ interface Slot {
   startedAt: number;
   /** It reported ready since it was (re)started. */
   ready: boolean;
+  /** An actor's environments' busy time (map compiles) as last reported since it was (re)started. */
+  busyMs: number;
 }
 
 const BACKOFF_MS = [250, 1000, 2000, 5000, 10_000, 30_000];
@@ -93,6 +95,11 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
       if (r.type === 'ready') slot.ready = true;
       // the stall clock starts when the last process became ready (environments can take minutes to start)
       if (r.type === 'updated' || r.type === 'ready') progressAt = Date.now();
+      // a map compile (or a wait for one) is work, not a stall: its own bound is dmlabCompileTimeout
+      if (r.type === 'alive' && r.busyMs !== undefined) {
+        if (r.busyMs > slot.busyMs) progressAt = Date.now();
+        slot.busyMs = r.busyMs;
+      }
       if (r.type === 'updated') stalls = 0;
       if (r.type === 'ready' && spec.role === 'learner' && r.endpoint) {
         resolveReady(r.endpoint);
@@ -113,6 +120,7 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
     slot.lastAlive = Date.now();
     slot.startedAt = Date.now();
     slot.ready = false;
+    slot.busyMs = 0;
     opts.onSpawn?.(slot.name, child);
     child.on('exit', (code, signal) => {
       if (slot.child === child) slot.child = null;
@@ -130,8 +138,8 @@ export async function superviseTraining(config: Config, opts: SupervisorOptions 
     });
   };
 
-  const learnerSlot: Slot = { name: 'learner', child: null, restarts: 0, lastAlive: 0, startedAt: 0, ready: false };
-  const actorSlots: Slot[] = Array.from({ length: opts.remoteActors ? 0 : config.actors }, (_, i) => ({ name: `actor-${i}`, child: null, restarts: 0, lastAlive: 0, startedAt: 0, ready: false }));
+  const learnerSlot: Slot = { name: 'learner', child: null, restarts: 0, lastAlive: 0, startedAt: 0, ready: false, busyMs: 0 };
+  const actorSlots: Slot[] = Array.from({ length: opts.remoteActors ? 0 : config.actors }, (_, i) => ({ name: `actor-${i}`, child: null, restarts: 0, lastAlive: 0, startedAt: 0, ready: false, busyMs: 0 }));
   let incarnation = 0;
   const start = (slot: Slot) => {
     if (slot === learnerSlot) {

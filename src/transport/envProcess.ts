@@ -321,6 +321,10 @@ export class ProcessEnv implements Environment {
   close(): Promise<void> {
     return this.guard.close(() => this.remote.close());
   }
+
+  busyMs(): number {
+    return this.server.busyMs();
+  }
 }
 
 /** The environments of a child process hosting several (the DeepMind Lab bridge): calls fail at once if it dies. */
@@ -351,6 +355,10 @@ export class ProcessVectorEnv implements VectorEnv {
   /** Asks the server to close its environments and exit; kills it if it has not within 5 s. */
   close(): Promise<void> {
     return this.guard.close(() => this.remote.close());
+  }
+
+  busyMs(): number {
+    return this.server.busyMs();
   }
 }
 
