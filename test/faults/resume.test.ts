@@ -50,7 +50,7 @@ async function uninterruptedVsResumed(settings: ConfigInput, updates: number, st
 describe('bit-exact resume (single process)', () => {
   it('mock:memory, cpc agent: stop after 3 of 6 updates, resume: identical parameters and metrics', async () => {
     await uninterruptedVsResumed({ env: 'mock:memory', agent: 'cpc', batch: 4, unroll: 10, cpcSteps: 3, backend: 'cpu', seed: 5 }, 6, 3);
-  });
+  }, 300_000); // took 62 s (past the default 60) with two training runs on the machine's two cores
 
   it('async (acting overlapped with learning, 2 learner threads), mock:memory, cpc: stop after 3 of 6 updates, resume: identical parameters and metrics', async () => {
     // the checkpoint holds the batch played during update 3; the resumed run trains on it first (lag 1)
