@@ -46,14 +46,18 @@ export interface ScalingRow {
 }
 
 /** Learner updates alone (random batch, no environments): on this thread, then through `threadCounts` workers. */
-export async function benchLearnerScaling({ agent: kind, B, T }: ThreadsSetting, threadCounts = [1, 2], updates = 2): Promise<ScalingRow[]> {
+/**
+ * `warmup` untimed updates first: worker threads take ~5 updates to reach their speed (see
+ * `steadyFps`), the main thread about one.
+ */
+export async function benchLearnerScaling({ agent: kind, B, T }: ThreadsSetting, threadCounts = [1, 2], updates = 3, warmup = 4): Promise<ScalingRow[]> {
   await initBackend('wasm');
   const options: AgentOptions = { kind, obsShape: OBS_SHAPE, numActions: A, seed: 1 };
   const agent = createAgent(options);
   const opt = rmsprop({ learningRate: HP.learningRate });
   const batch = randomUnroll(T, B, agent.spec.lstmSize);
   const time = async (step: () => Promise<unknown>) => {
-    await step(); // warm-up
+    for (let i = 0; i < warmup; i++) await step();
     const cpu = process.cpuUsage();
     const start = performance.now();
     for (let i = 0; i < updates; i++) await step();
@@ -98,16 +102,26 @@ function trainFps({ agent, B, T }: ThreadsSetting, env: string, flags: string[],
 }
 
 /** End-to-end frames/s of each single-process setting, alternated `rounds` times; the best round of each is kept. */
-export function benchOverlap(setting: ThreadsSetting, { env = 'builtin:rooms_watermaze', updates = 6, rounds = 1 } = {}): OverlapRow[] {
+export function benchOverlap(setting: ThreadsSetting, { env = 'builtin:rooms_watermaze', updates = 16, rounds = 1 } = {}): OverlapRow[] {
   const settings = [
     { setup: 'sequential (--mode sync --learner-threads 1)', flags: ['--mode', 'sync', '--learner-threads', '1'] },
     { setup: 'sync, --learner-threads auto (no overlap)', flags: ['--mode', 'sync', '--learner-threads', 'auto'] },
-    { setup: 'async (acting overlapped, lag 1), --learner-threads auto', flags: ['--mode', 'async', '--learner-threads', 'auto'] },
+    { setup: 'the default: async (acting overlapped, lag 1), --learner-threads auto', flags: ['--mode', 'async', '--learner-threads', 'auto'] },
     { setup: 'async (acting overlapped, lag 1), --learner-threads 1', flags: ['--mode', 'async', '--learner-threads', '1'] },
   ];
   const best = settings.map(() => 0);
   for (let r = 0; r < rounds; r++) settings.forEach((s, i) => (best[i] = Math.max(best[i]!, trainFps(setting, env, s.flags, updates))));
   return settings.map((s, i) => ({ setup: s.setup, framesPerSec: best[i]!, 'vs sequential': `${(best[i]! / best[0]!).toFixed(2)}x` }));
+}
+
+/**
+ * The default end to end (async, auto threads) as a share of the learner alone at the same thread
+ * count: what acting, the environments and the loop around the learner cost.
+ */
+export function endToEndShare(scaling: ScalingRow[], overlap: OverlapRow[], threads = Math.min(os.availableParallelism(), 16)): Record<string, string | number> {
+  const alone = scaling.find((r) => r.learner.startsWith('worker') && r.threads === threads) ?? scaling[scaling.length - 1]!;
+  const e2e = overlap.find((r) => r.setup.startsWith('the default'))!;
+  return { 'default end to end': e2e.framesPerSec, [`learner alone, ${alone.threads} thread(s)`]: alone.framesPerSec, share: `${((100 * e2e.framesPerSec) / alone.framesPerSec).toFixed(0)}%` };
 }
 
 export interface CeilingRow {
@@ -173,13 +187,16 @@ if (process.argv.includes('--fc-matmuls')) {
   const setting: ThreadsSetting = { agent: arg('--agent', 'cpc') as AgentKind, B: Number(arg('--batch', '16')), T: Number(arg('--unroll', '100')) };
   const env = arg('--env', 'builtin:rooms_watermaze');
   const label = `${setting.agent}, B = ${setting.B}, T = ${setting.T}, wasm, ${os.availableParallelism()} cores, load average ${os.loadavg()[0]!.toFixed(1)}`;
+  let scaling: ScalingRow[] | undefined;
   if (!process.argv.includes('--end-to-end-only')) {
     console.log(formatTable((await benchCeiling()) as unknown as Record<string, unknown>[], ceilingTitle()));
     const threads = arg('--threads', '1,2').split(',').map(Number);
-    console.log(formatTable(await benchLearnerScaling(setting, threads, Number(arg('--learner-updates', '2'))) as unknown as Record<string, unknown>[], `Learner alone (${label})`));
+    scaling = await benchLearnerScaling(setting, threads, Number(arg('--learner-updates', '3')));
+    console.log(formatTable(scaling as unknown as Record<string, unknown>[], `Learner alone (${label})`));
   }
   if (!process.argv.includes('--learner-only')) {
-    const rows = benchOverlap(setting, { env, updates: Number(arg('--updates', '6')), rounds: Number(arg('--rounds', '1')) });
+    const rows = benchOverlap(setting, { env, updates: Number(arg('--updates', '16')), rounds: Number(arg('--rounds', '1')) });
     console.log(formatTable(rows as unknown as Record<string, unknown>[], `End to end: cpc-lab train on ${env} (${label})`));
+    if (scaling) console.log(formatTable([endToEndShare(scaling, rows)], 'The default end to end against the learner alone'));
   }
 }

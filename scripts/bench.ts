@@ -17,7 +17,7 @@ import { benchActorInference, benchLearner, type LearnerRow } from './bench-agen
 import { benchMatmulAndConv } from './bench-backend.js';
 import os from 'node:os';
 import { benchEndToEnd, benchUnrollTransport } from './bench-runtime.js';
-import { benchCeiling, benchLearnerScaling, benchOverlap, ceilingTitle, type ThreadsSetting } from './bench-threads.js';
+import { benchCeiling, benchLearnerScaling, benchOverlap, ceilingTitle, endToEndShare, type ThreadsSetting } from './bench-threads.js';
 import { benchBuiltinLevels } from './bench-envs.js';
 import { benchTransport, DMLAB_STEP_US } from './bench-transport.js';
 import { formatTable } from './table.js';
@@ -51,10 +51,14 @@ show([await benchUnrollTransport()], 'Unrolls through ZeroMQ (loopback TCP)');
 show(await benchCeiling(), ceilingTitle());
 const cores = os.availableParallelism();
 const threadCounts = Array.from({ length: Math.min(cores, 16) }, (_, i) => i + 1);
-for (const [setting, updates] of [[{ agent: 'cpc', B: 16, T: 100 }, 6], [{ agent: 'baseline', B: 16, T: 20 }, 30]] as [ThreadsSetting, number][]) {
+for (const [setting, updates] of [[{ agent: 'cpc', B: 16, T: 100 }, 16], [{ agent: 'baseline', B: 16, T: 20 }, 60]] as [ThreadsSetting, number][]) {
   const label = `${setting.agent}, B = ${setting.B}, T = ${setting.T}, wasm, ${cores} cores${cores < 16 ? '; the 4/8/16-thread curve needs a machine with that many cores' : ''}`;
-  show(await benchLearnerScaling(setting, threadCounts, quick ? 1 : 2), `Learner alone, data-parallel (${label})`);
-  if (!quick) show(benchOverlap(setting, { updates }), `One process end to end: cpc-lab train on builtin:rooms_watermaze (${label}, load average ${os.loadavg()[0]!.toFixed(1)})`);
+  const scaling = await benchLearnerScaling(setting, threadCounts, quick ? 1 : 3, quick ? 1 : 4);
+  show(scaling, `Learner alone, data-parallel (${label})`);
+  if (quick) continue;
+  const overlap = benchOverlap(setting, { updates });
+  show(overlap, `One process end to end: cpc-lab train on builtin:rooms_watermaze (${label}, load average ${os.loadavg()[0]!.toFixed(1)})`);
+  show([endToEndShare(scaling, overlap)], `The default end to end against the learner alone (${setting.agent}, T = ${setting.T})`);
 }
 if (!quick) {
   const e2e = await benchEndToEnd();

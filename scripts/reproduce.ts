@@ -35,7 +35,8 @@ const SMALL_RECIPE = {
  * frames (B = 16, T = 20), two at a time: ~1 h 40 min of training at the throughput measured on
  * this 2-core machine (below), plus a few minutes of evaluation. `tiny`: the pipeline in minutes.
  * `paper`: IMPALA D.1's search, 24 configurations, B = 32, full-length episodes, 1e9 frames per run
- * (the horizon of the paper's figure 6).
+ * (the horizon of the paper's figure 6). Every scale trains the paper's batched A2C (`--mode sync`,
+ * lag 0), not the `train` default (async, lag 1): it is the algorithm the study reproduces.
  */
 const SCALES = {
   small: {
@@ -46,8 +47,8 @@ const SCALES = {
     space: SMALL_RECIPE,
     train: { ...SMALL_BUDGET_TRAIN, returnWindow: 20 },
   },
-  tiny: { trials: 3, frames: 1_280, evalEpisodes: 2, parallel: 1, space: SMALL_RECIPE, train: { batch: 4, unroll: 40, cpcSteps: 10, episodeLength: 20, returnWindow: 8 } },
-  paper: { trials: 24, frames: 1_000_000_000, evalEpisodes: 100, parallel: 1, space: SEARCH_SPACE, train: { batch: 32, unroll: 100, returnWindow: 100 } },
+  tiny: { trials: 3, frames: 1_280, evalEpisodes: 2, parallel: 1, space: SMALL_RECIPE, train: { batch: 4, unroll: 40, cpcSteps: 10, episodeLength: 20, returnWindow: 8, mode: 'sync' } },
+  paper: { trials: 24, frames: 1_000_000_000, evalEpisodes: 100, parallel: 1, space: SEARCH_SPACE, train: { batch: 32, unroll: 100, returnWindow: 100, mode: 'sync' } },
 } as const;
 
 /**

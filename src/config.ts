@@ -27,8 +27,8 @@ export const ConfigSchema = z
     envsPerActor: z.number().int().positive().optional().describe('environments per actor, each in its own process (dmlab: all in one bridge process); default batch / actors'),
     mode: z
       .enum(['sync', 'async'])
-      .default('sync')
-      .describe('sync: batched A2C, every batch from the latest parameters (lag 0, acting and learning alternate); async: IMPALA, acting overlaps learning, V-trace corrects the lag'),
+      .default('async')
+      .describe('async (default): IMPALA, acting overlaps learning, V-trace corrects the lag (at most maxPolicyLag); sync: the CPC paper\'s batched A2C, every batch from the latest parameters (lag 0, acting and learning alternate)'),
     maxPolicyLag: z
       .number()
       .int()
@@ -37,8 +37,8 @@ export const ConfigSchema = z
       .describe('async: unrolls played by parameters more than L versions old are dropped (counted); one process plays the next batch during an update when L >= 1 (lag exactly 1); sync is always 0'),
     learnerThreads: z
       .union([z.literal('auto'), z.number().int().positive()])
-      .default(1)
-      .describe('learner worker threads, each computing the gradient of its share of the batch (wasm, cpu); auto = the cores actors and environments leave free; 1 = on the main thread (async single process: one worker)'),
+      .default('auto')
+      .describe('learner worker threads, each computing the gradient of its share of the batch (wasm, cpu); auto = the cores actors and environments leave free (of the run\'s share: a search with --parallel P gives each run 1/P); 1 = on the main thread (async single process: one worker)'),
     learnerEndpoint: z.string().default('tcp://127.0.0.1:*').describe('where the learner binds for actors (port * = any free port)'),
     curveKeys: z.string().optional().describe('file of ZeroMQ CURVE keys (cpc-lab keygen); required to bind beyond 127.0.0.1'),
     heartbeatTimeout: z.number().positive().default(120).describe('seconds of silence after which a process is declared dead and replaced'),

@@ -117,10 +117,12 @@ export class Learner {
     spec: EnvSpec,
     private readonly log: (line: string) => void,
     resume?: Checkpoint,
+    /** The cores the run may use (`--learner-threads auto` counts from them). */
+    cores?: number,
   ) {
     this.agentOptions = { kind: config.agent, obsShape: spec.observationShape, numActions: spec.numActions, seed: config.seed, cpcSteps: config.cpcSteps };
     this.agent = createAgent(this.agentOptions);
-    this.threads = learnerThreads(config, tf.getBackend());
+    this.threads = learnerThreads(config, tf.getBackend(), cores);
     this.inWorkers = learnsInWorkers(config, tf.getBackend(), this.threads);
     this.optimizer = rmsprop({ learningRate: config.learningRate, decay: config.rmspropDecay, epsilon: config.rmspropEpsilon, momentum: config.rmspropMomentum });
     this.returns = new ReturnWindow(config.returnWindow);

@@ -20,6 +20,11 @@ export interface TrainHooks {
   onUpdate?: (u: { frames: number; metrics: TrainStepMetrics; meanReturn: number }) => void;
   /** Continue from this checkpoint (see `resumeRun`). */
   resumeFrom?: Checkpoint;
+  /**
+   * The cores this run may use (default: every core of the machine). `--learner-threads auto` and
+   * DeepMind Lab's bridges per run count from it; a search running P runs at once gives each 1/P.
+   */
+  cores?: number;
 }
 
 export interface TrainSummary {
@@ -56,15 +61,16 @@ export { envOptions } from './config.js';
 export async function train(input: ConfigInput | Config, hooks: TrainHooks = {}): Promise<TrainSummary> {
   const log = hooks.log ?? ((line: string) => console.log(line));
   const { config, runDir, backend, unlock } = await openRun(input, !!hooks.resumeFrom, log);
+  const cores = hooks.cores ?? availableParallelism();
   let envs: VectorEnv[];
   try {
     // dmlab: one bridge per core, each stepping its share of the levels per message
-    envs = await makeEnvVectors(config.env, config.batch, { ...envOptions(config, log), bridges: availableParallelism() });
+    envs = await makeEnvVectors(config.env, config.batch, { ...envOptions(config, log), bridges: cores });
   } catch (err) {
     unlock();
     throw err;
   }
-  const learner = new Learner(config, runDir, envs[0]!.spec, log, hooks.resumeFrom);
+  const learner = new Learner(config, runDir, envs[0]!.spec, log, hooks.resumeFrom, cores);
   const overlap = overlapsActing(config);
   // acting alternates with learning unless overlapped, so it can play the learner's own parameters;
   // overlapped, it plays a copy that an update landing mid-batch cannot change

@@ -20,6 +20,8 @@ export interface RunJob {
   resume: boolean;
   /** The parent asks the run to stop by creating this file. */
   stopFile: string;
+  /** The cores this run may use (the search's runs share the machine). */
+  cores: number;
 }
 
 /** Worker -> parent. */
@@ -43,7 +45,7 @@ process.once('message', (job: RunJob) => {
     // handlers until the run ends, so the stop request and the parent are also checked here, synchronously.
     if (fs.existsSync(job.stopFile) || process.ppid !== parent) stop.abort();
   };
-  const hooks = { signal: stop.signal, onUpdate };
+  const hooks = { signal: stop.signal, onUpdate, cores: job.cores };
   const running = job.resume ? resumeRun(job.runDir, { frames: job.config.frames }, hooks) : train(job.config, hooks);
   running.then(
     (summary) => {

@@ -77,7 +77,7 @@ function workerEntry(): { file: string; execArgv: string[] } {
 }
 
 /** Trains one run in a child process whose output goes to `<runDir>/train.log`. */
-function runInChild(run: PlannedRun, resume: boolean, onFrames: (frames: number) => void): { child: ChildProcess; outcome: Promise<RunOutcome> } {
+function runInChild(run: PlannedRun, resume: boolean, cores: number, onFrames: (frames: number) => void): { child: ChildProcess; outcome: Promise<RunOutcome> } {
   fs.mkdirSync(run.runDir, { recursive: true });
   const logFile = path.join(run.runDir, 'train.log');
   const log = fs.openSync(logFile, 'a');
@@ -95,7 +95,7 @@ function runInChild(run: PlannedRun, resume: boolean, onFrames: (frames: number)
   });
   const stopFile = path.join(run.runDir, STOP_FILE);
   fs.rmSync(stopFile, { force: true });
-  const job: RunJob = { type: 'job', name: run.key, runDir: run.runDir, config: run.config, resume, stopFile };
+  const job: RunJob = { type: 'job', name: run.key, runDir: run.runDir, config: run.config, resume, stopFile, cores };
   child.send(job);
   const outcome = new Promise<RunOutcome>((resolve) => {
     child.on('error', (err) => (result ??= { status: 'failed', error: err.message }));
@@ -113,10 +113,10 @@ function runInChild(run: PlannedRun, resume: boolean, onFrames: (frames: number)
  * Trains one run of a study in its own process: from scratch (clearing a folder that never
  * checkpointed) or from its checkpoint. The one path of the local search and of a Slurm array task.
  */
-export function startRun(run: PlannedRun, state: RunState, onFrames: (frames: number) => void): { child: ChildProcess; outcome: Promise<RunOutcome> } {
+export function startRun(run: PlannedRun, state: RunState, onFrames: (frames: number) => void, cores = os.availableParallelism()): { child: ChildProcess; outcome: Promise<RunOutcome> } {
   if (state.state === 'finished') throw new Error(`${run.key} is finished already (${state.frames} frames)`);
   if (state.state === 'start') fs.rmSync(run.runDir, { recursive: true, force: true }); // started but never checkpointed: nothing to keep
-  return runInChild(run, state.state === 'resume', onFrames);
+  return runInChild(run, state.state === 'resume', cores, onFrames);
 }
 
 /** Asks a run started by `startRun` to stop after its current update, with a checkpoint. */
@@ -166,6 +166,8 @@ async function search(config: SearchConfig, log: (line: string) => void, hooks: 
   log(`search: ${runs.length} runs (${study.trials.length} trials x ${study.levels.length} levels x ${study.agents.length} agents) in ${config.out}; ` +
       `${summary.skipped.length} finished already, ${queue.length} to run, ${config.parallel} at a time`);
 
+  // each run's share of the cores: its learner threads (auto) and bridges count from it
+  const share = Math.max(1, Math.floor(os.availableParallelism() / config.parallel));
   const children = new Map<ChildProcess, PlannedRun>();
   const onAbort = () => children.forEach((run, child) => stopRun(run, child));
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
@@ -190,7 +192,7 @@ async function search(config: SearchConfig, log: (line: string) => void, hooks: 
           lastProgress = seconds();
           progress();
         }
-      });
+      }, share);
       children.set(child, run);
       hooks.onEvent?.({ type: 'start', run, pid: child.pid ?? -1, resumeFrom: state.state === 'resume' ? state.frames : 0 });
       const outcome = await running;

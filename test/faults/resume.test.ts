@@ -48,8 +48,8 @@ async function uninterruptedVsResumed(settings: ConfigInput, updates: number, st
 }
 
 describe('bit-exact resume (single process)', () => {
-  it('mock:memory, cpc agent: stop after 3 of 6 updates, resume: identical parameters and metrics', async () => {
-    await uninterruptedVsResumed({ env: 'mock:memory', agent: 'cpc', batch: 4, unroll: 10, cpcSteps: 3, backend: 'cpu', seed: 5 }, 6, 3);
+  it('sync (the sequential loop), mock:memory, cpc agent: stop after 3 of 6 updates, resume: identical parameters and metrics', async () => {
+    await uninterruptedVsResumed({ env: 'mock:memory', agent: 'cpc', batch: 4, unroll: 10, cpcSteps: 3, backend: 'cpu', seed: 5, mode: 'sync', learnerThreads: 1 }, 6, 3);
   }, 300_000); // took 62 s (past the default 60) with two training runs on the machine's two cores
 
   it('async (acting overlapped with learning, 2 learner threads), mock:memory, cpc: stop after 3 of 6 updates, resume: identical parameters and metrics', async () => {
@@ -57,7 +57,7 @@ describe('bit-exact resume (single process)', () => {
     await uninterruptedVsResumed({ env: 'mock:memory', agent: 'cpc', batch: 4, unroll: 10, cpcSteps: 3, backend: 'wasm', seed: 5, mode: 'async', learnerThreads: 2 }, 6, 3);
   }, 300_000);
 
-  it('builtin:seekavoid_arena_01 with episodes ending inside unrolls: identical parameters and metrics', async () => {
-    await uninterruptedVsResumed({ env: 'builtin:seekavoid_arena_01', episodeLength: 7, agent: 'baseline', batch: 2, unroll: 5, backend: 'cpu', seed: 2 }, 4, 1);
+  it('sync, builtin:seekavoid_arena_01 with episodes ending inside unrolls: identical parameters and metrics', async () => {
+    await uninterruptedVsResumed({ env: 'builtin:seekavoid_arena_01', episodeLength: 7, agent: 'baseline', batch: 2, unroll: 5, backend: 'cpu', seed: 2, mode: 'sync', learnerThreads: 1 }, 4, 1);
   }, 300_000); // ~10 s on an idle machine; the cpu backend slows most when it is busy
 });

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listCheckpoints, loadLatestCheckpoint } from '../../../src/checkpoint.js';
@@ -60,6 +61,18 @@ describe('search', () => {
     const second = await runSearch(config, { log: () => {} });
     expect(second).toMatchObject({ failed: [], unfinished: [] });
     expect(second.finished.sort()).toEqual(['mock-memory/baseline-t00', 'mock-memory/baseline-t01']);
+  });
+
+  it("each of the runs going at once gets its share of the cores: with the default --learner-threads auto, a run of a --parallel P search learns in cores / P threads", async () => {
+    const train = { frames: BATCH_FRAMES, batch: 4, unroll: 10, backend: 'wasm' } as const;
+    const threadsOf = (runDir: string) => Number(/learner: (\d+) worker threads?/.exec(fs.readFileSync(path.join(runDir, 'train.log'), 'utf8'))?.[1]);
+    const cores = os.availableParallelism();
+    const alone = tmp('cpc-lab-search-');
+    await runSearch({ levels: ['mock:memory'], agents: ['baseline'], trials: 1, out: alone, train }, { log: () => {} });
+    expect(threadsOf(path.join(alone, 'mock-memory/baseline-t00'))).toBe(Math.min(4, cores));
+    const shared = tmp('cpc-lab-search-');
+    await runSearch({ levels: ['mock:memory'], agents: ['baseline'], trials: 2, parallel: 2, out: shared, train }, { log: () => {} });
+    for (const run of ['baseline-t00', 'baseline-t01']) expect(threadsOf(path.join(shared, 'mock-memory', run))).toBe(Math.min(4, Math.max(1, Math.floor(cores / 2))));
   });
 
   it('refuses to run two searches on one study folder at once, and takes over the lock of a dead one', async () => {

@@ -53,8 +53,10 @@ describe('the single-process loop', () => {
 
 describe('learner threads', () => {
   const config = (c: object) => resolveConfig({ ...SMALL, batch: 16, learnerThreads: 'auto', ...c });
-  it("the default is one thread (the sequential learner); 'auto' takes the cores actors and environments leave free, at most one per column; native and GPU backends run one", () => {
-    expect(learnerThreads(resolveConfig(SMALL), 'wasm', 16)).toBe(1);
+  it("the default is 'auto': the cores actors and environments leave free, at most one per column; native and GPU backends run one", () => {
+    expect(resolveConfig({})).toMatchObject({ mode: 'async', maxPolicyLag: 1, learnerThreads: 'auto' });
+    expect(learnerThreads(resolveConfig(SMALL), 'wasm', 16)).toBe(4);
+    expect(learnerThreads(resolveConfig(SMALL), 'wasm', 1)).toBe(1);
     expect(learnerThreads(config({}), 'wasm', 2)).toBe(2);
     expect(learnerThreads(config({}), 'wasm', 64)).toBe(16);
     expect(learnerThreads(config({ actors: 2 }), 'wasm', 8)).toBe(6);
@@ -72,11 +74,12 @@ describe('learner threads', () => {
 
   it('one process learns in a worker thread when acting overlaps, on this thread in sync mode with one thread (the sequential loop)', () => {
     expect(overlapsActing(config({ mode: 'async' }))).toBe(true);
-    expect(overlapsActing(config({}))).toBe(false);
+    expect(overlapsActing(config({}))).toBe(true);
     expect(overlapsActing(config({ mode: 'async', maxPolicyLag: 0 }))).toBe(false);
     expect(overlapsActing(config({ mode: 'sync' }))).toBe(false);
     expect(learnsInWorkers(resolveConfig({ ...SMALL, mode: 'async' }), 'wasm', 1)).toBe(true);
-    expect(learnsInWorkers(resolveConfig(SMALL), 'wasm', 1)).toBe(false);
+    expect(learnsInWorkers(resolveConfig(SMALL), 'wasm', 1)).toBe(true);
+    expect(learnsInWorkers(resolveConfig({ ...SMALL, mode: 'sync' }), 'wasm', 1)).toBe(false);
     expect(learnsInWorkers(config({ mode: 'async' }), 'wasm', 1)).toBe(true);
     expect(learnsInWorkers(config({ mode: 'sync' }), 'wasm', 1)).toBe(false);
     expect(learnsInWorkers(config({ mode: 'sync' }), 'wasm', 2)).toBe(true);

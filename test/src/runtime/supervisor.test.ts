@@ -67,7 +67,7 @@ const PROCESS_TEST = { timeout: 600_000 };
 
 describe('supervised training (processes)', PROCESS_TEST, () => {
   it('a killed actor is restarted and training goes on; sync batches have policy lag 0', async () => {
-    const { config, runDir, lines, children, opts } = setup();
+    const { config, runDir, lines, children, opts } = setup({ mode: 'sync' });
     const killing = (async () => {
       await until(() => updatesWritten(runDir) >= 3);
       children.get('actor-0')![0]!.kill('SIGKILL');
