@@ -112,6 +112,14 @@ export function variableFrom(t: tf.Tensor): tf.Variable {
 
 /** Backends (tfjs names) that copy a typed array into their own memory when a tensor is made from it. */
 const COPYING_BACKENDS = new Set(['wasm']);
+
+/**
+ * Whether the current backend copies the typed array a tensor is made from (wasm), so the array may
+ * be reused or changed right after; `cpu`, `webgpu` and tfjs-node keep it.
+ */
+export function backendCopiesInput(): boolean {
+  return COPYING_BACKENDS.has(tf.getBackend());
+}
 let scratch = new Float32Array(0);
 
 /**
@@ -121,7 +129,7 @@ let scratch = new Float32Array(0);
  * last until the tensor's first use).
  */
 function scaledFrames(n: number): Float32Array {
-  if (!COPYING_BACKENDS.has(tf.getBackend())) return new Float32Array(n);
+  if (!backendCopiesInput()) return new Float32Array(n);
   if (scratch.length < n) scratch = new Float32Array(n);
   return scratch.subarray(0, n);
 }

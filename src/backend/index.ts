@@ -17,7 +17,7 @@ import { quietTfjs } from './quiet.js';
 import { registerWasmKernels } from './wasmKernels.js';
 
 export { registerCpuKernels } from './cpuKernels.js';
-export { derivedCacheSize, registerWasmKernels, WASM_KERNEL_NAMES, wasmKernelChunks } from './wasmKernels.js';
+export { copyValues, derivedCacheSize, registerWasmKernels, WASM_KERNEL_NAMES, wasmKernelChunks } from './wasmKernels.js';
 export { profileKernels, formatKernelProfile } from './profile.js';
 export type { KernelProfile, KernelStat, ProfileOptions } from './profile.js';
 

@@ -587,3 +587,12 @@ export function stockWasmKernel(name: string): tf.KernelConfig | undefined {
 
 /** Names of the kernels {@link registerWasmKernels} provides for backend 'wasm'. */
 export const WASM_KERNEL_NAMES: readonly string[] = OURS.map((k) => k.name);
+
+/**
+ * Copies a float32 tensor's values into `out` at `offset`: on wasm straight from the heap (dataSync
+ * would first copy them into a fresh array, faulted in page by page), elsewhere through dataSync.
+ */
+export function copyValues(t: tf.Tensor, out: Float32Array, offset = 0): void {
+  if (tf.getBackend() === 'wasm' && t.dtype === 'float32') out.set((tf.backend() as BackendWasm).typedArrayFromHeap(t) as Float32Array, offset);
+  else out.set(t.dataSync() as Float32Array, offset);
+}

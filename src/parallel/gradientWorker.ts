@@ -12,9 +12,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { parentPort } from 'node:worker_threads';
-import { createAgent, type Agent } from '../../agents/agent.js';
+import { createAgent, type Agent, type Unroll } from '../../agents/agent.js';
 import { infoNCETerms } from '../../agents/infonce.js';
-import { initBackend } from '../backend/index.js';
+import { backendCopiesInput } from '../../agents/network.js';
+import { copyValues, initBackend } from '../backend/index.js';
 import { sliceColumns } from './columns.js';
 import { CONTROL, type FromWorker, type GradientsRequest, type InitMessage, type PartialSums, type ToWorker } from './protocol.js';
 
@@ -28,6 +29,8 @@ interface State {
   weights: Float32Array;
   /** This worker's row of the shared gradient buffer, [P]. */
   grads: Float32Array;
+  /** Its columns of the last batch, whose arrays the next one reuses (where the backend copies them). */
+  slice?: Unroll;
 }
 let state: State | undefined;
 let control: Int32Array | undefined;
@@ -117,10 +120,13 @@ function cpcShare(s: State, req: GradientsRequest, z: tf.Tensor, c: tf.Tensor, d
 function gradients(s: State, req: GradientsRequest): void {
   const a = s.agent;
   const weights: Record<string, Float32Array> = {};
-  // copies: a backend may keep the array it is given, and the shared one changes with the next update
-  for (const p of s.init.shared.layout) weights[p.name] = s.weights.slice(p.offset, p.offset + p.size);
+  // views where the backend copies them; else copies, since the shared array changes with the next
+  // update. Likewise the columns: fresh arrays cost page faults and GC, tens of ms an update.
+  const copies = backendCopiesInput();
+  for (const p of s.init.shared.layout) weights[p.name] = copies ? s.weights.subarray(p.offset, p.offset + p.size) : s.weights.slice(p.offset, p.offset + p.size);
   a.setWeights(weights);
-  const batch = sliceColumns(req.batch, { start: req.start, count: req.count });
+  const batch = sliceColumns(req.batch, { start: req.start, count: req.count }, copies ? s.slice : undefined);
+  if (copies) s.slice = batch;
   const sums: PartialSums = { loss: 0, policyGradient: 0, baseline: 0, entropy: 0 };
   const scale = req.hp.cpcCost / a.cpcSteps;
   let gW: Float32Array | undefined;
@@ -139,7 +145,7 @@ function gradients(s: State, req: GradientsRequest): void {
   for (const p of s.init.shared.layout) {
     const v = a.params[p.name]!;
     const g = byEngineName[v.name];
-    if (g) s.grads.set(g.dataSync(), p.offset);
+    if (g) copyValues(g, s.grads, p.offset);
     else if (p.name === 'cpc/W' && gW) {
       // scaled here: a backend Mul on the [K, L, Z] gradient cost seconds per update on wasm
       const row = s.grads.subarray(p.offset, p.offset + p.size);

@@ -16,8 +16,8 @@ const options = (kind: 'baseline' | 'cpc'): AgentOptions => ({ kind, obsShape: M
  * A batch of 5 columns, T = 12: mock:predictable (its frames keep the tiny encoder's z alive) and
  * mock:memory (episodes of 6 steps end inside the unroll, so the InfoNCE mask matters).
  */
-async function playBatch(agent: Agent): Promise<Unroll> {
-  const actor = new Actor(Array.from({ length: 5 }, (_, i) => vectorOf(makeMockEnv(i % 2 ? 'memory' : 'predictable'))), agent, { unrollLength: 12, actionRepeat: 4, seed: 3 });
+async function playBatch(agent: Agent, unrollLength = 12, seed = 3): Promise<Unroll> {
+  const actor = new Actor(Array.from({ length: 5 }, (_, i) => vectorOf(makeMockEnv(i % 2 ? 'memory' : 'predictable'))), agent, { unrollLength, actionRepeat: 4, seed });
   await actor.start();
   await actor.collect();
   const { unroll } = await actor.collect(); // the second: its initial LSTM state is not zero
@@ -113,6 +113,20 @@ describe('data-parallel gradients', () => {
       agent.dispose();
     }, 120_000);
   }
+
+  it("each request's gradient comes from its own batch: the columns and parameters the workers keep from one request (reused arrays) carry nothing into the next, of the same or another shape", async () => {
+    const agent = createAgent(options('cpc'));
+    const batches = [await playBatch(agent, 12, 3), await playBatch(agent, 12, 7), await playBatch(agent, 6, 9), await playBatch(agent, 12, 3)];
+    expect(batches[1]!.observations).not.toEqual(batches[0]!.observations);
+    const pool = await poolFor('cpc', 2, agent);
+    for (const [i, batch] of batches.entries()) {
+      if (i === 3) agent.setWeights(Object.fromEntries(Object.entries(await agent.getWeights()).map(([k, v]) => [k, v.map((x, j) => x * (1 - 0.1 * Math.cos(j)))])));
+      const want = await wholeBatchGradients(agent, batch, HP);
+      const got = await pool.gradients(await agent.getWeights(), batch, HP);
+      expect(maxRelativeError(got.grads, want.grads), `request ${i}`).toBeLessThan(1e-5);
+    }
+    agent.dispose();
+  }, 120_000);
 
   it('a thread that dies fails the pending request and every later one at once, naming the thread', async () => {
     const agent = createAgent(options('cpc'));
