@@ -23,11 +23,15 @@ const episodeReturns = (runDir: string): number[] =>
     .map((r) => r.episodeReturn!);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-/** The protocol's baseline on a built-in level, seed 1: its summary and every episode's return. */
+/**
+ * The protocol's baseline on a built-in level, seed 1: its summary and every episode's return. One
+ * learner thread: a seed's run depends on the thread count (the gradient's summation order), and
+ * `auto` would make it depend on the machine's cores.
+ */
 async function trainBaseline(level: string, frames: number) {
   const runDir = tmp();
   const summary = await train(
-    { env: `builtin:${level}`, agent: 'baseline', frames, seed: 1, ...SMALL_BUDGET_TRAIN, ...SMALL_BUDGET_RECIPE, returnWindow: 100, backend: 'wasm', runDir },
+    { env: `builtin:${level}`, agent: 'baseline', frames, seed: 1, ...SMALL_BUDGET_TRAIN, ...SMALL_BUDGET_RECIPE, learnerThreads: 1, returnWindow: 100, backend: 'wasm', runDir },
     { log: () => {} },
   );
   return { summary, returns: episodeReturns(runDir) };
