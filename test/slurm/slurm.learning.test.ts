@@ -82,7 +82,7 @@ describe.skipIf(!slurm.ok)('a study on a one-node Slurm', () => {
   it('cpc-lab train --launcher slurm runs the learner and an actor as two tasks of one job, over CURVE, to the end; a killed actor process is restarted in its task', { timeout: 300_000 }, async () => {
     const runDir = tmp('cpc-lab-slurm-train-');
     const updates = 10;
-    const said = cli(['train', '--env', 'mock:memory', '--frames', String(updates * BATCH_FRAMES), '--batch', '4', '--unroll', '10', '--cpc-steps', '3', '--actors', '1', '--backend', 'wasm', '--run-dir', runDir, '--launcher', 'slurm', '--nodes', '1']);
+    const said = cli(['train', '--env', 'mock:memory', '--frames', String(updates * BATCH_FRAMES), '--batch', '4', '--unroll', '10', '--cpc-steps', '3', '--actors', '1', '--mode', 'sync', '--backend', 'wasm', '--run-dir', runDir, '--launcher', 'slurm', '--nodes', '1']);
     const jobId = /^submitted job (\d+)/.exec(said)?.[1] ?? '';
     expect(jobId, said).not.toBe('');
     submitted.push(jobId);
