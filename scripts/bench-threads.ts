@@ -45,10 +45,10 @@ export interface ScalingRow {
   'vs this thread': string;
 }
 
-/** Learner updates alone (random batch, no environments): on this thread, then through `threadCounts` workers. */
 /**
- * `warmup` untimed updates first: worker threads take ~5 updates to reach their speed (see
- * `steadyFps`), the main thread about one.
+ * Learner updates alone (random batch, no environments): on this thread, then through `threadCounts`
+ * workers, each after `warmup` untimed updates (worker threads take ~5 updates to reach their speed,
+ * see `steadyFps`; the main thread about one).
  */
 export async function benchLearnerScaling({ agent: kind, B, T }: ThreadsSetting, threadCounts = [1, 2], updates = 3, warmup = 4): Promise<ScalingRow[]> {
   await initBackend('wasm');
