@@ -167,10 +167,7 @@ export class Learner {
   async update(batch: Unroll, episodes: EpisodeStat[], stats: RuntimeStats): Promise<TrainStepMetrics> {
     const framesBefore = this.frames;
     this.frames += batch.T * batch.B * this.config.actionRepeat;
-    for (const e of episodes) {
-      this.returns.push(e.episodeReturn);
-      this.metrics.write({ kind: 'episode', frames: this.frames, time: this.seconds(), episodeReturn: e.episodeReturn, episodeLength: e.episodeLength });
-    }
+    this.recordEpisodes(episodes);
     if (this.config.imageEvery > 0 && this.seconds() - this.lastImageAt >= this.config.imageEvery) {
       this.lastImageAt = this.seconds();
       this.metrics.observations(this.frames, batch, this.spec.observationShape);
@@ -188,6 +185,14 @@ export class Learner {
       );
     }
     return this.last;
+  }
+
+  /** Episodes that ended: the return window and metrics (also those of unrolls dropped untrained as stale). */
+  recordEpisodes(episodes: readonly EpisodeStat[]): void {
+    for (const e of episodes) {
+      this.returns.push(e.episodeReturn);
+      this.metrics.write({ kind: 'episode', frames: this.frames, time: this.seconds(), episodeReturn: e.episodeReturn, episodeLength: e.episodeLength });
+    }
   }
 
   /** `trainStep` with the gradient summed from the worker threads' shares of the batch (same finite-update checks). */

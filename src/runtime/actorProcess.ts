@@ -39,8 +39,9 @@ async function spawnEnvs(config: Config, count: number, log: (line: string) => v
 /**
  * The actor process: E environment servers driven in lockstep, one batched inference per step,
  * unrolls of T steps sent to the learner tagged with the parameter version that played them. In
- * `sync` mode it waits for the parameters of the next version after each unroll; in `async` it
- * takes new parameters whenever they arrive. Dead environment servers are replaced.
+ * `sync` mode it waits for the parameters of the next version after each unroll; in `async` it plays
+ * one unroll per parameters message (the learner's ask, `UnrollRequests`), with the newest ones it
+ * has. Dead environment servers are replaced.
  */
 export async function runActor(config: Config, opts: ActorProcessOptions): Promise<void> {
   const { log } = opts;
@@ -142,7 +143,8 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
       const { unroll, episodes } = await actor.collect();
       const before = received;
       await send(encode(unrollToMessage(unroll, spec.observationShape, { actorId: opts.actorId, seq: seq++, paramsVersion: version, episodes })));
-      if (config.mode === 'sync') params = await nextParams(before);
+      // async: each parameters message asks for one unroll (the learner keeps what it asks for within the lag bound)
+      params = await nextParams(config.mode === 'sync' ? before : seq);
     }
   } finally {
     clearInterval(heartbeat);

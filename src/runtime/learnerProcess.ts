@@ -13,6 +13,7 @@ import { PeerTable } from './peerTable.js';
 import { Rejections, type Rejection } from './rejections.js';
 import { readOrCreateRunToken } from './runToken.js';
 import { UnrollQueue } from './unrollQueue.js';
+import { UnrollRequests } from './unrollRequests.js';
 import { maxUnrollBytes, paramsToMessage, type UnrollShape } from './wire.js';
 
 export interface LearnerProcessOptions {
@@ -23,9 +24,10 @@ export interface LearnerProcessOptions {
 
 /**
  * The learner process: binds a Router socket for actors, batches B unroll columns, trains, and sends
- * the new parameters (with their version) to every actor. `sync` trains only on unrolls made by the
- * current parameters (policy lag 0); `async` on unrolls at most `maxPolicyLag` versions old when
- * their batch is taken (V-trace corrects the lag). Only actors that said a valid hello are heard
+ * the new parameters (with their version) to actors. `sync` sends them to every actor and trains
+ * only on unrolls made by the current parameters (policy lag 0); `async` sends them as asks for the
+ * unrolls it can train at most `maxPolicyLag` versions old (`UnrollRequests`; V-trace corrects the
+ * lag) and drops any older when their batch is taken. Only actors that said a valid hello are heard
  * and sent parameters; every unroll is checked (`UnrollQueue.accept`) before it can reach a batch.
  * Whatever is dropped is logged, counted per reason (metrics `dropped`) and changes nothing else.
  */
@@ -61,13 +63,20 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
   const shapes = Object.fromEntries(Object.entries(learner.agent.params).map(([k, v]) => [k, v.shape]));
   let paramsFrame = encode(paramsToMessage(await learner.agent.getWeights(learner.agent.actingParamNames), shapes, learner.version));
   const send = serialSender(router, (l) => log(`learner: ${l}`));
+  // async: actors play what they are asked for; sync: every actor plays one unroll a version
+  const requests = config.mode === 'async' ? new UnrollRequests({ batch: config.batch, maxPolicyLag }) : undefined;
+  let training = false;
+  const ask = () => {
+    for (const p of requests?.toAsk(peers.all(), queue.columns, training) ?? []) void send([p.routingId, paramsFrame]);
+  };
 
   const handle = (routingId: Buffer, msg: Message): Rejection | undefined => {
     if (msg.type === 'hello') {
       const r = peers.hello(routingId, msg);
       if ('reason' in r) return r;
-      // a new, restarted or reconnected actor starts from the current parameters
+      // a new, restarted or reconnected actor starts from the current parameters (async: its first ask)
       void send([routingId, paramsFrame]);
+      requests?.asked(r.peer.id);
       return undefined;
     }
     const peer = peers.get(routingId);
@@ -76,7 +85,9 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
       case 'heartbeat':
         return peers.sequence(peer, 'heartbeat', msg.seq);
       case 'unroll': {
-        const r = peers.sequence(peer, 'unroll', msg.seq) ?? queue.accept(peer.id, msg, peer.columns, learner.version);
+        const seqError = peers.sequence(peer, 'unroll', msg.seq);
+        if (!seqError) requests?.answered(peer.id);
+        const r = seqError ?? queue.accept(peer.id, msg, peer.columns, learner.version);
         // a sync actor that played old parameters (it missed a broadcast) gets the current ones
         if (r?.reason === 'stale' && config.mode === 'sync') void send([routingId, paramsFrame]);
         return r;
@@ -84,6 +95,11 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
       default:
         return { reason: 'unexpected_message', detail: `'${msg.type}'` };
     }
+  };
+
+  const drop = (from: string, why: Rejection) => {
+    rejections.add(from, why);
+    if (why.episodes) learner.recordEpisodes(why.episodes);
   };
 
   let wake: (() => void) | undefined;
@@ -110,7 +126,8 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
       }
       const r = decode(payload, { maxBytes });
       const why = r.ok ? handle(routingId, r.msg) : { reason: 'malformed' as const, detail: `${r.error.code}: ${r.error.message}` };
-      if (why) rejections.add(from, why);
+      if (why) drop(from, why);
+      ask(); // also on heartbeats: asks presumed lost are made again while the learner waits
       wake?.();
     }
   })();
@@ -118,7 +135,7 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
   const rng = () => ({});
   try {
     while (!opts.signal.aborted && !learner.done) {
-      const batch = queue.takeBatch(learner.version, (from, r) => rejections.add(from, r));
+      const batch = queue.takeBatch(learner.version, drop);
       if (!batch) {
         await new Promise<void>((r) => {
           wake = r;
@@ -127,6 +144,7 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
         continue;
       }
       const queueDepth = queue.columns;
+      training = true;
       await learner.update(batch.unroll, batch.episodes, {
         policyLag: batch.policyLag,
         policyLagMax: batch.maxLag,
@@ -135,7 +153,9 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
         dropped: rejections.nonZero(),
       });
       paramsFrame = encode(paramsToMessage(await learner.agent.getWeights(learner.agent.actingParamNames), shapes, learner.version));
-      for (const p of peers.all()) void send([p.routingId, paramsFrame]);
+      training = false;
+      if (requests) ask();
+      else for (const p of peers.all()) void send([p.routingId, paramsFrame]);
       learner.progress({ actors: peers.size, lag: `${batch.policyLag.toFixed(2)} (max ${batch.maxLag})`, queue: queueDepth, dropped: formatDropped(rejections) });
       await learner.checkpoint(rng(), true);
       report({ type: 'updated', updates: learner.updates });

@@ -1,3 +1,5 @@
+import type { EpisodeStat } from '../actor.js';
+
 /**
  * Why the learner dropped a message or an unroll. Every reason is counted; the counts go into
  * every update record of metrics.jsonl (`dropped`) and the progress line.
@@ -35,6 +37,8 @@ export type RejectReason = (typeof REJECT_REASONS)[number];
 export interface Rejection {
   reason: RejectReason;
   detail: string;
+  /** A stale unroll's episodes: played by a valid policy, only too old to train on, so they still count. */
+  episodes?: EpisodeStat[];
 }
 
 /** Log lines per reason: all of the first 20, then one in 1000, so a flood cannot fill a disk. */

@@ -53,17 +53,17 @@ export class UnrollQueue {
 
   /**
    * Checks an unroll from a peer that announced `columns` columns against the learner at `version`;
-   * queues it or says why not.
+   * queues it or says why not (a stale one only after every other check, so its episodes can count).
    */
   accept(from: string, msg: UnrollMessage, columns: number, version: number): Rejection | undefined {
     if (msg.paramsVersion > version) return { reason: 'future_version', detail: `parameters v${msg.paramsVersion}, the learner is at v${version}` };
-    if (version - msg.paramsVersion > this.opts.maxPolicyLag) return this.staleness(msg.paramsVersion, version);
     const B = msg.observations.shape[1];
     if (B !== columns) return { reason: 'bad_columns', detail: `unroll of ${B} columns, its hello announced ${columns}` };
     const r = unrollFromMessage(msg, this.opts);
     if (!r.ok) return r;
     const bad = badEpisode(r.episodes, r.unroll, this.opts.maxEpisodeLength);
     if (bad) return { reason: 'bad_episode', detail: bad };
+    if (version - msg.paramsVersion > this.opts.maxPolicyLag) return this.staleness(msg.paramsVersion, version, r.episodes);
     this.entries.push({ from, paramsVersion: msg.paramsVersion, unroll: r.unroll, episodes: r.episodes });
     return undefined;
   }
@@ -75,7 +75,7 @@ export class UnrollQueue {
   takeBatch(version: number, onStale: (from: string, r: Rejection) => void): Batch | undefined {
     this.entries = this.entries.filter((e) => {
       if (version - e.paramsVersion <= this.opts.maxPolicyLag) return true;
-      onStale(e.from, this.staleness(e.paramsVersion, version));
+      onStale(e.from, this.staleness(e.paramsVersion, version, e.episodes));
       return false;
     });
     const taken: Entry[] = [];
@@ -89,7 +89,10 @@ export class UnrollQueue {
     if (n < this.opts.batch) {
       // peers of different column counts can hold a batch's worth that no subset completes: the
       // oldest goes, or the receiver (paused while full) would wait forever
-      if (this.full) onStale(this.entries[0]!.from, { reason: 'stale', detail: `its ${this.entries.shift()!.unroll.B} columns complete no batch of ${this.opts.batch}` });
+      if (this.full) {
+        const e = this.entries.shift()!;
+        onStale(e.from, { reason: 'stale', detail: `its ${e.unroll.B} columns complete no batch of ${this.opts.batch}`, episodes: e.episodes });
+      }
       return undefined;
     }
     this.entries = this.entries.filter((e) => !taken.includes(e));
@@ -106,8 +109,8 @@ export class UnrollQueue {
     return { unroll: concatUnrolls(taken.map((e) => e.unroll)), episodes, policyLag: lagSum / this.opts.batch, maxLag };
   }
 
-  private staleness(paramsVersion: number, version: number): Rejection {
-    return { reason: 'stale', detail: `parameters v${paramsVersion}, ${version - paramsVersion} versions behind v${version} (bound ${this.opts.maxPolicyLag})` };
+  private staleness(paramsVersion: number, version: number, episodes: EpisodeStat[]): Rejection {
+    return { reason: 'stale', detail: `parameters v${paramsVersion}, ${version - paramsVersion} versions behind v${version} (bound ${this.opts.maxPolicyLag})`, episodes };
   }
 }
 

@@ -76,6 +76,13 @@ describe('UnrollQueue.accept: every check before an unroll can reach a batch', (
     expect(queue({ maxPolicyLag: 0 }).accept('a', unrollMessage(validUnroll(2), { paramsVersion: 4 }), 2, 5)?.reason).toBe('stale');
     expect(queue({ maxPolicyLag: 1 }).accept('a', unrollMessage(validUnroll(2), { paramsVersion: 4 }), 2, 5)).toBeUndefined();
   });
+
+  it('a stale unroll keeps its episodes (true play, only too old to train on); a stale one that lies about them loses them', () => {
+    const q = queue({ maxPolicyLag: 0 });
+    expect(q.accept('a', unrollMessage(validUnroll(2), { paramsVersion: 4 }), 2, 5)).toMatchObject({ reason: 'stale', episodes: [EPISODE] });
+    const lie = unrollMessage(validUnroll(2), { paramsVersion: 4, episodes: [{ ...EPISODE, episodeReturn: Number.NaN }] });
+    expect(q.accept('a', lie, 2, 5)).toMatchObject({ reason: 'bad_episode' });
+  });
 });
 
 describe('UnrollQueue.takeBatch: exactly B columns within the lag bound, checked when the batch is taken', () => {
@@ -110,6 +117,11 @@ describe('UnrollQueue.takeBatch: exactly B columns within the lag bound, checked
     expect(q.takeBatch(8, (from, r) => stale.push(`${from} ${r.reason}`))).toBeUndefined();
     expect(stale).toEqual(['a stale', 'b stale']);
     expect(q.columns).toBe(0);
+    // their episodes still count: the actors did play them
+    const episodes: number[] = [];
+    expect(q.accept('a', unrollMessage(validUnroll(2), { paramsVersion: 8 }), 2, 8)).toBeUndefined();
+    q.takeBatch(9, (_, r) => episodes.push(...(r.episodes ?? []).map((e) => e.episodeReturn)));
+    expect(episodes).toEqual([EPISODE.episodeReturn]);
   });
 
   it('async: no trained column is older than L versions, however many wait', () => {
