@@ -6,6 +6,7 @@ export interface UpdateRecord {
   time: number;
   update: number;
   policyLag: number;
+  policyLagMax?: number;
 }
 
 /** The `update` records of a run's metrics.jsonl, in file order. */

@@ -134,7 +134,21 @@ describe('supervised training (processes)', PROCESS_TEST, () => {
     expect(updateSteps).toEqual(u.map((r) => r.frames));
   });
 
-  it('async mode: actors never wait and the policy lag is reported', async () => {
+  it("async: a killed actor's unanswered asks stall nothing for long; its successor is asked instead", async () => {
+    const { config, runDir, lines, children, opts } = setup({ mode: 'async' });
+    const killing = (async () => {
+      await until(() => updatesWritten(runDir) >= 3);
+      children.get('actor-0')![0]!.kill('SIGKILL');
+    })();
+    const finished = await superviseTraining(config, opts);
+    await killing;
+    expect(lines.join('\n')).toMatch(/supervisor: actor-0 exited \(SIGKILL\); restart 1/);
+    expect(finished.frames).toBeGreaterThanOrEqual(config.frames);
+    expectEveryBatchOnce(runDir, finished.frames);
+    expect(updates(runDir).every((r) => (r.policyLagMax ?? 0) <= config.maxPolicyLag)).toBe(true);
+  });
+
+  it('async mode: acting runs ahead of learning (within the bound) and the policy lag is reported', async () => {
     const { config, runDir, opts } = setup({ mode: 'async', batch: 2, envsPerActor: 2, frames: 40 * 2 * 10 * 4 });
     await superviseTraining(config, opts);
     const lags = updates(runDir).map((r) => r.policyLag);
