@@ -1,6 +1,6 @@
 /**
  * Distributed-runtime throughput: unrolls/s through real ZeroMQ sockets, and end-to-end frames/s of
- * training on a built-in level with 1, 2 and 4 actor processes, against the single-process loop.
+ * training on a built-in level with 1, 2 and 4 actor processes, sync and async.
  * Run alone: `npx tsx scripts/bench-runtime.ts`.
  */
 import fs from 'node:fs';
@@ -58,19 +58,27 @@ export function steadyFps(runDir: string): number {
 export interface EndToEndRow {
   setup: string;
   framesPerSec: number;
+  'async vs sync'?: string;
 }
 
 /**
- * `cpc-lab train` on `env` with batch B, T = 100, sync mode: 1, 2 and 4 actor processes (the
- * single-process settings are compared in bench-threads.ts).
+ * `cpc-lab train` on `env` with batch B, T = 100: 1, 2 and 4 actor processes, each in sync mode and
+ * in async (acting asked one batch ahead of learning), side by side (the single-process settings are
+ * compared in bench-threads.ts).
  */
 export async function benchEndToEnd(env = 'builtin:rooms_watermaze', B = 16, updates = 6): Promise<EndToEndRow[]> {
-  const base: ConfigInput = { env, agent: 'cpc', batch: B, unroll: 100, frames: B * 100 * 4 * updates, backend: 'wasm', progressEvery: 1e9, mode: 'sync' };
+  const base: ConfigInput = { env, agent: 'cpc', batch: B, unroll: 100, frames: B * 100 * 4 * updates, backend: 'wasm', progressEvery: 1e9 };
   const rows: EndToEndRow[] = [];
   for (const actors of [1, 2, 4]) {
-    const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cpc-lab-bench-'));
-    await superviseTraining(resolveConfig({ ...base, actors, runDir }), { log: () => {} });
-    rows.push({ setup: `${actors} actor(s) x ${B / actors} env processes (sync)`, framesPerSec: steadyFps(runDir) });
+    let sync = 0;
+    for (const mode of ['sync', 'async'] as const) {
+      const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cpc-lab-bench-'));
+      await superviseTraining(resolveConfig({ ...base, actors, mode, runDir }), { log: () => {} });
+      const fps = steadyFps(runDir);
+      fs.rmSync(runDir, { recursive: true, force: true });
+      sync ||= fps;
+      rows.push({ setup: `${actors} actor(s) x ${B / actors} env processes, ${mode}`, framesPerSec: fps, 'async vs sync': `${(fps / sync).toFixed(2)}x` });
+    }
   }
   return rows;
 }

@@ -64,7 +64,7 @@ if (!quick) {
   const e2e = await benchEndToEnd();
   await initBackend('wasm');
   const alone = (await benchLearner('cpc', 16, { profile: false })).framesPerSec;
-  show([...e2e, { setup: 'learner alone (no environments, no actors)', framesPerSec: alone }].map((r) => ({ ...r, 'vs learner alone': `${((100 * r.framesPerSec) / alone).toFixed(0)}%` })), 'End to end with actor processes: cpc-lab train on builtin:rooms_watermaze (cpc, B = 16, T = 100, wasm, sync)');
+  show([...e2e, { setup: 'learner alone (no environments, no actors)', framesPerSec: alone }].map((r) => ({ ...r, 'vs learner alone': `${((100 * r.framesPerSec) / alone).toFixed(0)}%` })), 'End to end with actor processes: cpc-lab train on builtin:rooms_watermaze (cpc, B = 16, T = 100, wasm)');
 }
 
 console.log('\n\n===== summary =====');
