@@ -7,8 +7,12 @@
  * what they play beyond that goes stale (70% of the unrolls in the policy-lag test; on two cores
  * it also takes the learner's CPU).
  *
- * An ask whose unroll never comes (its actor died, the message was dropped) is presumed lost after
- * `max(minPatienceMs, 3 x the slowest answer so far)`, so a dead actor stalls nobody for long.
+ * An ask whose unroll never comes is presumed lost: every ask of a peer silent for `silentMs` (default
+ * 30 s without a heartbeat: it died; 5 s misfired on a busy learner, whose receiver reads heartbeats
+ * late, and re-asked live actors), and any ask older than `max(minPatienceMs, 3 x the slowest answer so far)` (a
+ * dropped message). A first answer can take long (the actor starts its environments after its
+ * hello), so a short timeout on answers alone re-asked live actors at start: 7 stale unrolls in 16
+ * updates with one actor, cpc T = 100.
  */
 export class UnrollRequests {
   /** Per peer key: when each unanswered ask was sent (ms), oldest first. */
@@ -18,7 +22,7 @@ export class UnrollRequests {
   private readonly lastAsk = new Map<string, number>();
   private count = 0;
 
-  constructor(private readonly o: { batch: number; maxPolicyLag: number; minPatienceMs?: number; now?: () => number }) {}
+  constructor(private readonly o: { batch: number; maxPolicyLag: number; silentMs?: number; minPatienceMs?: number; now?: () => number }) {}
 
   private get now(): number {
     return (this.o.now ?? Date.now)();
@@ -39,29 +43,32 @@ export class UnrollRequests {
   }
 
   /**
-   * The peers to ask now (each recorded as asked), fewest unanswered asks first (then the one asked longest ago), given `queued`
-   * columns waiting and whether a batch is being trained. Asks of peers no longer listed, and asks
-   * presumed lost, are forgotten first.
+   * The peers to ask now (each recorded as asked), given `queued` columns waiting and whether a batch
+   * is being trained: fewest unanswered asks first, then the one asked longest ago; silent peers are
+   * not asked. Asks of peers no longer listed, and asks presumed lost, are forgotten first.
    */
-  toAsk<P extends { id: string; columns: number }>(peers: readonly P[], queued: number, training: boolean): P[] {
-    const live = new Set(peers.map((p) => p.id));
-    const lostBefore = this.now - Math.max(this.o.minPatienceMs ?? 10_000, 3 * this.slowest);
+  toAsk<P extends { id: string; columns: number; lastSeen: number }>(peers: readonly P[], queued: number, training: boolean): P[] {
+    const now = this.now;
+    const silent = (p: P) => now - p.lastSeen > (this.o.silentMs ?? 30_000);
+    const listed = new Map(peers.map((p) => [p.id, p]));
+    const lostBefore = now - Math.max(this.o.minPatienceMs ?? 60_000, 3 * this.slowest);
     for (const [k, a] of this.asks) {
-      if (!live.has(k)) {
+      const peer = listed.get(k);
+      if (!peer || silent(peer)) {
         this.asks.delete(k);
         this.lastAsk.delete(k);
-      }
-      else if (a.length && a[0]! < lostBefore) {
+      } else if (a.length && a[0]! < lostBefore) {
         while (a.length && a[0]! < lostBefore) a.shift();
         this.lastAsk.set(k, ++this.count); // a peer that lost one is asked after the others
       }
     }
+    const candidates = peers.filter((p) => !silent(p));
     const target = (this.o.maxPolicyLag + (training ? 0 : 1)) * this.o.batch;
     const open = (p: P) => this.asks.get(p.id)?.length ?? 0;
-    let pipeline = queued + peers.reduce((n, p) => n + open(p) * p.columns, 0);
+    let pipeline = queued + candidates.reduce((n, p) => n + open(p) * p.columns, 0);
     const out: P[] = [];
     for (;;) {
-      const next = [...peers].sort((a, b) => open(a) - open(b) || (this.lastAsk.get(a.id) ?? 0) - (this.lastAsk.get(b.id) ?? 0))[0];
+      const next = [...candidates].sort((a, b) => open(a) - open(b) || (this.lastAsk.get(a.id) ?? 0) - (this.lastAsk.get(b.id) ?? 0))[0];
       if (!next || pipeline + next.columns > target) return out;
       this.asked(next.id);
       pipeline += next.columns;
