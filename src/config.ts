@@ -34,7 +34,7 @@ export const ConfigSchema = z
       .int()
       .nonnegative()
       .default(1)
-      .describe('async: unrolls played by parameters more than L versions old are dropped (counted); one process plays the next batch during an update when L >= 1 (lag exactly 1); sync is always 0'),
+      .describe('async: the learner asks actor processes for no more than it trains within L versions, and drops (counts) any unroll older; one process plays the next batch during an update when L >= 1 (lag exactly 1); sync is always 0'),
     learnerThreads: z
       .union([z.literal('auto'), z.number().int().positive()])
       .default('auto')
