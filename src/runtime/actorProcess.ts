@@ -12,6 +12,7 @@ import { spawnTsEnvServer } from '../transport/envProcess.js';
 import { envOptions } from '../train.js';
 import { clientCurveOptions, readCurveKeys } from './curve.js';
 import { report } from './ipc.js';
+import { maxParamsInFlight } from './unrollRequests.js';
 import { maxParamsBytes, unrollToMessage, weightsFromParams, type ParamsMessage } from './wire.js';
 
 export interface ActorProcessOptions {
@@ -40,8 +41,8 @@ async function spawnEnvs(config: Config, count: number, log: (line: string) => v
  * The actor process: E environment servers driven in lockstep, one batched inference per step,
  * unrolls of T steps sent to the learner tagged with the parameter version that played them. In
  * `sync` mode it waits for the parameters of the next version after each unroll; in `async` it plays
- * one unroll per parameters message (the learner's ask, `UnrollRequests`), with the newest ones it
- * has. Dead environment servers are replaced.
+ * one unroll per parameters message after the first (the learner's ask, `UnrollRequests`), with the
+ * newest ones it has. Dead environment servers are replaced.
  */
 export async function runActor(config: Config, opts: ActorProcessOptions): Promise<void> {
   const { log } = opts;
@@ -67,7 +68,7 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
   const keys = config.curveKeys ? readCurveKeys(config.curveKeys) : undefined;
   const shapes = Object.fromEntries(Object.entries(agent.params).map(([k, v]) => [k, v.shape]));
   // a learner's largest message is the parameters; anything bigger cuts the connection
-  const dealer = new zmq.Dealer({ routingId: opts.actorId, ...(keys ? clientCurveOptions(keys) : {}), sendHighWaterMark: 2, receiveHighWaterMark: 2, maxMessageSize: maxParamsBytes(shapes) });
+  const dealer = new zmq.Dealer({ routingId: opts.actorId, ...(keys ? clientCurveOptions(keys) : {}), sendHighWaterMark: 2, receiveHighWaterMark: maxParamsInFlight({ batch: config.batch, maxPolicyLag: config.maxPolicyLag, columns: E }), maxMessageSize: maxParamsBytes(shapes) });
   const send = serialSender(dealer, (l) => log(`${opts.actorId}: ${l}`));
   const hello = encode({ type: 'hello', role: 'actor', id: opts.actorId, pid: process.pid, token: opts.token, columns: E });
   // hello on every (re)connection: a restarted learner knows no peers and answers a hello with its parameters
@@ -133,6 +134,9 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
     let params = await nextParams(0);
     let appliedParams: ParamsMessage | undefined;
     await actor.start();
+    // async: the answer to the hello is the parameters to start from; every later message asks for one unroll
+    const asked = config.mode === 'async' ? 1 : 0;
+    if (asked) params = await nextParams(1);
     report({ type: 'ready' });
     log(`${opts.actorId}: ${E} x ${config.env} connected to ${opts.learner}`);
     while (params && !opts.signal.aborted) {
@@ -144,7 +148,7 @@ export async function runActor(config: Config, opts: ActorProcessOptions): Promi
       const before = received;
       await send(encode(unrollToMessage(unroll, spec.observationShape, { actorId: opts.actorId, seq: seq++, paramsVersion: version, episodes })));
       // async: each parameters message asks for one unroll (the learner keeps what it asks for within the lag bound)
-      params = await nextParams(config.mode === 'sync' ? before : seq);
+      params = await nextParams(asked ? seq + 1 : before);
     }
   } finally {
     clearInterval(heartbeat);

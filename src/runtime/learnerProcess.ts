@@ -13,7 +13,7 @@ import { PeerTable } from './peerTable.js';
 import { Rejections, type Rejection } from './rejections.js';
 import { readOrCreateRunToken } from './runToken.js';
 import { UnrollQueue } from './unrollQueue.js';
-import { UnrollRequests } from './unrollRequests.js';
+import { maxParamsInFlight, UnrollRequests } from './unrollRequests.js';
 import { maxUnrollBytes, paramsToMessage, type UnrollShape } from './wire.js';
 
 export interface LearnerProcessOptions {
@@ -51,7 +51,7 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
   const zap = keys ? await startZapHandler(allowedClientKeys(keys), log, context) : undefined;
   // one unroll of a whole batch is the largest message an actor may send; a peer sending more is cut off
   const maxBytes = maxUnrollBytes(want, config.batch);
-  const router = new zmq.Router({ context, ...(keys ? serverCurveOptions(keys) : {}), receiveHighWaterMark: 2, sendHighWaterMark: 4, maxMessageSize: maxBytes });
+  const router = new zmq.Router({ context, ...(keys ? serverCurveOptions(keys) : {}), receiveHighWaterMark: 2, sendHighWaterMark: maxParamsInFlight({ batch: config.batch, maxPolicyLag: config.maxPolicyLag, columns: 1 }), maxMessageSize: maxBytes });
   await router.bind(config.learnerEndpoint);
   report({ type: 'ready', endpoint: router.lastEndpoint ?? config.learnerEndpoint });
   log(`learner: listening on ${router.lastEndpoint} (${config.mode}, batch ${config.batch}${keys ? ', CURVE' : ''})`);
@@ -61,22 +61,25 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
   const queue = new UnrollQueue({ ...want, batch: config.batch, maxPolicyLag, maxEpisodeLength: spec.episodeLength });
   const rejections = new Rejections(log);
   const shapes = Object.fromEntries(Object.entries(learner.agent.params).map(([k, v]) => [k, v.shape]));
-  let paramsFrame = encode(paramsToMessage(await learner.agent.getWeights(learner.agent.actingParamNames), shapes, learner.version));
+  const publish = async () => ({ version: learner.version, frame: encode(paramsToMessage(await learner.agent.getWeights(learner.agent.actingParamNames), shapes, learner.version)) });
+  let params = await publish();
   const send = serialSender(router, (l) => log(`learner: ${l}`));
   // async: actors play what they are asked for; sync: every actor plays one unroll a version
-  const requests = config.mode === 'async' ? new UnrollRequests({ batch: config.batch, maxPolicyLag }) : undefined;
+  const lost = (id: string, n: number, why: 'silent' | 'unanswered') =>
+    log(`learner: ${n} ask(s) of ${id} presumed lost (${why === 'silent' ? 'no heartbeat for 30 s' : 'unanswered past 3x the slowest answer'})`);
+  const requests = config.mode === 'async' ? new UnrollRequests({ batch: config.batch, maxPolicyLag, onLost: lost }) : undefined;
   let training = false;
   const ask = () => {
-    for (const p of requests?.toAsk(peers.all(), queue.columns, training) ?? []) void send([p.routingId, paramsFrame]);
+    for (const p of requests?.toAsk(peers.all(), queue.columns, training, params.version) ?? []) void send([p.routingId, params.frame]);
   };
 
   const handle = (routingId: Buffer, msg: Message): Rejection | undefined => {
     if (msg.type === 'hello') {
       const r = peers.hello(routingId, msg);
       if ('reason' in r) return r;
-      // a new, restarted or reconnected actor starts from the current parameters (async: its first ask)
-      void send([routingId, paramsFrame]);
-      requests?.asked(r.peer.id);
+      // a new, restarted or reconnected actor starts from the current parameters (async: asks follow;
+      // were this one an ask, actors joining a full pipeline would overfill it and their unrolls go stale)
+      void send([routingId, params.frame]);
       return undefined;
     }
     const peer = peers.get(routingId);
@@ -89,7 +92,7 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
         if (!seqError) requests?.answered(peer.id);
         const r = seqError ?? queue.accept(peer.id, msg, peer.columns, learner.version);
         // a sync actor that played old parameters (it missed a broadcast) gets the current ones
-        if (r?.reason === 'stale' && config.mode === 'sync') void send([routingId, paramsFrame]);
+        if (r?.reason === 'stale' && config.mode === 'sync') void send([routingId, params.frame]);
         return r;
       }
       default:
@@ -135,8 +138,10 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
   const rng = () => ({});
   try {
     while (!opts.signal.aborted && !learner.done) {
-      const batch = queue.takeBatch(learner.version, drop);
+      // async: an unroll on its way that can be trained now and not later is waited for
+      const batch = requests?.awaits(peers.all(), learner.version) && !queue.full ? undefined : queue.takeBatch(learner.version, drop);
       if (!batch) {
+        ask(); // stale unrolls dropped from the queue make room
         await new Promise<void>((r) => {
           wake = r;
           setTimeout(r, 200);
@@ -145,6 +150,7 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
       }
       const queueDepth = queue.columns;
       training = true;
+      ask();
       await learner.update(batch.unroll, batch.episodes, {
         policyLag: batch.policyLag,
         policyLagMax: batch.maxLag,
@@ -152,10 +158,10 @@ export async function runLearner(input: Config, opts: LearnerProcessOptions): Pr
         actorsAlive: peers.size,
         dropped: rejections.nonZero(),
       });
-      paramsFrame = encode(paramsToMessage(await learner.agent.getWeights(learner.agent.actingParamNames), shapes, learner.version));
+      params = await publish();
       training = false;
       if (requests) ask();
-      else for (const p of peers.all()) void send([p.routingId, paramsFrame]);
+      else for (const p of peers.all()) void send([p.routingId, params.frame]);
       learner.progress({ actors: peers.size, lag: `${batch.policyLag.toFixed(2)} (max ${batch.maxLag})`, queue: queueDepth, dropped: formatDropped(rejections) });
       await learner.checkpoint(rng(), true);
       report({ type: 'updated', updates: learner.updates });

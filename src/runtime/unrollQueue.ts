@@ -35,8 +35,9 @@ export interface Batch {
  * The learner's unrolls between receipt and training. `accept` runs every check an unroll must pass
  * before it can reach a batch; `takeBatch` drops what has grown older than the lag bound while it
  * waited (so an unroll of version v arriving during the update v -> v+1 is not trained at v+1 in
- * sync mode) and returns exactly B columns. It holds at most B columns: the receiver stops reading
- * while `full`.
+ * sync mode) and returns exactly B columns, those played by the oldest parameters first. It holds at
+ * most (L + 1) B columns, what the learner may have asked for (async; sync: B); the receiver stops
+ * reading while `full`.
  */
 export class UnrollQueue {
   private entries: Entry[] = [];
@@ -48,7 +49,7 @@ export class UnrollQueue {
   }
 
   get full(): boolean {
-    return this.columns >= this.opts.batch;
+    return this.columns >= (this.opts.maxPolicyLag + 1) * this.opts.batch;
   }
 
   /**
@@ -69,7 +70,8 @@ export class UnrollQueue {
   }
 
   /**
-   * B columns for the learner at `version`, oldest first, or undefined while fewer than B fresh
+   * B columns for the learner at `version`, oldest parameters first (an unroll that waited behind
+   * newer ones would go stale), or undefined while fewer than B fresh
    * columns are queued. `onStale` hears of each unroll dropped for its age.
    */
   takeBatch(version: number, onStale: (from: string, r: Rejection) => void): Batch | undefined {
@@ -80,7 +82,7 @@ export class UnrollQueue {
     });
     const taken: Entry[] = [];
     let n = 0;
-    for (const e of this.entries) {
+    for (const e of [...this.entries].sort((a, b) => a.paramsVersion - b.paramsVersion)) {
       if (n + e.unroll.B > this.opts.batch) continue;
       taken.push(e);
       n += e.unroll.B;

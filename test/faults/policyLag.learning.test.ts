@@ -27,14 +27,16 @@ describe('async policy-lag bound', () => {
   it('actors that play one batch between them keep one batch ahead: acting overlaps learning and nothing goes stale', async () => {
     // free-running actors here (fast mock levels, a slower CPC learner) played ~3 batches an update:
     // 139 unrolls were dropped as stale, 60 trained
-    const { config, runDir, opts } = supervisedRun({ mode: 'async', actors: 2, envsPerActor: 2, batch: 4, maxPolicyLag: 1, frames: 30 * 4 * 10 * 4 });
+    const { config, runDir, lines, opts } = supervisedRun({ mode: 'async', actors: 2, envsPerActor: 2, batch: 4, maxPolicyLag: 1, frames: 30 * 4 * 10 * 4 });
     await superviseTraining(config, opts);
     const u = updateRecords(runDir);
     expect(u.length).toBe(30);
-    // at most one each for actors whose hello found the pipeline full (their first parameters are an ask), then none
-    const stale = (r: (typeof u)[number]) => r.dropped?.stale ?? 0;
-    expect(stale(u[5]!)).toBeLessThanOrEqual(2);
-    expect(stale(u.at(-1)!)).toBe(stale(u[5]!));
+    // none, however their answers interleave: in CI, where they came out of order, 2 went stale mid-run
+    // until the learner took the oldest first and waited for one that could not be trained later
+    expect(u.at(-1)!.dropped?.stale ?? 0).toBe(0);
+    // and every ask reached its actor: with receive high-water marks of 2, the fifth message at start
+    // (the answer to a hello and 4 asks) was dropped, and the learner waited 60 s for its unroll
+    expect(lines.filter((l) => l.includes('presumed lost'))).toEqual([]);
     // one batch ahead: after the first updates every batch was played by the previous parameters
     expect(u.slice(5).filter((r) => r.policyLag === 1).length).toBeGreaterThan(20);
   });

@@ -144,6 +144,17 @@ describe('UnrollQueue.takeBatch: exactly B columns within the lag bound, checked
     }
     expect(lags.length).toBeGreaterThan(10);
     expect(Math.max(...lags)).toBeLessThanOrEqual(L);
-    expect(q.columns).toBeLessThanOrEqual(2);
+    expect(q.columns).toBeLessThanOrEqual((L + 1) * 2); // what the learner may have asked for
+  });
+
+  it('async: an unroll that arrived after newer ones is trained first (behind them it would go stale)', () => {
+    const q = queue({ batch: 2, maxPolicyLag: 1 });
+    q.accept('fast', unrollMessage(validUnroll(2), { paramsVersion: 5 }), 2, 5);
+    q.accept('slow', unrollMessage(validUnroll(2), { paramsVersion: 4 }), 2, 5);
+    expect(q.full).toBe(true); // (L + 1) B columns
+    const stale: string[] = [];
+    expect(q.takeBatch(5, (from) => stale.push(from))?.policyLag).toBe(1);
+    expect(q.takeBatch(6, (from) => stale.push(from))?.policyLag).toBe(1);
+    expect(stale).toEqual([]);
   });
 });
