@@ -18,6 +18,8 @@ export class UnrollRequests {
   /** Per peer key: when each unanswered ask was sent (ms) and the parameters' version it carried, oldest first. */
   private readonly asks = new Map<string, { at: number; version: number }[]>();
   private slowest = 0;
+  /** Moving average of the time an ask takes to be answered (ms); none before the first answer. */
+  private typical: number | undefined;
   /** Per peer key: the count of asks when it was last asked (ties go to the one asked longest ago). */
   private readonly lastAsk = new Map<string, number>();
   private count = 0;
@@ -49,7 +51,10 @@ export class UnrollRequests {
   /** An unroll arrived from `key` (accepted or not: it answers its oldest ask). */
   answered(key: string): void {
     const a = this.asks.get(key)?.shift();
-    if (a) this.slowest = Math.max(this.slowest, this.now - a.at);
+    if (!a) return;
+    const took = this.now - a.at;
+    this.slowest = Math.max(this.slowest, took);
+    this.typical = this.typical === undefined ? took : 0.9 * this.typical + 0.1 * took;
   }
 
   /**
@@ -61,7 +66,9 @@ export class UnrollRequests {
     const candidates = this.live(peers);
     const target = (this.o.maxPolicyLag + (training ? 0 : 1)) * this.o.batch;
     const open = (p: P) => this.asks.get(p.id)?.length ?? 0;
-    let pipeline = queued + candidates.reduce((n, p) => n + open(p) * p.columns, 0);
+    // an ask of parameters older than L versions comes back stale (its actor is held up): not in the pipeline
+    const fresh = (p: P) => this.asks.get(p.id)?.filter((a) => version - a.version <= this.o.maxPolicyLag).length ?? 0;
+    let pipeline = queued + candidates.reduce((n, p) => n + fresh(p) * p.columns, 0);
     const out: P[] = [];
     for (;;) {
       const next = [...candidates].sort((a, b) => open(a) - open(b) || (this.lastAsk.get(a.id) ?? 0) - (this.lastAsk.get(b.id) ?? 0))[0];
@@ -78,11 +85,14 @@ export class UnrollRequests {
    * particular order (a fast actor answers a later ask before a slow one answers an earlier), so
    * without this a batch of later unrolls leaves it to go stale (2 of ~60 in CI; ~4% with play times
    * spread 6x in simulation). Taking the oldest columns first, the count bound of `toAsk` then keeps
-   * every trained unroll within L versions.
+   * every trained unroll within L versions. It is waited for no longer than 5x the typical answer
+   * (a moving average; at 3x and 4x an unroll still went stale in the simulation): one actor held up
+   * (a map compile, a slow host) must not stop the others' training; its unroll goes stale instead.
    */
   awaits(peers: readonly Peer[], version: number): boolean {
     this.live(peers);
-    for (const a of this.asks.values()) if (a.some((x) => version - x.version === this.o.maxPolicyLag)) return true;
+    const since = this.now - 5 * (this.typical ?? 0);
+    for (const a of this.asks.values()) if (a.some((x) => version - x.version === this.o.maxPolicyLag && x.at > since)) return true;
     return false;
   }
 
