@@ -114,7 +114,8 @@ describe('CLI: paths, files and endpoints', () => {
       let heartbeats = 0;
       try {
         for await (const [id, frame] of router) {
-          if (learnerAnswers && frame!.includes('hello')) await router.send([id!, params]);
+          // the answer to a hello, then an ask for one unroll (async, the default)
+          if (learnerAnswers && frame!.includes('hello')) for (const _ of [0, 1]) await router.send([id!, params]);
           if (learnerAnswers ? frame!.includes('unroll') : frame!.includes('heartbeat') && ++heartbeats === 2) break;
         }
       } catch {
