@@ -40,8 +40,8 @@ export class UnrollRequests {
     return (this.o.now ?? Date.now)();
   }
 
-  /** Records an ask sent to `key` with parameters of `version` (the answer to a hello is one too). */
-  asked(key: string, version: number): void {
+  /** Records an ask sent to `key` with parameters of `version` (the answer to a hello is none). */
+  private asked(key: string, version: number): void {
     const a = this.asks.get(key) ?? [];
     a.push({ at: this.now, version });
     this.asks.set(key, a);
