@@ -21,7 +21,7 @@ import { type Distribution, SEARCH_SPACE, SearchConfigSchema, type SearchSpace }
 import { loadLatestCheckpoint } from '../src/checkpoint.js';
 import { formatDuration } from '../src/metrics.js';
 import { writeReport } from '../src/plots/report.js';
-import { SMALL_BUDGET_RECIPE, SMALL_BUDGET_TRAIN } from '../src/experiments/protocol.js';
+import { type Recipe, SMALL_BUDGET_LEVEL_RECIPES, SMALL_BUDGET_RECIPE, SMALL_BUDGET_TRAIN } from '../src/experiments/protocol.js';
 
 /** The small-budget protocol's recipe as a search space that fixes every setting. */
 const SMALL_RECIPE = {
@@ -45,10 +45,11 @@ const SCALES = {
     evalEpisodes: 2,
     parallel: 2,
     space: SMALL_RECIPE,
+    levelRecipes: true,
     train: { ...SMALL_BUDGET_TRAIN, returnWindow: 20 },
   },
-  tiny: { trials: 3, frames: 1_280, evalEpisodes: 2, parallel: 1, space: SMALL_RECIPE, train: { batch: 4, unroll: 40, cpcSteps: 10, episodeLength: 20, returnWindow: 8, mode: 'sync' } },
-  paper: { trials: 24, frames: 1_000_000_000, evalEpisodes: 100, parallel: 1, space: SEARCH_SPACE, train: { batch: 32, unroll: 100, returnWindow: 100, mode: 'sync' } },
+  tiny: { trials: 3, frames: 1_280, evalEpisodes: 2, parallel: 1, space: SMALL_RECIPE, levelRecipes: true, train: { batch: 4, unroll: 40, cpcSteps: 10, episodeLength: 20, returnWindow: 8, mode: 'sync' } },
+  paper: { trials: 24, frames: 1_000_000_000, evalEpisodes: 100, parallel: 1, space: SEARCH_SPACE, levelRecipes: false, train: { batch: 32, unroll: 100, returnWindow: 100, mode: 'sync' } },
 } as const;
 
 /**
@@ -100,6 +101,11 @@ function describeRecipe(space: SearchSpace): string {
   return `learning rate ${value(space.learningRate)}, entropy cost ${value(space.entropyCost)}, RMSProp ε ${value(space.rmspropEpsilon)}`;
 }
 
+function describeDeparture(r: Partial<Recipe>): string {
+  const names = { learningRate: 'learning rate', entropyCost: 'entropy cost', rmspropEpsilon: 'RMSProp ε' } as const;
+  return (Object.keys(r) as (keyof Recipe)[]).map((k) => `${names[k]} ${r[k]}`).join(', ') + ' (its own, see src/experiments/protocol.ts)';
+}
+
 /** Was this run evaluated already with these settings (a restarted reproduce skips it)? */
 function evaluated(runDir: string, episodes: number): boolean {
   const file = path.join(runDir, EVAL_FILE);
@@ -115,12 +121,15 @@ async function main(o: Options): Promise<number> {
   const family = o.dmlab ? 'dmlab' : 'builtin';
   const levels = (o.dmlab ? Object.keys(DMLAB_LEVELS) : BUILTIN_LEVEL_NAMES).map((l) => `${family}:${l}`);
   const out = o.out ?? path.join('runs', `reproduce-${family}${scaleName === 'small' ? '' : `-${scaleName}`}`);
+  // the recipe's per-level departures were measured on the built-in levels, so only they get them
+  const levelTrain = scale.levelRecipes && !o.dmlab ? Object.fromEntries(Object.entries(SMALL_BUDGET_LEVEL_RECIPES).map(([l, r]) => [`builtin:${l}`, r])) : {};
   const config = SearchConfigSchema.parse({
     levels,
     trials: o.trials ?? scale.trials,
     seed: o.seed,
     parallel: o.parallel ?? scale.parallel,
     space: scale.space,
+    levelTrain,
     out,
     train: { ...scale.train, frames: o.frames ?? scale.frames, ...(o.dmlab ? { python: o.python, dmlabPath: o.dmlabPath } : {}) },
   });
@@ -132,6 +141,7 @@ async function main(o: Options): Promise<number> {
     `reproduce (${scaleName}${o.dmlab ? ', DeepMind Lab' : ''}): ${config.trials} ${fixedRecipe(config.space) ? `seeds of one recipe (${describeRecipe(config.space)})` : 'sampled configurations'} x 2 agents x ${levels.length} levels = ${2 * runsPerAgent} runs of ` +
       `${config.train.frames} frames (B = ${config.train.batch}, T = ${config.train.unroll}${config.train.episodeLength ? `, episodes of ${config.train.episodeLength} steps` : ''}), ` +
       `${config.parallel} at a time, into ${out}\n` +
+      Object.entries(levelTrain).map(([l, r]) => `  ${l}: ${describeDeparture(r)}\n`).join('') +
       `estimated training time at this machine's measured ${MEASURED_FPS.baseline} (baseline) / ${MEASURED_FPS.cpc} (cpc) frames/s: ${formatDuration(estimate)}` +
       (o.dmlab ? ' (DeepMind Lab itself renders slower than the built-in levels: expect more)' : ''),
   );

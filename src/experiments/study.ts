@@ -36,6 +36,17 @@ export type SearchSpace = z.output<typeof SearchSpaceSchema>;
 const PER_RUN = { env: true, agent: true, seed: true, name: true, runDir: true, entropyCost: true, learningRate: true, rmspropEpsilon: true } as const;
 export const PER_RUN_KEYS = Object.keys(PER_RUN) as (keyof typeof PER_RUN)[];
 
+/**
+ * Settings of one level's runs that replace the study's (shared and sampled alike): a level that
+ * needs its own entropy cost, say. What identifies a run (level, agent, seed, folder) stays the plan's.
+ */
+const levelKeys = ConfigSchema.omit({ env: true, agent: true, seed: true, name: true, runDir: true });
+export type LevelTrain = Partial<z.output<typeof levelKeys>>;
+/** Every setting optional and without its default: an unset one must not replace the study's. */
+const LevelTrainSchema = z
+  .object(Object.fromEntries(Object.entries(levelKeys.shape).map(([k, t]) => [k, (t instanceof z.ZodDefault ? t.unwrap() : t).optional()])))
+  .strict() as unknown as z.ZodType<LevelTrain>;
+
 export const SearchConfigSchema = z
   .object({
     levels: z.array(z.string().min(1)).min(1).describe('environments, one figure panel each: builtin:<level>, dmlab:<level> or mock:<name>'),
@@ -46,8 +57,16 @@ export const SearchConfigSchema = z
     out: z.string().min(1).describe('study folder: study.json and one run folder per (level, agent, trial)'),
     train: ConfigSchema.omit(PER_RUN).partial().default({}).describe('train settings shared by every run (frames, batch, unroll, ...)'),
     space: SearchSpaceSchema.describe("distributions of entropy cost, learning rate and RMSProp epsilon (default IMPALA D.1's)"),
+    levelTrain: z.record(z.string(), LevelTrainSchema).default({}).describe('per level: settings that replace the shared and sampled ones on that level'),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    for (const level of Object.keys(c.levelTrain)) {
+      if (!c.levels.includes(level)) {
+        ctx.addIssue({ code: 'custom', path: ['levelTrain', level], message: `levelTrain: ${level} is not one of the study's levels (${c.levels.join(', ')})` });
+      }
+    }
+  });
 
 export type SearchConfigInput = z.input<typeof SearchConfigSchema>;
 export type SearchConfig = z.output<typeof SearchConfigSchema>;
@@ -71,6 +90,8 @@ export interface Study {
   train: SearchConfig['train'];
   /** Absent in studies written before it existed: IMPALA D.1's. */
   space?: SearchSpace;
+  /** Absent in studies written before it existed: none. */
+  levelTrain?: Record<string, LevelTrain>;
   trials: Trial[];
   createdAt: string;
   gitCommit: string | null;
@@ -125,6 +146,7 @@ export function createStudy(c: SearchConfig): Study {
     seed: c.seed,
     train: c.train,
     space: c.space,
+    levelTrain: c.levelTrain,
     trials: sampleTrials(c.trials, c.seed, c.space),
     createdAt: new Date().toISOString(),
     gitCommit: gitCommit(),
@@ -147,6 +169,7 @@ export function planRuns(study: Study, outDir: string): PlannedRun[] {
           learningRate: t.learningRate,
           entropyCost: t.entropyCost,
           rmspropEpsilon: t.rmspropEpsilon,
+          ...study.levelTrain?.[level],
           name: key.replace('/', '-'),
           runDir,
         };
@@ -183,7 +206,7 @@ export function writeStudy(outDir: string, study: Study): void {
 
 /**
  * The study stored in `outDir`, or a new one written there. A stored study must match `c`
- * (levels, agents, trials, seed, train settings): a restarted search continues the same runs.
+ * (levels, agents, trials, seed, train settings, space, per-level settings): a restarted search continues the same runs.
  */
 export function openStudy(c: SearchConfig): Study {
   const fresh = createStudy(c);
@@ -192,8 +215,9 @@ export function openStudy(c: SearchConfig): Study {
     writeStudy(c.out, fresh);
     return fresh;
   }
-  const differs = (['levels', 'agents', 'seed', 'train', 'space', 'trials'] as const).filter(
-    (k) => JSON.stringify(k === 'space' ? (stored.space ?? SEARCH_SPACE) : stored[k]) !== JSON.stringify(fresh[k]),
+  const storedWithDefaults = { ...stored, space: stored.space ?? SEARCH_SPACE, levelTrain: stored.levelTrain ?? {} };
+  const differs = (['levels', 'agents', 'seed', 'train', 'space', 'levelTrain', 'trials'] as const).filter(
+    (k) => JSON.stringify(storedWithDefaults[k]) !== JSON.stringify(fresh[k]),
   );
   if (differs.length) {
     throw new Error(
@@ -214,6 +238,7 @@ export function searchConfigOf(outDir: string, parallel?: number): SearchConfig 
     seed: study.seed,
     train: study.train,
     space: study.space ?? SEARCH_SPACE,
+    levelTrain: study.levelTrain ?? {},
     out: outDir,
     ...(parallel !== undefined ? { parallel } : {}),
   });

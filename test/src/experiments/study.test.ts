@@ -91,6 +91,36 @@ describe('random search configurations', () => {
     expect(() => SearchConfigSchema.parse({ levels: ['mock:memory'], out, space: { ...space, learningRate: { logUniform: [2, 1] } } })).toThrow(/lo must be <= hi/);
   });
 
+  it('per-level settings replace the trial\'s and the shared ones on that level only, and are part of the stored study', () => {
+    const out = tmp();
+    const levelTrain = { 'builtin:lasertag_three_opponents_small': { entropyCost: 1e-4, unroll: 40 } };
+    const c = SearchConfigSchema.parse({ levels: ['mock:memory', 'builtin:lasertag_three_opponents_small'], trials: 2, out, levelTrain, train: { frames: 6400, unroll: 20 } });
+    const study = openStudy(c);
+    for (const r of planRuns(study, out)) {
+      const t = study.trials[r.trial]!;
+      if (r.level === 'mock:memory') expect(r.config).toMatchObject({ entropyCost: t.entropyCost, unroll: 20, learningRate: t.learningRate });
+      else expect(r.config).toMatchObject({ entropyCost: 1e-4, unroll: 40, learningRate: t.learningRate, seed: t.seed, frames: 6400 });
+    }
+    expect(searchConfigOf(out)).toEqual({ ...c, parallel: 1 });
+    expect(() => openStudy({ ...c, levelTrain: {} })).toThrow(/different levelTrain/);
+    // a study written before per-level settings existed reads back as having none
+    const stored = JSON.parse(fs.readFileSync(path.join(out, 'study.json'), 'utf8')) as Record<string, unknown>;
+    const old = tmp();
+    delete stored.levelTrain;
+    fs.writeFileSync(path.join(old, 'study.json'), JSON.stringify(stored));
+    expect(searchConfigOf(old).levelTrain).toEqual({});
+    expect(() => openStudy({ ...c, out: old, levelTrain: {} })).not.toThrow();
+  });
+
+  it('refuses per-level settings for a level the study does not train, or for what identifies a run', () => {
+    const base = { levels: ['mock:memory'], out: 'x' };
+    expect(() => SearchConfigSchema.parse({ ...base, levelTrain: { 'builtin:seekavoid_arena_01': { entropyCost: 1e-4 } } })).toThrow(
+      /levelTrain: builtin:seekavoid_arena_01 is not one of the study's levels \(mock:memory\)/,
+    );
+    expect(() => SearchConfigSchema.parse({ ...base, levelTrain: { 'mock:memory': { seed: 3 } } })).toThrow(/seed/);
+    expect(() => SearchConfigSchema.parse({ ...base, levelTrain: { 'mock:memory': { entropyCost: -1 } } })).toThrow(/entropyCost/);
+  });
+
   it('reports every invalid run setting at once before anything starts', () => {
     const c = SearchConfigSchema.parse({ levels: ['mock:memory'], trials: 2, out: tmp(), train: { frames: 10, actors: 2 } });
     const errors = verifyPlan(planRuns(openStudy(c), c.out));
