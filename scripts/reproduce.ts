@@ -21,7 +21,7 @@ import { type Distribution, SEARCH_SPACE, SearchConfigSchema, type SearchSpace }
 import { loadLatestCheckpoint } from '../src/checkpoint.js';
 import { formatDuration } from '../src/metrics.js';
 import { writeReport } from '../src/plots/report.js';
-import { type Recipe, SMALL_BUDGET_LEVEL_RECIPES, SMALL_BUDGET_RECIPE, SMALL_BUDGET_TRAIN } from '../src/experiments/protocol.js';
+import { RECIPE_NAMES, type Recipe, SMALL_BUDGET_LEVEL_RECIPES, SMALL_BUDGET_RECIPE, SMALL_BUDGET_TRAIN } from '../src/experiments/protocol.js';
 
 /** The small-budget protocol's recipe as a search space that fixes every setting. */
 const SMALL_RECIPE = {
@@ -98,12 +98,11 @@ function fixedRecipe(space: SearchSpace): boolean {
 
 function describeRecipe(space: SearchSpace): string {
   const value = (d: Distribution) => ('choice' in d ? d.choice.join('|') : d.logUniform.join('..'));
-  return `learning rate ${value(space.learningRate)}, entropy cost ${value(space.entropyCost)}, RMSProp ε ${value(space.rmspropEpsilon)}`;
+  return (Object.keys(RECIPE_NAMES) as (keyof Recipe)[]).map((k) => `${RECIPE_NAMES[k]} ${value(space[k])}`).join(', ');
 }
 
 function describeDeparture(r: Partial<Recipe>): string {
-  const names = { learningRate: 'learning rate', entropyCost: 'entropy cost', rmspropEpsilon: 'RMSProp ε' } as const;
-  return (Object.keys(r) as (keyof Recipe)[]).map((k) => `${names[k]} ${r[k]}`).join(', ') + ' (its own, see src/experiments/protocol.ts)';
+  return (Object.keys(r) as (keyof Recipe)[]).map((k) => `${RECIPE_NAMES[k]} ${r[k]}`).join(', ') + ' (its own, see src/experiments/protocol.ts)';
 }
 
 /** Was this run evaluated already with these settings (a restarted reproduce skips it)? */

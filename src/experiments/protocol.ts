@@ -1,3 +1,12 @@
+export interface Recipe {
+  learningRate: number;
+  entropyCost: number;
+  rmspropEpsilon: number;
+}
+
+/** How reproduce's plan names each setting of a recipe. */
+export const RECIPE_NAMES: Readonly<Record<keyof Recipe, string>> = { learningRate: 'learning rate', entropyCost: 'entropy cost', rmspropEpsilon: 'RMSProp ε' };
+
 /**
  * The small-budget protocol (README, "The small-budget protocol"): one fixed recipe instead of the
  * paper's search, so every run counts in the best-3 statistic; short unrolls (10x more updates per
@@ -15,17 +24,11 @@ export const SMALL_BUDGET_RECIPE: Recipe = {
   rmspropEpsilon: 1e-5,
 };
 
-export interface Recipe {
-  learningRate: number;
-  entropyCost: number;
-  rmspropEpsilon: number;
-}
-
 /**
  * Where a built-in level departs from the recipe. lasertag: random play tags ~0.27 times in a
  * 3,600-step episode, a reward every ~40 batches, and at entropy cost 0.001 the entropy bonus held
- * the policy within 5% of its maximum entropy for 2M frames (3 seeds rose only at 2-2.75M); at 1e-4
- * two of three seeds doubled random play's return by 700k frames (README, "The small-budget protocol").
+ * the policy within 5% of its maximum entropy for 1-2M frames (3 seeds rose only at 2-2.75M); at 1e-4
+ * all three rose by ~1.2M frames (README, "The small-budget protocol").
  */
 export const SMALL_BUDGET_LEVEL_RECIPES: Readonly<Record<string, Partial<Recipe>>> = {
   lasertag_three_opponents_small: { entropyCost: 1e-4 },
