@@ -158,7 +158,7 @@ export function encode(params: ParamTensors, frames: Uint8Array, n: number, obsS
  * The non-latent part of the core's input: onehot(previous action) and the previous reward clipped to
  * [-1, 1], [N, numActions + 1]. At an episode's first step these are the ended episode's last action
  * and reward, as in scalable_agent, whose torso feeds them unchanged and only resets the core state
- * there (`coreStep`).
+ * there (`coreSequence`).
  */
 export function coreExtras(prevActions: Int32Array, prevRewards: Float32Array, numActions: number): Float32Array {
   const n = prevActions.length;
@@ -177,18 +177,107 @@ export function coreInputProjection(params: ParamTensors, z: tf.Tensor2D, extras
 }
 
 /**
- * One LSTM step (TF's BasicLSTMCell gate order i, j, f, o, forget bias 1).
- * `xw` [N, 4L] from `coreInputProjection`; `keep` [N, 1] is 0 where an episode starts (state reset).
+ * The LSTM over S steps (TF's BasicLSTMCell: gates i, j, f, o, forget bias 1), state zeroed where
+ * `keep` is 0 (an episode starts). xw [S, N, 4L] from `coreInputProjection`; wh [L, 4L]; keep
+ * [S, N, 1]; h0, c0 [N, L]. Returns [S + 1, N, L]: h_1 .. h_S, then c_S.
+ *
+ * Its gradient is written out rather than taped: autograd records ~80 kernels a step and forms
+ * dL/dW_h as one [L, N] x [N, 4L] product and one [L, 4L] Add per step, a cost that does not shrink
+ * with N, so every learner thread paid it in full. Here everything that does not depend on the
+ * backward recurrence is computed for all steps at once after the forward loop, each backward step is
+ * ~8 kernels (dc_t, dG_t, and dG_t W_hᵀ for h_{t-1}), and dL/dW_h = Σ_t h̃_{t-1}ᵀ dG_t is one matmul.
  */
-export function coreStep(params: ParamTensors, xw: tf.Tensor2D, state: CoreState, keep: tf.Tensor2D): CoreState {
+type StepTensors = Record<'hm' | 'cm' | 'i' | 'j' | 'f' | 'o' | 'tc' | 'h', tf.Tensor[]>;
+
+/** The forward recurrence (see `lstmWithGradient` for the shapes): per step what the gradient needs, and c_S. */
+function lstmSteps(xw: tf.Tensor3D, wh: tf.Tensor2D, keep: tf.Tensor3D, h0: tf.Tensor2D, c0: tf.Tensor2D): { steps: StepTensors; c: tf.Tensor2D } {
+  const L = xw.shape[2] / 4;
+  const forgetBias = tf.concat([tf.zeros([1, 2 * L]), tf.ones([1, L]), tf.zeros([1, L])], 1);
+  const pres = tf.unstack(xw.add(forgetBias)) as tf.Tensor2D[];
+  const keeps = tf.unstack(keep) as tf.Tensor2D[];
+  const steps: StepTensors = { hm: [], cm: [], i: [], j: [], f: [], o: [], tc: [], h: [] };
+  let h: tf.Tensor2D = h0;
+  let c: tf.Tensor2D = c0;
+  pres.forEach((pre0, t) => {
+    const hm = h.mul(keeps[t]!) as tf.Tensor2D;
+    const cm = c.mul(keeps[t]!);
+    const pre = pre0.add(hm.matMul(wh));
+    const [i, , f, o] = tf.split(tf.sigmoid(pre), 4, 1) as tf.Tensor2D[];
+    const j = tf.split(tf.tanh(pre), 4, 1)[1]!;
+    c = f!.mul(cm).add(i!.mul(j)) as tf.Tensor2D;
+    const tc = tf.tanh(c);
+    h = tc.mul(o!) as tf.Tensor2D;
+    const now = { hm, cm, i: i!, j, f: f!, o: o!, tc, h };
+    for (const k of Object.keys(steps) as (keyof StepTensors)[]) steps[k].push(now[k]);
+  });
+  return { steps, c };
+}
+
+/**
+ * The LSTM over S steps (TF's BasicLSTMCell: gates i, j, f, o, forget bias 1), state zeroed where
+ * `keep` is 0 (an episode starts). xw [S, N, 4L] from `coreInputProjection`; wh [L, 4L]; keep
+ * [S, N, 1]; h0, c0 [N, L]. Returns [S + 1, N, L]: h_1 .. h_S, then c_S.
+ *
+ * Its gradient is written out rather than taped: autograd records ~80 kernels a step and forms
+ * dL/dW_h as one [L, N] x [N, 4L] product and one [L, 4L] Add per step, a cost that does not shrink
+ * with N, so every learner thread paid it in full. Here everything that does not depend on the
+ * backward recurrence is computed for all steps at once after the forward loop, each backward step is
+ * ~8 kernels (dc_t, dG_t, and dG_t W_hᵀ for h_{t-1}), and dL/dW_h = Σ_t h̃_{t-1}ᵀ dG_t is one matmul.
+ */
+const lstmWithGradient = tf.customGrad(((xw: tf.Tensor3D, wh: tf.Tensor2D, keep: tf.Tensor3D, h0: tf.Tensor2D, c0: tf.Tensor2D, save: tf.GradSaveFunc) => {
+  const [S, N, G] = xw.shape;
+  const L = G / 4;
+  const { steps: per, c } = lstmSteps(xw, wh, keep, h0, c0);
+  const [HM, CM, I, J, F, O, TC] = [per.hm, per.cm, per.i, per.j, per.f, per.o, per.tc].map((ts) => tf.stack(ts));
+  const one = tf.scalar(1);
+  // dL/dpre_t = [dc_t I(1-I)J, dc_t I(1-J²), dc_t F(1-F)c̃_{t-1}, dh_t TC O(1-O)] = [dc, dc, dc, dh] * factors
+  const factors = tf.concat([I!.mul(one.sub(I!)).mul(J!), I!.mul(one.sub(J!.square())), F!.mul(one.sub(F!)).mul(CM!), TC!.mul(O!).mul(one.sub(O!))], 2);
+  save([wh, keep, HM!, factors, O!.mul(one.sub(TC!.square())), F!.mul(keep)]);
+  return {
+    value: tf.stack([...per.h, c]) as tf.Tensor3D,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [whS, keepS, hm, fac, dcdh, fKeep] = saved as [tf.Tensor2D, tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+      const dys = tf.unstack(dy) as tf.Tensor2D[];
+      const facs = tf.unstack(fac) as tf.Tensor2D[];
+      const dcdhs = tf.unstack(dcdh) as tf.Tensor2D[];
+      const fKeeps = tf.unstack(fKeep) as tf.Tensor2D[];
+      const keepsS = tf.unstack(keepS) as tf.Tensor2D[];
+      let dhNext: tf.Tensor = tf.zeros([N, L]);
+      let dcNext: tf.Tensor = dys[S]!; // the returned c_S
+      const dG: tf.Tensor[] = new Array(S);
+      for (let t = S - 1; t >= 0; t--) {
+        const dh = dys[t]!.add(dhNext);
+        const dc = dcNext.add(dh.mul(dcdhs[t]!));
+        dG[t] = tf.concat([dc, dc, dc, dh], 1).mul(facs[t]!);
+        dhNext = dG[t]!.matMul(whS, false, true).mul(keepsS[t]!); // W_hᵀ: the wasm kernels cache it per Variable
+        dcNext = dc.mul(fKeeps[t]!);
+      }
+      const dxw = tf.stack(dG) as tf.Tensor3D;
+      const dwh = hm.reshape([S * N, L]).matMul(dxw.reshape([S * N, G]), true, false);
+      return [dxw, dwh, tf.zerosLike(keepS), dhNext, dcNext];
+    },
+  };
+  // tfjs types a custom gradient's inputs loosely (tensors, then save)
+}) as unknown as Parameters<typeof tf.customGrad<tf.Tensor3D>>[0]) as (xw: tf.Tensor3D, wh: tf.Tensor, keep: tf.Tensor3D, h0: tf.Tensor2D, c0: tf.Tensor2D) => tf.Tensor3D;
+
+/**
+ * The core over S steps: outputs h_1 .. h_S [S, N, L] and the state after the last step.
+ * `xw` [S, N, 4L] from `coreInputProjection`; `keep` [S, N, 1] is 0 where an episode starts (state reset).
+ */
+export function coreSequence(params: ParamTensors, xw: tf.Tensor3D, keep: tf.Tensor3D, state: CoreState): { outputs: tf.Tensor3D; state: CoreState } {
   return tf.tidy(() => {
-    const h = state.h.mul(keep);
-    const c = state.c.mul(keep);
-    const gates = xw.add(h.matMul(param(params, 'core/wh')));
-    const [i, j, f, o] = tf.split(gates, 4, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-    const newC = tf.sigmoid(f.add(1)).mul(c).add(tf.sigmoid(i).mul(tf.tanh(j))) as tf.Tensor2D;
-    const newH = tf.tanh(newC).mul(tf.sigmoid(o)) as tf.Tensor2D;
-    return { h: newH, c: newC };
+    const S = xw.shape[0];
+    const wh = param(params, 'core/wh') as tf.Tensor2D;
+    let hc: tf.Tensor3D;
+    if (tf.engine().isTapeOn()) hc = lstmWithGradient(xw, wh, keep, state.h, state.c);
+    else {
+      // inference (the actor's steps): nothing to keep for a gradient
+      const { steps, c } = lstmSteps(xw, wh, keep, state.h, state.c);
+      hc = tf.stack([...steps.h, c]) as tf.Tensor3D;
+    }
+    const [outputs, c] = tf.split(hc, [S, 1], 0) as [tf.Tensor3D, tf.Tensor3D];
+    const h = S === 1 ? outputs : outputs.slice([S - 1], [1]);
+    return { outputs, state: { h: h.squeeze([0]) as tf.Tensor2D, c: c.squeeze([0]) as tf.Tensor2D } };
   });
 }
 
@@ -234,15 +323,7 @@ export function forward(spec: NetworkSpec, params: ParamTensors, inputs: CoreInp
     const xw = coreInputProjection(params, z, extras);
     const keepData = new Float32Array(S * N);
     for (let i = 0; i < S * N; i++) keepData[i] = inputs.firsts[i] ? 0 : 1;
-    const keeps = tf.unstack(tf.tensor3d(keepData, [S, N, 1])) as tf.Tensor2D[];
-    const xws = S === 1 ? [xw] : (tf.unstack(xw.reshape([S, N, -1])) as tf.Tensor2D[]);
-    let state = initial;
-    const outs: tf.Tensor2D[] = [];
-    for (let t = 0; t < S; t++) {
-      state = coreStep(params, xws[t]!, state, keeps[t]!);
-      outs.push(state.h);
-    }
-    const c = tf.stack(outs) as tf.Tensor3D;
+    const { outputs: c, state } = coreSequence(params, xw.reshape([S, N, -1]) as tf.Tensor3D, tf.tensor3d(keepData, [S, N, 1]), initial);
     const { logits, values } = heads(params, c.reshape([S * N, -1]) as tf.Tensor2D);
     return {
       z: z.reshape([S, N, -1]) as tf.Tensor3D,

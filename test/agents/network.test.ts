@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAgent } from '../../agents/agent.js';
-import { coreExtras, encode, encoderOutputSize, forward, initNetworkParams, type NetworkSpec } from '../../agents/network.js';
+import { coreExtras, coreSequence, encode, encoderOutputSize, forward, initNetworkParams, type NetworkSpec } from '../../agents/network.js';
 import { initBackend } from '../../src/backend/index.js';
 import { Rng } from '../../src/rng.js';
 
@@ -145,4 +145,73 @@ describe('network parameters and shapes', () => {
     agent.dispose();
     expect(tf.memory().numTensors).toBe(held - Object.keys(agent.params).length);
   });
+});
+
+/** The LSTM as it was taped step by step (TF's BasicLSTMCell, forget bias 1): the oracle for coreSequence's written-out gradient. */
+function tapedLstm(wh: tf.Tensor2D, xw: tf.Tensor3D, keep: tf.Tensor3D, h0: tf.Tensor2D, c0: tf.Tensor2D): tf.Tensor3D {
+  const xs = tf.unstack(xw) as tf.Tensor2D[];
+  const ks = tf.unstack(keep) as tf.Tensor2D[];
+  let h = h0;
+  let c = c0;
+  const outs: tf.Tensor[] = [];
+  xs.forEach((x, t) => {
+    const [i, j, f, o] = tf.split(x.add(h.mul(ks[t]!).matMul(wh)), 4, 1);
+    c = tf.sigmoid(f!.add(1)).mul(c.mul(ks[t]!)).add(tf.sigmoid(i!).mul(tf.tanh(j!))) as tf.Tensor2D;
+    h = tf.tanh(c).mul(tf.sigmoid(o!)) as tf.Tensor2D;
+    outs.push(h);
+  });
+  return tf.stack([...outs, c]) as tf.Tensor3D;
+}
+
+describe('coreSequence: the LSTM with its gradient written out', () => {
+  for (const backend of ['cpu', 'wasm'] as const) {
+    it(`${backend}: outputs, final state and the gradients of xw, W_h, h0, c0 equal the step-by-step taped LSTM's, through episode resets`, async () => {
+      await initBackend(backend);
+      const rng = new Rng(7);
+      const rand = (shape: number[], std: number) => tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * std), shape);
+      const [S, N, L] = [6, 3, 5];
+      const wh = rand([L, 4 * L], 0.5) as tf.Tensor2D;
+      const xw = rand([S, N, 4 * L], 1) as tf.Tensor3D;
+      const h0 = rand([N, L], 0.5) as tf.Tensor2D;
+      const c0 = rand([N, L], 0.5) as tf.Tensor2D;
+      // column 1 starts an episode at step 2, column 2 at steps 0 and 4
+      const keepData = new Float32Array(S * N).fill(1);
+      for (const [t, n] of [[2, 1], [0, 2], [4, 2]]) keepData[t! * N + n!] = 0;
+      const keep = tf.tensor3d(keepData, [S, N, 1]);
+      // a loss weighting every output and the final c differently, so no gradient path is left out
+      const weights = rand([S + 1, N, L], 1);
+      const ours = (x: tf.Tensor3D, w: tf.Tensor2D, h: tf.Tensor2D, c: tf.Tensor2D) => {
+        const r = coreSequence({ 'core/wh': w }, x, keep, { h, c });
+        return tf.concat([r.outputs, r.state.c.expandDims(0)], 0);
+      };
+      const before = tf.memory().numTensors;
+      // [outputs untaped (the actor's path), the loss taped (the learner's), its gradients]
+      const grads = (f: (x: tf.Tensor3D, w: tf.Tensor2D, h: tf.Tensor2D, c: tf.Tensor2D) => tf.Tensor) =>
+        tf.tidy(() => {
+          const value = f(xw, wh, h0, c0);
+          const taped = tf.valueAndGrads((x: tf.Tensor, w: tf.Tensor, h: tf.Tensor, c: tf.Tensor) => tf.sum(f(x as tf.Tensor3D, w as tf.Tensor2D, h as tf.Tensor2D, c as tf.Tensor2D).mul(weights)) as tf.Scalar)([xw, wh, h0, c0]);
+          return [value, taped.value, ...taped.grads].map((t) => Array.from(t.dataSync()));
+        });
+      const got = grads(ours);
+      const want = grads((x, w, h, c) => tapedLstm(w, x, keep, h, c));
+      expect(tf.memory().numTensors).toBe(before);
+      ['outputs', 'loss', 'xw', 'W_h', 'h0', 'c0'].forEach((name, k) => {
+        const scale = maxAbs(want[k]!);
+        expect(scale, name).toBeGreaterThan(0.05);
+        expect(got[k], name).toHaveLength(want[k]!.length);
+        expect(maxAbs(got[k]!.map((x, i) => x - want[k]![i]!)) / scale, name).toBeLessThan(1e-5);
+      });
+      // the state of a column after its reset does not depend on h0, c0: the reset cuts the gradient
+      const dh0 = got[4]!;
+      for (let l = 0; l < L; l++) expect(Math.abs(dh0[2 * L + l]!)).toBe(0);
+      // S = 1 (the actor's step) is the same function
+      const one = tf.tidy(() => {
+        const r = coreSequence({ 'core/wh': wh }, xw.slice([0], [1]), keep.slice([0], [1]), { h: h0, c: c0 });
+        return [r.outputs, r.state.h, r.state.c].map((t) => Array.from(t.dataSync()));
+      });
+      expect(one[0]).toEqual(one[1]);
+      one[0]!.forEach((x, i) => expect(x).toBeCloseTo(want[0]![i]!, 5));
+      tf.dispose([wh, xw, h0, c0, keep, weights]);
+    });
+  }
 });
