@@ -244,15 +244,16 @@ const lstmWithGradient = tf.customGrad(((xw: tf.Tensor3D, wh: tf.Tensor2D, keep:
       const keepsS = tf.unstack(keepS) as tf.Tensor2D[];
       let dhNext: tf.Tensor = tf.zeros([N, L]);
       let dcNext: tf.Tensor = dys[S]!; // the returned c_S
-      const dG: tf.Tensor[] = new Array(S);
+      const dG: tf.Tensor[] = []; // from the last step back
       for (let t = S - 1; t >= 0; t--) {
         const dh = dys[t]!.add(dhNext);
         const dc = dcNext.add(dh.mul(dcdhs[t]!));
-        dG[t] = tf.concat([dc, dc, dc, dh], 1).mul(facs[t]!);
-        dhNext = dG[t]!.matMul(whS, false, true).mul(keepsS[t]!); // W_hᵀ: the wasm kernels cache it per Variable
+        const dGt = tf.concat([dc, dc, dc, dh], 1).mul(facs[t]!);
+        dG.push(dGt);
+        dhNext = dGt.matMul(whS, false, true).mul(keepsS[t]!); // W_hᵀ: the wasm kernels cache it per Variable
         dcNext = dc.mul(fKeeps[t]!);
       }
-      const dxw = tf.stack(dG) as tf.Tensor3D;
+      const dxw = tf.stack(dG.reverse()) as tf.Tensor3D;
       const dwh = hm.reshape([S * N, L]).matMul(dxw.reshape([S * N, G]), true, false);
       return [dxw, dwh, tf.zerosLike(keepS), dhNext, dcNext];
     },
@@ -276,8 +277,7 @@ export function coreSequence(params: ParamTensors, xw: tf.Tensor3D, keep: tf.Ten
       hc = tf.stack([...steps.h, c]) as tf.Tensor3D;
     }
     const [outputs, c] = tf.split(hc, [S, 1], 0) as [tf.Tensor3D, tf.Tensor3D];
-    const h = S === 1 ? outputs : outputs.slice([S - 1], [1]);
-    return { outputs, state: { h: h.squeeze([0]) as tf.Tensor2D, c: c.squeeze([0]) as tf.Tensor2D } };
+    return { outputs, state: { h: outputs.slice([S - 1], [1]).squeeze([0]) as tf.Tensor2D, c: c.squeeze([0]) as tf.Tensor2D } };
   });
 }
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAgent } from '../../agents/agent.js';
 import { coreExtras, coreSequence, encode, encoderOutputSize, forward, initNetworkParams, type NetworkSpec } from '../../agents/network.js';
-import { initBackend } from '../../src/backend/index.js';
+import { initBackend, profileKernels } from '../../src/backend/index.js';
 import { Rng } from '../../src/rng.js';
 
 beforeAll(async () => {
@@ -214,4 +214,20 @@ describe('coreSequence: the LSTM with its gradient written out', () => {
       tf.dispose([wh, xw, h0, c0, keep, weights]);
     });
   }
+
+  it('records few kernels: untaped (the actor) no more than the step-by-step forward, taped (the learner) under half the step-by-step gradient', async () => {
+    await initBackend('cpu');
+    const [S, N, L] = [10, 3, 5];
+    const wh = tf.variable(tf.randomNormal([L, 4 * L], 0, 0.5));
+    const xw = tf.randomNormal([S, N, 4 * L]) as tf.Tensor3D;
+    const keep = tf.ones([S, N, 1]) as tf.Tensor3D;
+    const [h, c] = [tf.zeros([N, L]) as tf.Tensor2D, tf.zeros([N, L]) as tf.Tensor2D];
+    const calls = async (f: () => tf.Tensor) => (await profileKernels(f)).kernels.reduce((n, k) => n + k.calls, 0);
+    const taped = (f: () => tf.Tensor) => () => tf.variableGrads(() => tf.sum(f()) as tf.Scalar, [wh]).value;
+    const ours = () => coreSequence({ 'core/wh': wh }, xw, keep, { h, c }).outputs;
+    const stepByStep = () => tapedLstm(wh, xw, keep, h, c);
+    expect(await calls(ours)).toBeLessThanOrEqual(await calls(stepByStep));
+    expect(await calls(taped(ours))).toBeLessThan(0.5 * (await calls(taped(stepByStep))));
+    tf.dispose([wh, xw, keep, h, c]);
+  });
 });
