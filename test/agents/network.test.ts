@@ -218,7 +218,7 @@ describe('coreSequence: the LSTM with its gradient written out', () => {
   it('records few kernels: untaped (the actor) no more than the step-by-step forward, taped (the learner) under half the step-by-step gradient', async () => {
     await initBackend('cpu');
     const [S, N, L] = [10, 3, 5];
-    const wh = tf.variable(tf.randomNormal([L, 4 * L], 0, 0.5));
+    const wh = tf.variable(tf.randomNormal([L, 4 * L], 0, 0.5)) as tf.Variable<tf.Rank.R2>;
     const xw = tf.randomNormal([S, N, 4 * L]) as tf.Tensor3D;
     const keep = tf.ones([S, N, 1]) as tf.Tensor3D;
     const [h, c] = [tf.zeros([N, L]) as tf.Tensor2D, tf.zeros([N, L]) as tf.Tensor2D];
