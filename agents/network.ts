@@ -176,17 +176,7 @@ export function coreInputProjection(params: ParamTensors, z: tf.Tensor2D, extras
   return tf.tidy(() => tf.concat([z, extras], 1).matMul(param(params, 'core/wx')).add(param(params, 'core/b')) as tf.Tensor2D);
 }
 
-/**
- * The LSTM over S steps (TF's BasicLSTMCell: gates i, j, f, o, forget bias 1), state zeroed where
- * `keep` is 0 (an episode starts). xw [S, N, 4L] from `coreInputProjection`; wh [L, 4L]; keep
- * [S, N, 1]; h0, c0 [N, L]. Returns [S + 1, N, L]: h_1 .. h_S, then c_S.
- *
- * Its gradient is written out rather than taped: autograd records ~80 kernels a step and forms
- * dL/dW_h as one [L, N] x [N, 4L] product and one [L, 4L] Add per step, a cost that does not shrink
- * with N, so every learner thread paid it in full. Here everything that does not depend on the
- * backward recurrence is computed for all steps at once after the forward loop, each backward step is
- * ~8 kernels (dc_t, dG_t, and dG_t W_hᵀ for h_{t-1}), and dL/dW_h = Σ_t h̃_{t-1}ᵀ dG_t is one matmul.
- */
+/** Per step, the tensors the written-out gradient needs: h̃_{t-1}, c̃_{t-1} (after a reset), the gates, tanh c_t, h_t. */
 type StepTensors = Record<'hm' | 'cm' | 'i' | 'j' | 'f' | 'o' | 'tc' | 'h', tf.Tensor[]>;
 
 /** The forward recurrence (see `lstmWithGradient` for the shapes): per step what the gradient needs, and c_S. */
