@@ -182,7 +182,7 @@ type StepTensors = Record<'hm' | 'cm' | 'i' | 'j' | 'f' | 'o' | 'tc' | 'h', tf.T
 /** The forward recurrence (see `lstmWithGradient` for the shapes): per step what the gradient needs, and c_S. */
 function lstmSteps(xw: tf.Tensor3D, wh: tf.Tensor2D, keep: tf.Tensor3D, h0: tf.Tensor2D, c0: tf.Tensor2D): { steps: StepTensors; c: tf.Tensor2D } {
   const L = xw.shape[2] / 4;
-  const forgetBias = tf.concat([tf.zeros([1, 2 * L]), tf.ones([1, L]), tf.zeros([1, L])], 1);
+  const forgetBias = tf.tensor2d(new Float32Array(4 * L).fill(1, 2 * L, 3 * L), [1, 4 * L]);
   const pres = tf.unstack(xw.add(forgetBias)) as tf.Tensor2D[];
   const keeps = tf.unstack(keep) as tf.Tensor2D[];
   const steps: StepTensors = { hm: [], cm: [], i: [], j: [], f: [], o: [], tc: [], h: [] };
@@ -257,16 +257,14 @@ const lstmWithGradient = tf.customGrad(((xw: tf.Tensor3D, wh: tf.Tensor2D, keep:
  */
 export function coreSequence(params: ParamTensors, xw: tf.Tensor3D, keep: tf.Tensor3D, state: CoreState): { outputs: tf.Tensor3D; state: CoreState } {
   return tf.tidy(() => {
-    const S = xw.shape[0];
     const wh = param(params, 'core/wh') as tf.Tensor2D;
-    let hc: tf.Tensor3D;
-    if (tf.engine().isTapeOn()) hc = lstmWithGradient(xw, wh, keep, state.h, state.c);
-    else {
-      // inference (the actor's steps): nothing to keep for a gradient
+    if (!tf.engine().isTapeOn()) {
+      // inference (the actor's steps): nothing to keep for a gradient, nothing to pack
       const { steps, c } = lstmSteps(xw, wh, keep, state.h, state.c);
-      hc = tf.stack([...steps.h, c]) as tf.Tensor3D;
+      return { outputs: tf.stack(steps.h) as tf.Tensor3D, state: { h: steps.h[steps.h.length - 1] as tf.Tensor2D, c } };
     }
-    const [outputs, c] = tf.split(hc, [S, 1], 0) as [tf.Tensor3D, tf.Tensor3D];
+    const S = xw.shape[0];
+    const [outputs, c] = tf.split(lstmWithGradient(xw, wh, keep, state.h, state.c), [S, 1], 0) as [tf.Tensor3D, tf.Tensor3D];
     return { outputs, state: { h: outputs.slice([S - 1], [1]).squeeze([0]) as tf.Tensor2D, c: c.squeeze([0]) as tf.Tensor2D } };
   });
 }
